@@ -1,0 +1,31 @@
+"""Typed, user-facing errors.
+
+Every expected failure in jido_kernel is a :class:`JidoError`: it carries a
+machine-readable ``reason`` and a sentence that names what was wrong and what to do.
+IPython shows it as one line (``_render_traceback_``) instead of a traceback dump.
+"""
+
+from __future__ import annotations
+
+
+class JidoError(Exception):
+    """Base class of the errors users are expected to meet.
+
+    ``reason`` is a stable snake_case identifier (``"path_escapes_boundary"``) for
+    programs; ``str(error)`` is the human sentence.
+    """
+
+    reason: str = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def _render_traceback_(self) -> list[str]:
+        """One line for IPython instead of a Python traceback."""
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self.message}"]
