@@ -1,0 +1,77 @@
+"""Path security and confined file I/O: nothing escapes the project root, nothing is
+half-written.
+
+Every function takes the path first and the project root second. Paths are validated
+lexically, then resolved from an open descriptor of the root (``openat2`` with
+``RESOLVE_BENEATH`` when the kernel has it, else a walk with ``O_NOFOLLOW`` at every
+component), so symlinks swapped in concurrently cannot redirect an operation outside.
+The operations default to the :data:`SANDBOX` policy (untrusted Lua and tool callers);
+the notebook owner's magics pass :data:`OWNER`.
+
+Refusals raise :class:`SecurityError` (``.reason``, ``.path``), logged on the
+``jido_kernel.security`` logger and counted per root (:func:`violation_count`);
+file-system failures raise :class:`FileOpError` subclasses that are also the matching
+built-in exceptions (``FileNotFound`` is a ``FileNotFoundError``).
+"""
+
+from .atomic import atomic_write, atomic_write_at
+from .errors import (
+    BinaryFile,
+    FileExists,
+    FileNotFound,
+    FileOpError,
+    FileSystemError,
+    FileTooLarge,
+    IsADirectory,
+    NotADirectory,
+    PermissionDenied,
+    SecurityError,
+)
+from .fileops import (
+    DEFAULT_MAX_BYTES,
+    delete_file,
+    file_exists,
+    file_stat,
+    is_dir,
+    is_file,
+    list_dir,
+    mkdir_p,
+    read_bytes,
+    read_file,
+    write_file,
+)
+from .globbing import glob
+from .paths import validate_path, violation_count
+from .policy import OWNER, SANDBOX, Policy
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "OWNER",
+    "SANDBOX",
+    "BinaryFile",
+    "FileExists",
+    "FileNotFound",
+    "FileOpError",
+    "FileSystemError",
+    "FileTooLarge",
+    "IsADirectory",
+    "NotADirectory",
+    "PermissionDenied",
+    "Policy",
+    "SecurityError",
+    "atomic_write",
+    "atomic_write_at",
+    "delete_file",
+    "file_exists",
+    "file_stat",
+    "glob",
+    "is_dir",
+    "is_file",
+    "list_dir",
+    "mkdir_p",
+    "read_bytes",
+    "read_file",
+    "validate_path",
+    "violation_count",
+    "write_file",
+]

@@ -1,0 +1,38 @@
+"""Recording of security violations: a warning on the ``jido_kernel.security`` logger
+(path sanitised) and a count per project root."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+
+from .errors import SecurityError, display_path
+
+logger = logging.getLogger("jido_kernel.security")
+
+_counts: Counter[str] = Counter()
+_lock = threading.Lock()
+
+
+def sanitise(path: object) -> str:
+    """A loggable form of ``path``: over 20 characters it becomes ``first8...last8 (N chars)``."""
+    text = display_path(path) if not isinstance(path, str) else path
+    if len(text) > 20:
+        text = f"{text[:8]}...{text[-8:]} ({len(text)} chars)"
+    return display_path(text)
+
+
+def refuse(reason: str, path: object, root: str, *, log: bool = True, detail: str | None = None) -> SecurityError:
+    """Count a violation against ``root``, log it unless ``log`` is false, return the error."""
+    with _lock:
+        _counts[root] += 1
+    if log:
+        logger.warning("Security violation: %s - attempted path: %s", reason, sanitise(path))
+    return SecurityError(reason, path, detail=detail)
+
+
+def count(root: str) -> int:
+    """Violations recorded against the resolved root ``root``."""
+    with _lock:
+        return _counts[root]

@@ -1,0 +1,268 @@
+"""Confined resolution: from an open descriptor of the root, one component at a time.
+
+Every directory is opened relative to its parent's descriptor with ``O_NOFOLLOW``, so a
+symlink swapped in at any moment cannot redirect the walk: it is met as a symlink,
+read with ``readlinkat`` and its target re-validated here — relative targets continue
+from the link's directory, absolute targets must name the root, ``..`` never climbs
+above the root, and more than :data:`MAX_HOPS` links (or retries after a concurrent
+change) is a loop. Rules of the :class:`~.policy.Policy` are checked on every
+directory entered and on the final path, before anything is created.
+
+Where ``openat2`` is usable, the symlink-free case costs one syscall (see
+:mod:`.openat2`); any symlink sends the call to the walk.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections import deque
+from dataclasses import dataclass
+
+from . import openat2 as _o2
+from .errors import Refusal
+from .policy import Policy
+from .roots import Root, split
+
+MAX_HOPS = 40
+
+_PATH_DIR = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+@dataclass
+class Found:
+    """Where a path led.
+
+    ``dir_fd`` (owned by the caller unless it is the root descriptor; see
+    :func:`~.locate.close_found`) is the directory holding ``name``; ``name`` is None
+    when the path is a directory reached as such (the root, ``leaf_dir``, a link to
+    ``.``), and ``dir_fd`` is then that directory. ``st`` is the leaf's ``lstat`` (its
+    ``fstat`` when ``leaf_fd`` is open), None when it does not exist. ``missing`` is
+    ``ENOENT``/``ENOTDIR`` when a component is absent or not a directory: ``dir_fd``
+    is then -1 and ``missing_at`` indexes that component in ``parts``.
+    """
+
+    parts: list[str]
+    dir_fd: int
+    name: str | None
+    st: os.stat_result | None
+    missing: int = 0
+    missing_at: int = 0
+    leaf_fd: int = -1
+
+
+class Walker:
+    """One confined resolution under ``root`` (open as ``root_fd``) for ``policy``;
+    ``write`` selects the policy's rules for writes. Use each walker for one path."""
+
+    def __init__(self, root: Root, root_fd: int, policy: Policy, *, write: bool) -> None:
+        self.root = root
+        self.root_fd = root_fd
+        self.policy = policy
+        self.write = write
+        self.hops = 0
+        self.watched = policy.protected_dirs | policy.read_only_dirs if write else policy.protected_dirs
+        self._fds: list[int] = []  # directories entered, -1 below an absent one
+        self._resolved: list[str] = []
+        self._missing = 0
+        self._missing_at = 0
+
+    def tick(self) -> None:
+        """Count a symlink hop or a retry after a concurrent change; too many is a loop."""
+        self.hops += 1
+        if self.hops > MAX_HOPS:
+            raise Refusal("symlink_loop")
+
+    def resolve(
+        self,
+        parts: list[str],
+        *,
+        follow_leaf: bool = True,
+        create: bool = False,
+        leaf_dir: bool = False,
+        open_flags: int | None = None,
+    ) -> Found:
+        """Resolve ``parts`` (lexically clean components under the root).
+
+        ``follow_leaf``: follow a symlink in the last position. ``create``: make missing
+        directories on the way (and the leaf itself when ``leaf_dir``). ``leaf_dir``:
+        the leaf must be a directory, described by ``dir_fd`` with ``name`` None.
+        ``open_flags``: open the leaf with these flags (plus ``O_NOFOLLOW``) into
+        ``leaf_fd``, which the caller closes.
+        """
+        fds, resolved = self._fds, self._resolved
+        queue = deque(parts)
+        try:
+            while queue:
+                name = queue.popleft()
+                if name == "..":
+                    if not resolved:
+                        raise Refusal("symlink_escapes_boundary")
+                    resolved.pop()
+                    fd = fds.pop()
+                    if fd >= 0:
+                        os.close(fd)
+                    if self._missing and len(resolved) <= self._missing_at:
+                        self._missing = 0
+                    continue
+                if name in self.watched:
+                    reason = self.policy.entering(name, queue, write=self.write)
+                    if reason:
+                        raise Refusal(reason)
+                if self._missing:
+                    resolved.append(name)
+                    fds.append(-1)
+                    continue
+                parent = fds[-1] if fds else self.root_fd
+                if queue or leaf_dir:
+                    try:
+                        fd = os.open(name, _PATH_DIR, dir_fd=parent)
+                    except OSError as exc:
+                        fd = self._enter(exc, parent, name, queue, create)
+                        if fd is None:
+                            continue
+                    resolved.append(name)
+                    fds.append(fd)
+                    continue
+                found = self._leaf(parent, name, queue, follow_leaf, open_flags)
+                if found is not None:
+                    return found
+            reason = self.policy.refusal(resolved, write=self.write)
+            if reason:
+                raise Refusal(reason)
+            if self._missing:
+                return Found(list(resolved), -1, resolved[-1], None, self._missing, self._missing_at)
+            top = fds.pop() if fds else self.root_fd
+            return Found(list(resolved), top, None, os.fstat(top))
+        finally:
+            self._reset()
+
+    def _leaf(
+        self, parent: int, name: str, queue: deque[str], follow: bool, open_flags: int | None
+    ) -> Found | None:
+        """Look at (or open) the last component; None after queueing a symlink's target."""
+        path = [*self._resolved, name]
+        reason = self.policy.refusal(path, write=self.write)
+        if reason:
+            raise Refusal(reason)
+        leaf_fd = -1
+        try:
+            if open_flags is None:
+                st: os.stat_result | None = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            else:
+                leaf_fd = os.open(name, open_flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+                try:
+                    st = os.fstat(leaf_fd)
+                except BaseException:
+                    os.close(leaf_fd)
+                    raise
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP or not follow:
+                raise
+            self._follow(parent, name, queue)
+            return None
+        if st is not None and stat.S_ISLNK(st.st_mode) and (follow or leaf_fd >= 0):
+            if leaf_fd >= 0:
+                os.close(leaf_fd)
+            if not follow:
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+            self._follow(parent, name, queue)
+            return None
+        dir_fd = self._fds.pop() if self._fds else self.root_fd
+        return Found(path, dir_fd, name, st, leaf_fd=leaf_fd)
+
+    def _enter(self, exc: OSError, parent: int, name: str, queue: deque[str], create: bool) -> int | None:
+        """After opening directory ``name`` failed with ``exc``: a descriptor, -1 with the
+        walk marked absent, or None once a symlink's target (or a retry) is queued."""
+        if isinstance(exc, FileNotFoundError):
+            if not create:
+                return self._absent(errno.ENOENT)
+            try:
+                os.mkdir(name, 0o777, dir_fd=parent)
+            except FileExistsError:
+                pass
+            try:
+                return os.open(name, _PATH_DIR, dir_fd=parent)
+            except (FileNotFoundError, NotADirectoryError):
+                self.tick()  # changed under us: look again
+                queue.appendleft(name)
+                return None
+        if not isinstance(exc, NotADirectoryError):
+            raise exc
+        try:
+            st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            self.tick()
+            queue.appendleft(name)
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            self._follow(parent, name, queue)
+            return None
+        if stat.S_ISDIR(st.st_mode):  # replaced between the two calls
+            self.tick()
+            queue.appendleft(name)
+            return None
+        return self._absent(errno.ENOTDIR)
+
+    def _absent(self, code: int) -> int:
+        self._missing, self._missing_at = code, len(self._resolved)
+        return -1
+
+    def _follow(self, parent: int, name: str, queue: deque[str]) -> None:
+        """Queue the target of symlink ``name``; an absolute target restarts at the root."""
+        self.tick()
+        try:
+            target = os.readlink(name, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.ENOENT):
+                raise
+            queue.appendleft(name)  # no longer a symlink: look again
+            return
+        if target.startswith("/"):
+            relative = self.root.relative(split(target))
+            if relative is None:
+                raise Refusal("symlink_escapes_boundary")
+            self._reset()
+            queue.extendleft(reversed(relative))
+        else:
+            queue.extendleft(reversed(split(target)))
+
+    def _reset(self) -> None:
+        """Close every directory entered and start again from the root."""
+        for fd in self._fds:
+            if fd >= 0:
+                os.close(fd)
+        self._fds.clear()
+        self._resolved.clear()
+        self._missing = 0
+
+
+def _rel(parts: list[str]) -> bytes:
+    return os.fsencode("/".join(parts)) if parts else b"."
+
+
+def fast_open(root_fd: int, parts: list[str], flags: int) -> int | None:
+    """``openat2`` of a symlink-free path; None when the walk must decide (a symlink
+    anywhere, the last component included, or openat2 unusable). Other failures raise
+    ``OSError``. ``flags`` must not hold ``O_NOFOLLOW`` (with ``O_PATH`` it would open
+    a trailing link instead of reporting it)."""
+    if not _o2.ENABLED:
+        return None
+    try:
+        return _o2.openat2(root_fd, _rel(parts), flags)
+    except _o2.Unavailable:
+        _o2.disable()
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EXDEV, errno.EAGAIN):
+            return None
+        raise
+
+
+def reopen_dir(fd: int) -> int:
+    """A readable descriptor of the directory open (possibly ``O_PATH``) as ``fd``."""
+    return os.open(".", _READ_DIR, dir_fd=fd)
