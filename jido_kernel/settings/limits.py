@@ -1,0 +1,98 @@
+"""Sandbox limits: settings applied over the session's traitlets configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from .loading import Settings
+
+MIB = 1024 * 1024
+
+# Limits field -> (settings key, conversion from the settings value)
+_FROM_SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "timeout": ("lua_timeout", float),
+    "max_memory": ("lua_max_memory_mb", lambda mib: mib * MIB),
+    "shell_timeout": ("shell_timeout", float),
+    "shell_allowlist": ("shell_allowlist", tuple),
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits in effect: seconds, bytes and command names.
+
+    ``sources`` maps each field to where its value came from: ``"config"``,
+    ``"global"``, ``"local"`` or ``"flag"``.
+    """
+
+    timeout: float
+    max_memory: int
+    shell_timeout: float
+    shell_allowlist: tuple[str, ...]
+    sources: Mapping[str, str]
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The four limits by field name (as ``sources`` names them)."""
+        return {name: getattr(self, name) for name in _FROM_SETTINGS}
+
+    def override(self, **flags: Any) -> Limits:
+        """Apply explicit per-run values (``None`` means "not given")."""
+        given = {name: value for name, value in flags.items() if value is not None}
+        unknown = given.keys() - _FROM_SETTINGS.keys()
+        if unknown:
+            raise TypeError(f"unknown limit(s): {', '.join(sorted(unknown))}")
+        if "shell_allowlist" in given:
+            given["shell_allowlist"] = tuple(given["shell_allowlist"])
+        sources = MappingProxyType({**self.sources, **dict.fromkeys(given, "flag")})
+        return dataclasses.replace(self, **given, sources=sources)
+
+
+def sandbox_limits(
+    settings: Settings,
+    *,
+    timeout: float,
+    max_memory: int,
+    shell_timeout: float,
+    shell_allowlist: list[str] | tuple[str, ...],
+) -> Limits:
+    """The configured limits with the global and local settings applied over them.
+
+    The keyword arguments are the traitlets values (a trait's default or the user's
+    ``c.LuaSandbox.*`` config): ``timeout`` and ``shell_timeout`` in seconds,
+    ``max_memory`` in bytes. A key set in a settings file wins (``lua_max_memory_mb``
+    is converted to bytes).
+    """
+    configured = {
+        "timeout": float(timeout),
+        "max_memory": int(max_memory),
+        "shell_timeout": float(shell_timeout),
+        "shell_allowlist": tuple(shell_allowlist),
+    }
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, (key, convert) in _FROM_SETTINGS.items():
+        if key in settings.sources:
+            values[name] = convert(settings.get(key))
+            sources[name] = settings.sources[key].scope
+        else:
+            values[name] = configured[name]
+            sources[name] = "config"
+    if sources["shell_allowlist"] == "local":
+        values["shell_allowlist"] = _narrowed(values["shell_allowlist"], settings, configured)
+    return Limits(**values, sources=MappingProxyType(sources))
+
+
+def _narrowed(local: tuple[str, ...], settings: Settings, configured: Mapping[str, Any]) -> tuple[str, ...]:
+    """A project's own allow-list may only remove commands from the one below it.
+
+    The project's settings file travels with the project (a cloned repository may
+    ship one), so it must not grant itself commands that the user's global settings
+    or configuration do not allow.
+    """
+    below = settings.global_values.get("shell_allowlist", configured["shell_allowlist"])
+    return tuple(command for command in local if command in below)
