@@ -1,0 +1,44 @@
+"""Session state: the model, its renderings and live views in the notebook.
+
+``SessionState`` holds messages, streaming, reasoning steps, tool calls, todos and the
+scroll offset; records render as ``text/plain`` and ``text/html``; ``LiveView`` keeps a
+displayed part of the state up to date.
+"""
+
+from jido_kernel.state.live import LiveDisplay, LiveView, flush_all
+from jido_kernel.state.model import (
+    MAX_MESSAGES,
+    MAX_REASONING_STEPS,
+    MAX_TOOL_CALLS,
+    SessionState,
+    StateSnapshot,
+    StreamWriter,
+)
+from jido_kernel.state.records import (
+    Message,
+    ReasoningStep,
+    StateError,
+    StateEvent,
+    Todo,
+    ToolCall,
+)
+from jido_kernel.state.render import PARTS
+
+__all__ = [
+    "MAX_MESSAGES",
+    "MAX_REASONING_STEPS",
+    "MAX_TOOL_CALLS",
+    "PARTS",
+    "LiveDisplay",
+    "LiveView",
+    "Message",
+    "ReasoningStep",
+    "SessionState",
+    "StateError",
+    "StateEvent",
+    "StateSnapshot",
+    "StreamWriter",
+    "Todo",
+    "ToolCall",
+    "flush_all",
+]

@@ -1,0 +1,542 @@
+"""The session's conversation and UI state: thread-safe, observable, capped.
+
+:class:`SessionState` mirrors the original ``Session.State``: messages, one streaming
+message at a time, reasoning steps, tool calls, todos and a scroll offset. Every change
+is announced to observers as a :class:`~jido_kernel.state.records.StateEvent`; display
+code subscribes, the model never imports a front end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jido_kernel.state import render
+from jido_kernel.state.records import (
+    EVENT_KINDS,
+    Message,
+    ReasoningStep,
+    StateError,
+    StateEvent,
+    Todo,
+    ToolCall,
+    check_id,
+    check_role,
+    new_id,
+    utc_now,
+)
+
+MAX_MESSAGES = 1000
+MAX_REASONING_STEPS = 100
+MAX_TOOL_CALLS = 500
+
+Observer = Callable[[StateEvent], None]
+_Subscription = tuple[Observer, frozenset[str] | None]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StateSnapshot:
+    """A consistent copy of a :class:`SessionState` at one change (``seq``).
+
+    ``streaming`` is the message being streamed (content so far), or ``None``.
+    """
+
+    session_id: str
+    messages: tuple[Message, ...]
+    reasoning_steps: tuple[ReasoningStep, ...]
+    tool_calls: tuple[ToolCall, ...]
+    todos: tuple[Todo, ...]
+    scroll_offset: int
+    streaming: Message | None
+    seq: int
+
+    @property
+    def is_streaming(self) -> bool:
+        return self.streaming is not None
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return render.part_bundle(self, "state")
+
+
+class StreamWriter:
+    """Writes chunks into one stream; returned by :meth:`SessionState.stream`.
+
+    ``message`` is the final :class:`Message` once the ``with`` block has ended.
+    """
+
+    __slots__ = ("_state", "message", "message_id", "role")
+
+    def __init__(self, state: SessionState, message_id: str, role: str) -> None:
+        self._state = state
+        self.message_id = message_id
+        self.role = role
+        self.message: Message | None = None
+
+    def write(self, chunk: str) -> None:
+        """Append ``chunk``; StateError ``not_streaming`` once this stream has ended."""
+        self._state._write_chunk(chunk, self.message_id)
+
+    @property
+    def text(self) -> str:
+        """The content written so far (the final content once ended)."""
+        if self.message is not None:
+            return self.message.content
+        current = self._state.get_streaming()
+        return current.content if current is not None and current.id == self.message_id else ""
+
+
+def _append_capped(items: list[Any], item: Any, cap: int) -> None:
+    items.append(item)
+    if len(items) > cap:
+        del items[: len(items) - cap]
+
+
+class SessionState:
+    """Conversation and UI state of one session.
+
+    All methods are thread-safe (one re-entrant lock): a background thread may stream
+    while cells run. Accessors return tuples and immutable records, never live lists.
+    Observers (:meth:`subscribe`) are called after each change, outside the lock, in the
+    thread that made the change; an observer that raises is logged and skipped.
+
+    Caps: :data:`MAX_MESSAGES`, :data:`MAX_REASONING_STEPS`, :data:`MAX_TOOL_CALLS`;
+    the oldest entries are evicted (also when a stream ends).
+    """
+
+    def __init__(self, session_id: str) -> None:
+        check_id(session_id, "session")
+        self._session_id = session_id
+        self._lock = threading.RLock()
+        self._observers: tuple[_Subscription, ...] = ()
+        self._chunk_observers: tuple[Observer, ...] = ()
+        self._seq = 0
+        self._messages: list[Message] = []
+        self._reasoning_steps: list[ReasoningStep] = []
+        self._tool_calls: list[ToolCall] = []
+        self._todos: tuple[Todo, ...] = ()
+        self._scroll_offset = 0
+        self._stream_id: str | None = None
+        self._stream_role = "assistant"
+        self._stream_started: datetime | None = None
+        self._chunks: list[str] = []
+        _log.debug("Session state initialised for session %s", session_id)
+
+    # -- observers ---------------------------------------------------------------
+
+    def subscribe(
+        self, callback: Observer, kinds: Iterable[str] | None = None
+    ) -> Callable[[], None]:
+        """Call ``callback(event)`` after every change (of the given ``kinds`` only).
+
+        Returns the function that unsubscribes. Observers that leave out
+        ``stream_chunk`` cost a streaming producer nothing per chunk.
+        """
+        wanted = None if kinds is None else frozenset(kinds)
+        if wanted is not None and not wanted <= EVENT_KINDS:
+            unknown = ", ".join(sorted(wanted - EVENT_KINDS))
+            raise StateError(
+                f"Unknown state event kind(s) {unknown}: use {', '.join(sorted(EVENT_KINDS))}.",
+                reason="invalid_event_kind",
+            )
+        entry = (callback, wanted)
+        with self._lock:
+            self._set_observers((*self._observers, entry))
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._set_observers(tuple(item for item in self._observers if item is not entry))
+
+        return unsubscribe
+
+    def _set_observers(self, observers: tuple[_Subscription, ...]) -> None:
+        self._observers = observers
+        self._chunk_observers = tuple(
+            callback for callback, kinds in observers if kinds is None or "stream_chunk" in kinds
+        )
+
+    def _changed(
+        self, kind: str, payload: Any = None
+    ) -> tuple[tuple[_Subscription, ...], StateEvent]:
+        """Count a change (lock held) and return who to tell about it."""
+        self._seq += 1
+        return self._observers, StateEvent(kind, self._seq, payload)
+
+    @staticmethod
+    def _emit(observers: Iterable[_Subscription], event: StateEvent) -> None:
+        kind = event.kind
+        for callback, kinds in observers:
+            if kinds is None or kind in kinds:
+                try:
+                    callback(event)
+                except Exception:
+                    _log.exception("State observer %r failed on a %s event", callback, kind)
+
+    # -- accessors -----------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        return self._session_id
+
+    @property
+    def seq(self) -> int:
+        """Number of changes so far."""
+        return self._seq
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        with self._lock:
+            return tuple(self._messages)
+
+    @property
+    def reasoning_steps(self) -> tuple[ReasoningStep, ...]:
+        with self._lock:
+            return tuple(self._reasoning_steps)
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        with self._lock:
+            return tuple(self._tool_calls)
+
+    @property
+    def todos(self) -> tuple[Todo, ...]:
+        return self._todos
+
+    @property
+    def scroll_offset(self) -> int:
+        return self._scroll_offset
+
+    @property
+    def is_streaming(self) -> bool:
+        return self._stream_id is not None
+
+    @property
+    def streaming_message_id(self) -> str | None:
+        return self._stream_id
+
+    @property
+    def streaming_message(self) -> str | None:
+        """The content streamed so far, or ``None`` when not streaming."""
+        with self._lock:
+            return self._stream_text() if self._stream_id is not None else None
+
+    def _stream_text(self) -> str:
+        chunks = self._chunks
+        if len(chunks) > 1:
+            chunks[:] = ["".join(chunks)]
+        return chunks[0] if chunks else ""
+
+    def get_streaming(self) -> Message | None:
+        """The message being streamed (content so far), or ``None``."""
+        with self._lock:
+            if self._stream_id is None:
+                return None
+            return Message(
+                self._stream_id,
+                self._stream_role,
+                self._stream_text(),
+                self._stream_started or utc_now(),
+            )
+
+    def get_state(self) -> StateSnapshot:
+        """A consistent snapshot of everything."""
+        with self._lock:
+            return StateSnapshot(
+                session_id=self._session_id,
+                messages=tuple(self._messages),
+                reasoning_steps=tuple(self._reasoning_steps),
+                tool_calls=tuple(self._tool_calls),
+                todos=self._todos,
+                scroll_offset=self._scroll_offset,
+                streaming=self.get_streaming(),
+                seq=self._seq,
+            )
+
+    def get_messages(
+        self, offset: int = 0, limit: int | None = None
+    ) -> tuple[list[Message], dict[str, Any]]:
+        """Messages oldest first, skipping ``offset``, at most ``limit`` (``None``: all).
+
+        Returns ``(messages, {"total", "offset", "limit", "returned", "has_more"})``.
+        """
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise StateError(
+                f"Invalid offset {offset!r}: use an integer >= 0.", reason="invalid_pagination"
+            )
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise StateError(
+                f"Invalid limit {limit!r}: use an integer >= 1, or None for all.",
+                reason="invalid_pagination",
+            )
+        with self._lock:
+            total = len(self._messages)
+            end = total if limit is None else offset + limit
+            page = self._messages[offset:end]
+        meta = {
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+            "returned": len(page),
+            "has_more": offset + len(page) < total,
+        }
+        return page, meta
+
+    def get_tool_call(self, call_id: str) -> ToolCall:
+        """The tool call with ``call_id``; StateError ``tool_call_not_found`` otherwise."""
+        with self._lock:
+            return self._tool_calls[self._tool_call_index(call_id)]
+
+    # -- messages ------------------------------------------------------------------
+
+    def append_message(self, role: str, content: str, *, id: str | None = None) -> Message:
+        """Append a message (roles: user, assistant, system, tool)."""
+        message = Message(new_id() if id is None else id, role, content)
+        with self._lock:
+            _append_capped(self._messages, message, MAX_MESSAGES)
+            observers, event = self._changed("message_appended", message)
+        self._emit(observers, event)
+        return message
+
+    def clear_messages(self) -> None:
+        """Remove every message (a stream in progress goes on)."""
+        with self._lock:
+            self._messages.clear()
+            observers, event = self._changed("messages_cleared")
+        self._emit(observers, event)
+
+    # -- streaming -----------------------------------------------------------------
+
+    def start_streaming(self, message_id: str | None = None, *, role: str = "assistant") -> str:
+        """Begin streaming a message; returns its id.
+
+        StateError ``already_streaming`` if another message is streaming.
+        """
+        message_id = new_id() if message_id is None else message_id
+        check_id(message_id, "message")
+        check_role(role)
+        with self._lock:
+            if self._stream_id is not None:
+                raise StateError(
+                    f"Message {self._stream_id} is already streaming: call end_streaming() "
+                    "before starting another.",
+                    reason="already_streaming",
+                )
+            self._stream_id = message_id
+            self._stream_role = role
+            self._stream_started = utc_now()
+            self._chunks = []
+            started = Message(message_id, role, "", self._stream_started)
+            observers, event = self._changed("stream_started", started)
+        self._emit(observers, event)
+        return message_id
+
+    def update_streaming(self, chunk: str) -> None:
+        """Append ``chunk`` to the streaming message; ignored when nothing is streaming."""
+        self._write_chunk(chunk, None)
+
+    def _write_chunk(self, chunk: str, message_id: str | None) -> None:
+        if not isinstance(chunk, str):
+            raise StateError(
+                f"Invalid stream chunk: expected a string, got {type(chunk).__name__}.",
+                reason="invalid_chunk",
+            )
+        if not chunk:
+            return
+        with self._lock:
+            current = self._stream_id
+            if current is None or (message_id is not None and message_id != current):
+                if message_id is None:
+                    return
+                raise StateError(
+                    f"Message {message_id} is no longer streaming: write inside its "
+                    "stream() block.",
+                    reason="not_streaming",
+                )
+            self._chunks.append(chunk)
+            self._seq += 1
+            seq = self._seq
+            observers = self._chunk_observers
+        if observers:
+            event = StateEvent("stream_chunk", seq, chunk)
+            for callback in observers:
+                try:
+                    callback(event)
+                except Exception:
+                    _log.exception("State observer %r failed on a stream_chunk event", callback)
+
+    def end_streaming(self, *, interrupted: bool = False) -> Message:
+        """Finish the stream: the message joins the history and is returned.
+
+        StateError ``not_streaming`` when nothing is streaming.
+        """
+        message = self._end(None, interrupted)
+        if message is None:
+            raise StateError(
+                "No message is streaming: call start_streaming() first.", reason="not_streaming"
+            )
+        return message
+
+    def _end(self, message_id: str | None, interrupted: bool) -> Message | None:
+        """End the stream (only if it is ``message_id``, when given); None if not ended."""
+        with self._lock:
+            current = self._stream_id
+            if current is None or (message_id is not None and message_id != current):
+                return None
+            message = Message(
+                current,
+                self._stream_role,
+                self._stream_text(),
+                utc_now(),
+                interrupted,
+            )
+            _append_capped(self._messages, message, MAX_MESSAGES)
+            self._stream_id = None
+            self._stream_started = None
+            self._chunks = []
+            observers, event = self._changed("stream_ended", message)
+        self._emit(observers, event)
+        return message
+
+    @contextmanager
+    def stream(
+        self, role: str = "assistant", *, message_id: str | None = None
+    ) -> Iterator[StreamWriter]:
+        """Stream one message: ``with state.stream() as s: s.write(chunk)``.
+
+        The stream ends when the block ends; if the block raises (including
+        KeyboardInterrupt) the message is kept, marked ``interrupted``, and the error
+        propagates.
+        """
+        writer = StreamWriter(self, self.start_streaming(message_id, role=role), role)
+        try:
+            yield writer
+        except BaseException:
+            writer.message = self._end(writer.message_id, True)
+            raise
+        writer.message = self._end(writer.message_id, False)
+
+    # -- reasoning -----------------------------------------------------------------
+
+    def add_reasoning_step(self, content: str, *, id: str | None = None) -> ReasoningStep:
+        """Append a reasoning step."""
+        step = ReasoningStep(new_id() if id is None else id, content)
+        with self._lock:
+            _append_capped(self._reasoning_steps, step, MAX_REASONING_STEPS)
+            observers, event = self._changed("reasoning_added", step)
+        self._emit(observers, event)
+        return step
+
+    def clear_reasoning_steps(self) -> None:
+        """Remove every reasoning step."""
+        with self._lock:
+            self._reasoning_steps.clear()
+            observers, event = self._changed("reasoning_cleared")
+        self._emit(observers, event)
+
+    # -- tool calls ----------------------------------------------------------------
+
+    def add_tool_call(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        status: str = "pending",
+        id: str | None = None,
+    ) -> ToolCall:
+        """Record a tool call. StateError ``invalid_tool_call`` for a bad field or a used id."""
+        call = ToolCall(new_id() if id is None else id, name, arguments, status)
+        with self._lock:
+            if any(existing.id == call.id for existing in self._tool_calls):
+                raise StateError(
+                    f"A tool call with id {call.id!r} already exists: use a new id or "
+                    "update_tool_call().",
+                    reason="invalid_tool_call",
+                )
+            _append_capped(self._tool_calls, call, MAX_TOOL_CALLS)
+            observers, event = self._changed("tool_call_added", call)
+        self._emit(observers, event)
+        return call
+
+    def update_tool_call(
+        self,
+        call_id: str,
+        *,
+        status: str | None = None,
+        result: str | None = None,
+        duration_ms: float | None = None,
+    ) -> ToolCall:
+        """Change a tool call's status, result or duration (``None`` keeps the field)."""
+        changes: dict[str, Any] = {}
+        if status is not None:
+            changes["status"] = status
+        if result is not None:
+            changes["result"] = result
+        if duration_ms is not None:
+            changes["duration_ms"] = duration_ms
+        with self._lock:
+            index = self._tool_call_index(call_id)
+            call = dataclasses.replace(self._tool_calls[index], **changes)
+            self._tool_calls[index] = call
+            observers, event = self._changed("tool_call_updated", call)
+        self._emit(observers, event)
+        return call
+
+    def _tool_call_index(self, call_id: str) -> int:
+        for index in range(len(self._tool_calls) - 1, -1, -1):
+            if self._tool_calls[index].id == call_id:
+                return index
+        raise StateError(
+            f"No tool call with id {call_id!r} (it may have been evicted past the "
+            f"{MAX_TOOL_CALLS} most recent): check the id returned by add_tool_call().",
+            reason="tool_call_not_found",
+        )
+
+    # -- todos and scroll -------------------------------------------------------------
+
+    def update_todos(self, todos: Iterable[Todo | dict[str, Any]]) -> tuple[Todo, ...]:
+        """Replace the todo list; every item is validated before anything changes."""
+        if isinstance(todos, (str, bytes, dict)) or not isinstance(todos, Iterable):
+            raise StateError(
+                f"Invalid todo list {todos!r}: use a list of todos.", reason="invalid_todo"
+            )
+        items = tuple(Todo.coerce(item) for item in todos)
+        with self._lock:
+            self._todos = items
+            observers, event = self._changed("todos_updated", items)
+        self._emit(observers, event)
+        return items
+
+    def set_scroll_offset(self, offset: int) -> None:
+        """Set the UI scroll offset (an integer >= 0)."""
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise StateError(
+                f"Invalid scroll offset {offset!r}: use an integer >= 0.",
+                reason="invalid_scroll_offset",
+            )
+        with self._lock:
+            self._scroll_offset = offset
+            observers, event = self._changed("scroll", offset)
+        self._emit(observers, event)
+
+    # -- display -------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return self.get_state()._repr_mimebundle_()
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return (
+                f"SessionState(session_id={self._session_id!r}, messages={len(self._messages)}, "
+                f"reasoning_steps={len(self._reasoning_steps)}, "
+                f"tool_calls={len(self._tool_calls)}, todos={len(self._todos)}, "
+                f"is_streaming={self._stream_id is not None})"
+            )
