@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import JidoError
+from .confine._libc import PR_SET_PDEATHSIG, libc
 from .security import SANDBOX
 
 __all__ = [
@@ -234,6 +235,12 @@ def run_command(
     return _execute(binary, argv, Path(os.path.realpath(root)), timeout=timeout, max_output=max_output)
 
 
+def _die_with_parent() -> None:
+    """In the command's process before exec: die (SIGKILL) when the process that started
+    it dies — a killed Lua worker must not leave its commands running."""
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def _execute(binary: str, argv: list[str], root: Path, *, timeout: float, max_output: int) -> CommandResult:
     start = time.monotonic()
     try:
@@ -246,6 +253,7 @@ def _execute(binary: str, argv: list[str], root: Path, *, timeout: float, max_ou
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     except OSError as error:
         raise _start_error(error, argv[0], root) from None

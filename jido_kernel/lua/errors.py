@@ -1,0 +1,67 @@
+"""Typed errors of Lua runs.
+
+Each shows in IPython as one line, ``LuaError: <cell 3>:2: attempt to call a nil value``,
+with no Python frames (``_render_traceback_`` from :class:`~jido_kernel.errors.JidoError`).
+An interrupted run raises the built-in :class:`KeyboardInterrupt`, not a class from here.
+"""
+
+from __future__ import annotations
+
+from ..errors import JidoError
+
+STATE_RESET = "the Lua state was reset (globals are lost)"
+
+
+class LuaError(JidoError):
+    """Lua raised an error. ``str()`` is Lua's own message (``<cell 3>:2: …``).
+
+    ``chunk`` and ``line`` locate the error when Lua's message names a position;
+    ``state_reset`` is True when the worker had to be restarted, losing every global.
+    """
+
+    reason = "lua_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        chunk: str | None = None,
+        line: int | None = None,
+        state_reset: bool = False,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.chunk = chunk
+        self.line = line
+        self.state_reset = state_reset
+
+
+class LuaSyntaxError(LuaError):
+    """The chunk did not compile; ``line`` is the line Lua complained about."""
+
+    reason = "lua_syntax_error"
+
+
+class LuaTimeoutError(LuaError):
+    """The run exceeded its time limit and was stopped."""
+
+    reason = "lua_timeout"
+
+
+class LuaMemoryError(LuaError):
+    """The run exceeded the Lua memory limit; the allocation was refused."""
+
+    reason = "lua_memory"
+
+
+class LuaWorkerCrashed(LuaError):
+    """The worker process stopped unexpectedly or broke the protocol; it was restarted."""
+
+    reason = "lua_worker_crashed"
+
+
+class LuaValueError(JidoError, ValueError):
+    """A value cannot cross between Python and Lua (a Python object, a Lua function, a
+    cycle, an integer beyond 64 bits…). The message names the variable and the type."""
+
+    reason = "unsupported_value"

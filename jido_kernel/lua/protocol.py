@@ -1,0 +1,115 @@
+"""The pipe protocol between the kernel and its Lua worker.
+
+One JSON object per line (UTF-8, at most :data:`MAX_MESSAGE` bytes including the
+newline), each with a ``"type"``. Nothing but plain JSON crosses: the worker is the
+untrusted side, so every message it sends is checked against :data:`FROM_WORKER` before
+the kernel uses it. Values inside messages use the wire form of
+:mod:`jido_kernel.lua.values`.
+
+Kernel → worker: ``config`` (first, once), ``run``, ``push``, ``pull``, ``reset``,
+``interrupt``, ``state_reply``, ``shutdown``.
+Worker → kernel: ``ready`` or ``fatal`` (once), then per request ``stdout``,
+``tool_call`` and ``state_call`` events and one ``result`` / ``value`` / ``done`` /
+``error`` answer carrying the request's ``id``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+MAX_MESSAGE = 64 * 1024 * 1024
+"""Largest message either side sends or accepts, in bytes."""
+
+WIRE = object()
+"""Field marker: a wire-form value, checked when it is decoded."""
+
+_NUMBER = (int, float)
+_TEXT_OR_NONE = (str, type(None))
+
+FROM_KERNEL: dict[str, dict[str, Any]] = {
+    "config": {"root": str, "max_memory": int, "allowlist": list},
+    "run": {
+        "id": int, "code": str, "name": str, "timeout": _NUMBER, "grace": _NUMBER,
+        "inputs": dict, "outputs": list, "want_return": bool, "limits": dict,
+    },
+    "push": {"id": int, "name": str, "value": WIRE},
+    "pull": {"id": int, "name": str},
+    "reset": {"id": int},
+    "interrupt": {"id": int},
+    "state_reply": {"id": int, "ok": bool, "value": WIRE, "error": _TEXT_OR_NONE},
+    "shutdown": {},
+}  # fmt: skip
+
+FROM_WORKER: dict[str, dict[str, Any]] = {
+    "ready": {"confinement": dict, "lua": str},
+    "fatal": {"message": str},
+    "stdout": {"id": int, "text": str},
+    "tool_call": {"id": int, "call": dict},
+    "state_call": {"id": int, "call_id": int, "op": str, "args": list},
+    "result": {"id": int, "values": list, "outputs": dict, "duration": _NUMBER},
+    "value": {"id": int, "value": WIRE},
+    "done": {"id": int},
+    "error": {"id": int, "error": dict},
+}
+
+TOOL_CALL_FIELDS: dict[str, Any] = {
+    "id": str, "name": str, "arguments": dict, "status": str,
+    "duration_ms": (int, float, type(None)), "result_summary": _TEXT_OR_NONE,
+}  # fmt: skip
+TOOL_STATUSES = frozenset({"running", "completed", "error"})
+
+CONFINEMENT_FIELDS: dict[str, Any] = {
+    "landlock_abi": (int, type(None)), "landlock_enforced": bool, "network_restricted": bool,
+    "git_read_only": bool, "notes": list,
+}  # fmt: skip
+
+ERROR_FIELDS: dict[str, Any] = {"type": str, "message": str, "chunk": _TEXT_OR_NONE, "line": (int, type(None))}
+
+
+class ProtocolError(Exception):
+    """A message that breaks the protocol (malformed, oversized, unknown, mistyped)."""
+
+
+def dump(message: dict[str, Any]) -> bytes:
+    """One message as a line of bytes; :class:`ProtocolError` if it exceeds the limit."""
+    line = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    if len(line) > MAX_MESSAGE:
+        raise ProtocolError(f"message too large ({len(line)} bytes; the limit is {MAX_MESSAGE})")
+    return line
+
+
+def read(stream: IO[bytes], schemas: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The next message from ``stream`` checked against ``schemas``; ``None`` at end of file."""
+    line = stream.readline(MAX_MESSAGE + 1)
+    if not line:
+        return None
+    if not line.endswith(b"\n"):
+        if len(line) > MAX_MESSAGE:
+            raise ProtocolError(f"message larger than {MAX_MESSAGE} bytes")
+        raise ProtocolError("message cut off by the end of the stream")
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError) as error:
+        raise ProtocolError(f"message is not JSON ({error})") from None
+    return check(message, schemas)
+
+
+def check(message: Any, schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``message`` if it is an object of a known type whose fields have the right types."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise ProtocolError("message is not an object with a string 'type'")
+    fields = schemas.get(message["type"])
+    if fields is None:
+        raise ProtocolError(f"unknown message type {message['type']!r}")
+    check_fields(message, fields, message["type"])
+    return message
+
+
+def check_fields(record: dict[str, Any], fields: dict[str, Any], what: str) -> None:
+    """Every field of ``fields`` present in ``record`` with an allowed type."""
+    for name, kind in fields.items():
+        if name not in record:
+            raise ProtocolError(f"{what} message lacks {name!r}")
+        if kind is not WIRE and not isinstance(record[name], kind):
+            raise ProtocolError(f"{what} message has a mistyped {name!r}")
