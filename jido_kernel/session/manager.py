@@ -1,0 +1,176 @@
+"""``SessionManager``: a session's security boundary.
+
+Every file operation goes through :mod:`jido_kernel.security` with the session's
+project root; Lua runs in the session's :class:`~jido_kernel.lua.client.LuaSandbox`
+worker, whose time limit really stops Lua. Lua's bridge calls become tool calls in the
+session's state, and ``jido.state.*`` calls are applied to it.
+
+Operations default to the ``SANDBOX`` policy (untrusted callers: agent tools, Lua);
+the notebook owner's magics pass ``policy=OWNER``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from traitlets.config import Configurable
+
+from .. import security
+from ..lua.client import LuaResult, LuaSandbox
+from ..security import SANDBOX, Policy
+from ..settings import Limits, sandbox_limits
+
+if TYPE_CHECKING:
+    from .session import Session
+
+LIMIT_TRAITS = ("timeout", "max_memory", "shell_timeout", "shell_allowlist")
+
+
+class SessionManager:
+    """File operations and Lua runs confined to one session's project root."""
+
+    def __init__(self, session: Session, *, parent: Configurable | None = None) -> None:
+        self.session = session
+        self.lua = LuaSandbox(
+            session.project_root,
+            parent=parent,
+            on_tool_call=self._on_tool_call,
+            on_state_call=self._on_state_call,
+        )
+        self._configured = {name: getattr(self.lua, name) for name in LIMIT_TRAITS}
+        self.apply_settings()
+        self.lua.start()
+
+    @property
+    def project_root(self) -> Path:
+        return self.session.project_root
+
+    # -- limits ---------------------------------------------------------------------
+
+    def apply_settings(self) -> Limits:
+        """Apply the session's settings over the configured limits (see :attr:`limits`)."""
+        self.limits = sandbox_limits(self.session.settings, **self._configured)
+        for name, value in self.limits.values.items():
+            setattr(self.lua, name, value)
+        return self.limits
+
+    # -- confined file operations -----------------------------------------------------
+
+    def validate_path(self, path: str) -> Path:
+        return security.validate_path(path, self.project_root)
+
+    def read_file(
+        self,
+        path: str,
+        *,
+        offset: int | None = None,
+        limit: int | None = None,
+        numbered: bool = False,
+        policy: Policy = SANDBOX,
+    ) -> str:
+        return security.read_file(
+            path, self.project_root, offset=offset, limit=limit, numbered=numbered, policy=policy
+        )
+
+    def write_file(self, path: str, content: str | bytes, *, policy: Policy = SANDBOX) -> None:
+        security.write_file(path, self.project_root, content, policy=policy)
+
+    def list_dir(
+        self, path: str = ".", *, ignore_patterns: Sequence[str] = (), policy: Policy = SANDBOX
+    ) -> list[dict[str, str]]:
+        return security.list_dir(path, self.project_root, ignore_patterns=ignore_patterns, policy=policy)
+
+    def glob(self, pattern: str, *, base: str = ".", policy: Policy = SANDBOX) -> list[str]:
+        return security.glob(pattern, self.project_root, base=base, policy=policy)
+
+    def file_stat(self, path: str, *, policy: Policy = SANDBOX) -> dict[str, Any]:
+        return security.file_stat(path, self.project_root, policy=policy)
+
+    def file_exists(self, path: str, *, policy: Policy = SANDBOX) -> bool:
+        return security.file_exists(path, self.project_root, policy=policy)
+
+    def is_file(self, path: str, *, policy: Policy = SANDBOX) -> bool:
+        return security.is_file(path, self.project_root, policy=policy)
+
+    def is_dir(self, path: str, *, policy: Policy = SANDBOX) -> bool:
+        return security.is_dir(path, self.project_root, policy=policy)
+
+    def delete_file(self, path: str, *, policy: Policy = SANDBOX) -> None:
+        security.delete_file(path, self.project_root, policy=policy)
+
+    def mkdir_p(self, path: str, *, policy: Policy = SANDBOX) -> None:
+        security.mkdir_p(path, self.project_root, policy=policy)
+
+    # -- Lua ------------------------------------------------------------------------------
+
+    def run_lua(
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        name: str = "<lua>",
+        inputs: Mapping[str, Any] | None = None,
+        outputs: Sequence[str] = (),
+        on_stdout: Callable[[str], None] | None = None,
+    ) -> LuaResult:
+        """Run ``code`` in the session's Lua state; ``timeout`` (s) really stops it."""
+        return self.lua.run(
+            code, name=name, timeout=timeout, inputs=inputs, outputs=outputs, on_stdout=on_stdout
+        )
+
+    def close(self) -> None:
+        """Stop the Lua worker."""
+        self.lua.close()
+
+    # -- events from the Lua worker ---------------------------------------------------------
+
+    def _on_tool_call(self, record: Mapping[str, Any]) -> None:
+        state = self.session.state
+        if record["status"] in ("pending", "running"):
+            state.add_tool_call(
+                record["name"], record.get("arguments") or {}, status=record["status"], id=record["id"]
+            )
+        else:
+            state.update_tool_call(
+                record["id"],
+                status=record["status"],
+                result=record.get("result_summary"),
+                duration_ms=record.get("duration_ms"),
+            )
+
+    def _on_state_call(self, op: str, args: Sequence[Any]) -> Any:
+        return STATE_CALLS[op](self.session.state, *args)
+
+
+def _append_message(state: Any, role: str, content: str) -> bool:
+    state.append_message(role, content)
+    return True
+
+
+def _update_todos(state: Any, todos: Sequence[Mapping[str, Any]]) -> bool:
+    """Replace the todos; ``activeForm`` (the common agent spelling) means ``active_form``."""
+    state.update_todos(
+        [{("active_form" if k == "activeForm" else k): v for k, v in todo.items()} for todo in todos]
+    )
+    return True
+
+
+def _start_streaming(state: Any, message_id: str | None = None) -> bool:
+    state.start_streaming(message_id)
+    return True
+
+
+def _end_streaming(state: Any) -> str:
+    return state.end_streaming().content
+
+
+STATE_CALLS: dict[str, Callable[..., Any]] = {
+    "append_message": _append_message,
+    "add_reasoning_step": lambda state, content: bool(state.add_reasoning_step(content)),
+    "update_todos": _update_todos,
+    "start_streaming": _start_streaming,
+    "update_streaming": lambda state, chunk: state.update_streaming(chunk) or True,
+    "end_streaming": _end_streaming,
+}

@@ -1,0 +1,9 @@
+"""Agent tools' entry points: the global ``ToolsManager`` (compatibility layer) and the
+session-aware handler helpers."""
+
+from __future__ import annotations
+
+from .handlers import get_project_root, validate_path
+from .manager import ToolsManager, tools_manager
+
+__all__ = ["ToolsManager", "get_project_root", "tools_manager", "validate_path"]
