@@ -5,7 +5,7 @@ scroll offset; records render as ``text/plain`` and ``text/html``; ``LiveView`` 
 displayed part of the state up to date.
 """
 
-from jido_kernel.state.live import LiveDisplay, LiveView, flush_all
+from jido_kernel.state.live import LiveDisplay, LiveView, flush_all, follow_streams
 from jido_kernel.state.model import (
     MAX_MESSAGES,
     MAX_REASONING_STEPS,
@@ -41,4 +41,5 @@ __all__ = [
     "Todo",
     "ToolCall",
     "flush_all",
+    "follow_streams",
 ]

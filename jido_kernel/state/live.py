@@ -20,6 +20,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -136,6 +137,17 @@ class LiveDisplay(SingletonConfigurable):
                 self._views.remove(view)
 
 
+def follow_streams(state: SessionState) -> Callable[[], None]:
+    """Show every stream of ``state`` live where it starts (the running cell's output):
+    a ``single`` stream view opens when a message starts streaming, grows as chunks
+    arrive and closes with the complete message. Returns the unsubscribe function."""
+
+    def started(_event: StateEvent) -> None:
+        LiveView(state, "stream", single=True)
+
+    return state.subscribe(started, kinds=("stream_started",))
+
+
 def flush_all(*_: object) -> None:
     """Send every pending live update now; register as IPython ``post_execute`` hook."""
     if LiveDisplay.initialized():
@@ -207,7 +219,10 @@ class LiveView:
     at the update rate while a message streams, so a producer pays nothing per chunk.
     The history views show that a message is streaming, not its text. With
     ``new_only`` the ``messages``, ``tool_calls`` and ``reasoning`` views leave out the
-    items that existed when the view was created (a cell's own tool calls). ``publisher``
+    items that existed when the view was created (a cell's own tool calls); ``hidden``
+    names the ids to leave out explicitly (those that existed before a cell started).
+    A ``single`` stream view shows one stream: it closes, after its final update, when
+    that stream ends. ``publisher``
     defaults to the running shell's ``display_pub`` (looked up at each send);
     ``display`` to :meth:`LiveDisplay.current`.
     """
@@ -220,15 +235,17 @@ class LiveView:
         display: LiveDisplay | None = None,
         publisher: DisplayPublisher | None = None,
         new_only: bool = False,
+        hidden: Collection[str] | None = None,
+        single: bool = False,
     ) -> None:
         if part not in _KINDS:
             raise StateError(
                 f"Unknown state view {part!r}: use one of {', '.join(render.PARTS)}.",
                 reason="invalid_part",
             )
-        if new_only and part not in _LISTS:
+        if (new_only or hidden is not None) and part not in _LISTS:
             raise StateError(
-                f"new_only applies to the {', '.join(_LISTS)} views, not {part!r}.",
+                f"new_only and hidden apply to the {', '.join(_LISTS)} views, not {part!r}.",
                 reason="invalid_part",
             )
         self.state = state
@@ -247,7 +264,10 @@ class LiveView:
         self._sent_seq = -1
         self._hold_until: float | None = None  # a visit deferred for the byte budget
         self._last_stream: Message | None = None
-        self._hidden: frozenset[str] | None = None
+        if single and part != "stream":
+            raise StateError("single applies to the stream view only.", reason="invalid_part")
+        self._single = single
+        self._hidden: frozenset[str] | None = None if hidden is None else frozenset(hidden)
         if new_only:
             self._hidden = frozenset(item.id for item in getattr(state.get_state(), _LISTS[part]))
         self._display._register(self)
@@ -334,6 +354,9 @@ class LiveView:
     def _on_event(self, event: StateEvent) -> None:
         if event.kind == "stream_ended":
             self._last_stream = event.payload
+            if self._single:
+                self.close()
+                return
         with self._lock:
             self._dirty = True
             self._arm(time.monotonic())

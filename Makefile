@@ -1,0 +1,32 @@
+# make lab   — set up .venv and open JupyterLab with the jido kernel on notebooks/
+# make test  — set up .venv and run the whole test suite, notebooks included
+# make bench — set up .venv and run the benchmarks (ratios against their targets)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: lab test bench kernelspec clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[lab,test]"
+	touch $(STAMP)
+
+kernelspec: $(STAMP)
+	$(BIN)/python -m jido_kernel install --sys-prefix
+
+lab: kernelspec
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+test: kernelspec
+	$(BIN)/python -m pytest --nbval-lax --nbval-kernel-name jido tests notebooks
+
+bench: kernelspec
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .hypothesis

@@ -1,0 +1,45 @@
+"""jido_kernel: sandboxed, project-scoped Lua scripting and live agent state in Jupyter.
+
+``%load_ext jido_kernel`` in any IPython, or the ``jido`` kernel, which loads it at
+start-up. ``jido_kernel.current_session()`` returns the notebook's session.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ._version import __version__
+
+# A library logs, the application decides where it goes (security violations are
+# already reported to the caller as errors).
+logging.getLogger("jido_kernel").addHandler(logging.NullHandler())
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from .session import Session
+
+__all__ = ["__version__", "current_session", "load_ipython_extension", "unload_ipython_extension"]
+
+
+def current_session() -> Session:
+    """The notebook's session (``.id``, ``.name``, ``.project_root``, ``.config``,
+    ``.manager``, ``.state``, ``.settings``)."""
+    from .session import current_session as current
+
+    return current()
+
+
+def load_ipython_extension(shell: InteractiveShell) -> None:
+    """``%load_ext jido_kernel``: open the notebook's session and register the magics."""
+    from .extension import load_ipython_extension as load
+
+    load(shell)
+
+
+def unload_ipython_extension(shell: InteractiveShell) -> None:
+    """``%unload_ext jido_kernel``: close the sessions."""
+    from .extension import unload_ipython_extension as unload
+
+    unload(shell)

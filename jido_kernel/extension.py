@@ -1,0 +1,100 @@
+"""The IPython extension: ``%load_ext jido_kernel``.
+
+Loading it opens the notebook's session (see :mod:`jido_kernel.session.opening`),
+registers every magic, and flushes live displays before each cell's reply. The
+``jido`` kernel loads it at start-up; any IPython (terminal or the stock ``python3``
+kernel) can load it too and gets the same magics.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from IPython.core.interactiveshell import InteractiveShell
+
+from ._version import __version__
+from .errors import JidoError
+from .magics import MAGIC_CLASSES
+from .magics.display import session_html, session_text
+from .magics.state import show_streams_live
+from .session import Origin, Session, SessionRegistry, locate, open_session, registry, set_registry
+from .session.sessions import close_session
+from .state import LiveDisplay, flush_all
+
+log = logging.getLogger("jido_kernel")
+
+_loaded: InteractiveShell | None = None
+_origin: Origin | None = None
+_open_error: JidoError | None = None
+
+
+def _configured_root(shell: InteractiveShell) -> str:
+    """``JidoKernel.project_root`` from the running kernel, else from the shell's config."""
+    kernel = getattr(shell, "kernel", None)
+    value = getattr(kernel, "project_root", None)
+    if value is None:
+        value = shell.config.JidoKernel.get("project_root", "")
+    return str(value or "")
+
+
+def _register_formatters(shell: InteractiveShell) -> None:
+    """Show a :class:`Session` (``%session``, ``current_session()``) as a summary."""
+    formatters = shell.display_formatter.formatters
+    formatters["text/plain"].for_type(Session, session_text)
+    formatters["text/html"].for_type(Session, session_html)
+
+
+def load_ipython_extension(shell: InteractiveShell) -> None:
+    """Open the notebook's session and register the magics (idempotent)."""
+    global _loaded, _origin, _open_error
+    if _loaded is shell:
+        return
+    set_registry(SessionRegistry(parent=shell))
+    _origin = locate(_configured_root(shell))
+    _open_error = None
+    try:
+        session = open_session(_origin.project_root, name=_origin.name, id=_origin.session_id, parent=shell)
+    except JidoError as error:
+        _open_error = error
+        log.warning("jido_kernel: no session opened: %s", error)
+    else:
+        show_streams_live(shell, session)
+    for magic_class in MAGIC_CLASSES:
+        shell.register_magics(magic_class(shell=shell))
+    _register_formatters(shell)
+    displays = LiveDisplay.instance(parent=shell)
+    if displays not in shell.configurables:
+        shell.configurables.append(displays)  # so %config LiveDisplay works
+    shell.events.register("post_execute", flush_all)  # last update before the cell's reply
+    _loaded = shell
+
+
+def unload_ipython_extension(shell: InteractiveShell) -> None:
+    """Close every session and stop flushing displays (magics stay registered)."""
+    global _loaded
+    if _loaded is not shell:
+        return
+    shell.events.unregister("post_execute", flush_all)
+    LiveDisplay.instance().close_all()
+    for session in registry().list():
+        close_session(session)
+    _loaded = None
+
+
+def session_banner() -> str:
+    """One paragraph naming the session and its project root (or why there is none)."""
+    head = f"Jido (Python + Lua) {__version__}"
+    session = registry().current
+    if session is not None:
+        source = f" (from {_origin.root_source})" if _origin else ""
+        return (
+            f"{head} — session {session.name!r} [{session.id}]\n"
+            f"Project root: {session.project_root}{source}\n"
+            "Python cells as usual; %%lua runs sandboxed Lua. %session and %lsmagic list the rest."
+        )
+    if _open_error is not None:
+        return (
+            f"{head} — no session: {_open_error}\n"
+            "Open one with %session new PATH (a writable project directory)."
+        )
+    return f"{head} — no session open."

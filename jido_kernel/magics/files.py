@@ -1,0 +1,118 @@
+"""File magics on the current session's project root: ``%validate_path``,
+``%read_file``, ``%%write_file``, ``%list_dir``.
+
+They act for the notebook's owner (policy ``OWNER``): paths stay confined to the
+project root and the settings file is protected, but ``.git/`` and hard-linked files
+are not refused as they are for Lua.
+"""
+
+from __future__ import annotations
+
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from .arguments import parse
+from ..security import OWNER
+from ..security.lines import line_window, number_lines
+from ..session import current_session
+from .display import DirListing, FileText
+
+
+@magics_class
+class FileMagics(Magics):
+    """Confined file operations for notebook cells."""
+
+    @magic_arguments()
+    @argument("path", help="a path relative to the project root (or absolute inside it)")
+    @line_magic
+    def validate_path(self, line: str) -> str:
+        """%validate_path PATH
+
+        Check PATH against the session's security rules and return it resolved.
+        A refused path is one line naming the rule it broke.
+
+        Examples
+        --------
+        ::
+
+            %validate_path src/main.lua      # '/home/me/project/src/main.lua'
+            %validate_path ../../etc/passwd  # SecurityError: path escapes project boundary
+        """
+        args = parse(self.validate_path, line)
+        return str(current_session().manager.validate_path(args.path))
+
+    @magic_arguments()
+    @argument("path", help="file to read, relative to the project root")
+    @argument("--offset", type=int, default=None, help="first line to return (1-based)")
+    @argument("--limit", type=int, default=None, help="number of lines to return")
+    @line_magic
+    def read_file(self, line: str) -> FileText:
+        """%read_file PATH [--offset N] [--limit N]
+
+        Read a text file of the project and return its text (a ``str``); the cell shows
+        it with line numbers. ``--offset``/``--limit`` select a window of lines.
+
+        Examples
+        --------
+        ::
+
+            text = %read_file README.md
+            %read_file src/app.lua --offset 10 --limit 20
+        """
+        args = parse(self.read_file, line)
+        text = current_session().manager.read_file(args.path, policy=OWNER)
+        return FileText(
+            line_window(text, args.offset, args.limit), number_lines(text, args.offset, args.limit)
+        )
+
+    @magic_arguments()
+    @argument("path", help="file to write, relative to the project root")
+    @argument("--append", action="store_true", help="add the cell to the end of the file")
+    @cell_magic
+    def write_file(self, line: str, cell: str) -> None:
+        """%%write_file PATH [--append]
+
+        Write the cell's body to PATH in the project (parent directories are created).
+        The write is atomic: the file holds the old or the new content, never a mix.
+
+        Examples
+        --------
+        ::
+
+            %%write_file notes/todo.md
+            - write the tests first
+        """
+        args = parse(self.write_file, line)
+        manager = current_session().manager
+        content = cell
+        if args.append and manager.file_exists(args.path, policy=OWNER):
+            content = manager.read_file(args.path, policy=OWNER) + cell
+        manager.write_file(args.path, content, policy=OWNER)
+        verb = "Appended" if args.append else "Wrote"
+        print(f"{verb} {len(cell.encode('utf-8'))} bytes to {args.path}")
+
+    @magic_arguments()
+    @argument("path", nargs="?", default=".", help="directory (default: the project root)")
+    @argument(
+        "--ignore", action="append", default=[], metavar="PATTERN",
+        help="glob pattern of names to leave out (repeatable)",
+    )
+    @line_magic
+    def list_dir(self, line: str) -> DirListing:
+        """%list_dir [PATH] [--ignore PATTERN ...]
+
+        List a directory of the project: directories first, then files, alphabetically.
+        Returns a list of ``{"name", "type"}`` dicts, shown as a table.
+
+        Examples
+        --------
+        ::
+
+            %list_dir
+            entries = %list_dir src --ignore '*.tmp'
+        """
+        args = parse(self.list_dir, line)
+        entries = current_session().manager.list_dir(
+            args.path, ignore_patterns=args.ignore, policy=OWNER
+        )
+        return DirListing(entries)
