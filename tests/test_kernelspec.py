@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
-import traceback
-import warnings
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from jupyter_client.manager import KernelManager
 
 from jido_kernel.kernelspec import DISPLAY_NAME, KERNEL_NAME
 from kernel_helpers import execute
+from privileges import in_child
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -53,37 +53,19 @@ def test_install_user_goes_to_home_with_name_and_display_name(tmp_path: Path) ->
 
 
 def _main_as_unprivileged(argv: list[str]) -> tuple[int, str]:
-    """Run the install CLI in a forked child that cannot write where root can.
-
-    As root, the child drops to uid 65534 (the interpreter is already loaded, so it
-    need not be readable by that user); otherwise the read-only directory suffices.
-    """
+    """The install CLI's exit code and stderr, run as a user who cannot write there."""
     from jido_kernel.kernelspec import main
 
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.close(read_end)
-        code = 3
-        with os.fdopen(write_end, "w") as err, contextlib.redirect_stderr(err):
-            try:
-                # A separate user's process: pytest's warnings-as-errors filter does not
-                # apply (IPython warns that HOME is not writable for that user).
-                warnings.resetwarnings()
-                if os.geteuid() == 0:
-                    os.setgid(65534)
-                    os.setuid(65534)
-                code = main(argv)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                err.flush()
-                os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end, encoding="utf-8") as stderr:
-        text = stderr.read()
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), text
+    def install() -> str:
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            code = main(argv)
+        return f"{code}\n{stderr.getvalue()}"
+
+    result = in_child(install)
+    assert result.startswith("ok:"), result
+    code, _, stderr = result[3:].partition("\n")
+    return int(code), stderr
 
 
 def test_permission_error_is_one_line_hint(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
+from privileges import in_child
+
 from jido_kernel.session import Session, SessionError, SessionValidationError
 from jido_kernel.session.opening import locate, notebook_path
 from jido_kernel.session.session import DEFAULT_CONFIG, UUID_RE, stable_id, validate_project_path
@@ -81,30 +83,6 @@ def test_symlink_errors(project: Path, tmp_path: Path) -> None:
     assert reason_of(Session.new, tmp_path / "dotted") == "symlink_escape"
 
 
-def _in_unprivileged_child(call) -> str:
-    """Run ``call`` in a forked child as uid 65534; return the SessionError reason or "ok"."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        try:
-            os.setgid(65534)
-            os.setuid(65534)
-            try:
-                call()
-                result = "ok"
-            except SessionError as error:
-                result = error.reason
-            os.write(write_end, result.encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as f:
-        result = f.read()
-    os.waitpid(pid, 0)
-    return result
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
 def test_unwritable_root_is_permission_denied(tmp_path: Path) -> None:
     readonly = tmp_path / "readonly"
@@ -112,7 +90,7 @@ def test_unwritable_root_is_permission_denied(tmp_path: Path) -> None:
     for p in (tmp_path, *tmp_path.parents):
         if p != Path("/"):
             p.chmod(p.stat().st_mode | 0o111)
-    assert _in_unprivileged_child(lambda: Session.new(readonly)) == "path_permission_denied"
+    assert in_child(lambda: Session.new(readonly)).startswith("SessionError:path_permission_denied:")
     assert not list(readonly.iterdir()), "the write probe must not be left behind"
 
 

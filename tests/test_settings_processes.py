@@ -12,16 +12,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from privileges import NOBODY, in_child
 
 from jido_kernel import settings
 from jido_kernel.settings import (
     ReadResult,
-    SettingsWarning,
     load,
     local_dir,
     local_path,
@@ -29,7 +28,6 @@ from jido_kernel.settings import (
     save,
 )
 
-NOBODY = 65534
 
 
 @pytest.fixture
@@ -44,39 +42,6 @@ def root(tmp_path: Path, home: Path) -> Path:
     root = tmp_path / "project"
     root.mkdir()
     return root
-
-
-def in_child(action: Callable[[], object], *, nobody: bool = False) -> str:
-    """Run ``action`` in a forked child (as uid/gid 65534 if ``nobody``).
-
-    Returns ``"ok:<result>"`` or ``"<ExceptionType>:<reason>:<message>"``.
-    """
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        code = 1
-        try:
-            os.close(read_end)
-            if nobody:
-                os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", SettingsWarning)
-                    result = f"ok:{action()}"
-            except Exception as error:
-                result = f"{type(error).__name__}:{getattr(error, 'reason', '')}:{error}"
-            os.write(write_end, result.encode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        output = pipe.read().decode()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    return output
 
 
 # --- concurrency ---------------------------------------------------------------------
@@ -162,7 +127,7 @@ def test_a_failed_write_removes_its_temp_file_and_keeps_the_old_file(root: Path)
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
         save(root, {"theme": "new", "providers": ["x" * 100] * 1000})
 
-    outcome = in_child(save_with_a_small_file_size_limit)
+    outcome = in_child(save_with_a_small_file_size_limit, nobody=False)
     assert outcome.startswith("SettingsError:write_failed:cannot write settings at ")
     assert "File too large" in outcome
     assert sorted(os.listdir(local_dir(root))) == [".settings.json.lock", "settings.json"]
