@@ -86,7 +86,8 @@ def session_banner() -> str:
     head = f"Jido (Python + Lua) {__version__}"
     session = registry().current
     if session is not None:
-        source = f" (from {_origin.root_source})" if _origin else ""
+        notebook_session = _origin is not None and session.id == _origin.session_id
+        source = f" (from {_origin.root_source})" if notebook_session else ""
         return (
             f"{head} — session {session.name!r} [{session.id}]\n"
             f"Project root: {session.project_root}{source}\n"

@@ -87,7 +87,7 @@ def test_the_time_limit_stops_lua_and_keeps_the_state(kernel: Any) -> None:
 def test_bridge_refusals_are_values_not_exceptions(kernel: Any) -> None:
     done = run(kernel, "%%lua\nreturn jido.read_file('../outside.txt')")
     assert done.status == "ok"
-    assert done.result["text/plain"] == "(None, 'Security error: path escapes project boundary: ../outside.txt')"
+    assert done.result["text/plain"] == 'nil, "Security error: path escapes project boundary: ../outside.txt"'
 
 
 def test_a_cells_tool_calls_show_live_in_its_output(kernel: Any) -> None:

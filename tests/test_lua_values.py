@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from IPython.lib.pretty import pretty
 
 from jido_kernel.lua.bridge import FUNCTIONS, STATE_OPS
 from jido_kernel.lua.convert import text
@@ -267,6 +268,11 @@ class TestDisplay:
         assert display_value([3]) == 3
         assert display_value([[1, 2]]) == LuaTable([1, 2])
         assert display_value([1, {"a": 1}]) == (1, LuaTable({"a": 1}))
+        several = display_value([None, "Security error: no", 2.5])
+        assert several == (None, "Security error: no", 2.5) and isinstance(several, tuple)
+        assert pretty(several) == 'nil, "Security error: no", 2.5' and several._repr_html_() is None
+        with_table = display_value([{"a": 1}, True])
+        assert pretty(with_table) == "{a = 1}, true" and "<table" in with_table._repr_html_()
 
     def test_text_is_a_lua_constructor(self) -> None:
         value = {"name": "x", "list": [1, 2.0, None, True], "nested key": {"deep": b"\xff\n"}, 1.5: math.inf}

@@ -192,3 +192,35 @@ def test_lua_reset(shell: InteractiveShell) -> None:
 def test_empty_lua_line_is_a_usage_error(shell: InteractiveShell) -> None:
     _, out = cell(shell, "%lua")
     assert "UsageError" in out.stderr
+
+
+def test_a_project_cannot_add_commands_and_is_told_so(shell: InteractiveShell) -> None:
+    _, out = cell(shell, "%settings set shell_allowlist '[\"ls\", \"curl\"]'")
+    assert "curl not allowed" in out.stderr and "--global" in out.stderr
+    assert jido_kernel.current_session().manager.lua.shell_allowlist == ["ls"]
+    result, _ = cell(shell, "%settings")
+    assert "curl not allowed" in shell.display_formatter.format(result.result)[0]["text/plain"]
+
+
+def test_reload_names_what_it_ignored(shell: InteractiveShell, project: Path) -> None:
+    (project / ".jido_code").mkdir()
+    (project / ".jido_code" / "settings.json").write_text("[1, 2]")
+    _, out = cell(shell, "%settings reload")
+    assert "reloaded" in out.stdout and "malformed" in out.stderr
+    error = error_of(shell, "%settings set theme dark")
+    assert "--force" in str(error)
+
+
+def test_session_summary_counts_read_naturally(shell: InteractiveShell) -> None:
+    state = jido_kernel.current_session().state
+    state.append_message("user", "one")
+    result, _ = cell(shell, "%session")
+    text = shell.display_formatter.format(result.result)[0]["text/plain"]
+    assert "1 message, 0 reasoning steps, 0 tool calls, 0 todos" in text
+
+
+def test_read_file_display_has_no_phantom_last_line(shell: InteractiveShell, project: Path) -> None:
+    (project / "two.txt").write_text("a\r\nb\r\n")
+    result, _ = cell(shell, "%read_file two.txt")
+    assert result.result == "a\r\nb\r\n"
+    assert shell.display_formatter.format(result.result)[0]["text/plain"] == "     1→a\n     2→b"

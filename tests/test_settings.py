@@ -415,7 +415,7 @@ def test_a_malformed_file_is_never_overwritten(root: Path, content: bytes) -> No
         assert info.value.reason == "malformed_file"
         assert str(local_path(root)) in str(info.value)
         assert read_file(local_path(root)).error in str(info.value)
-        assert "fix or remove the file, or pass force=True to overwrite it" in str(info.value)
+        assert "fix or remove the file, or overwrite it: force=True (%settings set ... --force)" in str(info.value)
         assert local_path(root).read_bytes() == content
     settings.set(root, "theme", "light", force=True)
     assert read_file(local_path(root)).data == {"theme": "light"}

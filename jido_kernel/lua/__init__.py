@@ -9,7 +9,7 @@ holds one persistent Lua state built from an allow-list (:mod:`.runtime`,
 """
 
 from .client import LuaResult, LuaSandbox
-from .display import LuaTable, display_value
+from .display import LuaTable, LuaValues, display_value
 from .errors import (
     LuaError,
     LuaMemoryError,
@@ -28,6 +28,7 @@ __all__ = [
     "LuaSandbox",
     "LuaSyntaxError",
     "LuaTable",
+    "LuaValues",
     "LuaTimeoutError",
     "LuaValueError",
     "LuaWorkerCrashed",

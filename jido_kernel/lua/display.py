@@ -33,11 +33,27 @@ _HEAD_STYLE = _CELL_STYLE + " background: var(--jp-layout-color2, #f0f0f0); font
 
 def display_value(values: Sequence[Any]) -> Any:
     """What a cell shows for its return ``values``: ``None`` for none, the value itself
-    (tables wrapped in :class:`LuaTable`), or a tuple of them for several."""
+    (tables wrapped in :class:`LuaTable`), or :class:`LuaValues` for several."""
     shown = [LuaTable(value) if isinstance(value, (list, dict)) else value for value in values]
     if not shown:
         return None
-    return shown[0] if len(shown) == 1 else tuple(shown)
+    return shown[0] if len(shown) == 1 else LuaValues(shown)
+
+
+class LuaValues(tuple):  # type: ignore[type-arg]
+    """Several values returned by a chunk: a plain ``tuple``, shown as Lua writes them
+    (``nil, "Security error: …"``)."""
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(", ".join(repr(v) if isinstance(v, LuaTable) else _scalar(v) for v in self))
+
+    def _repr_html_(self) -> str | None:
+        if not any(isinstance(v, LuaTable) for v in self):
+            return None
+        return "".join(
+            html_table(v.value) if isinstance(v, LuaTable) else f"<pre>{html.escape(_scalar(v))}</pre>"
+            for v in self
+        )
 
 
 class LuaTable:

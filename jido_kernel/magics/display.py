@@ -114,17 +114,22 @@ def session_rows(session: Any) -> list[tuple[str, str]]:
         ("project root", str(session.project_root)),
         ("model", f"{config['provider']} / {config['model']} "
                   f"(temperature {config['temperature']}, max_tokens {config['max_tokens']})"),
-        ("state", f"{len(state.messages)} messages, {len(state.reasoning_steps)} reasoning steps, "
-                  f"{len(state.tool_calls)} tool calls, {len(state.todos)} todos"
-                  + (" — streaming" if state.is_streaming else "")),
+        ("state", ", ".join(_count(len(items), noun) for items, noun in (
+            (state.messages, "message"), (state.reasoning_steps, "reasoning step"),
+            (state.tool_calls, "tool call"), (state.todos, "todo"),
+        )) + (" — streaming" if state.is_streaming else "")),
         ("lua limits", f"time {limits.timeout:g} s ({limits.sources['timeout']}), "
                        f"memory {limits.max_memory // (1024 * 1024)} MiB ({limits.sources['max_memory']})"),
         ("shell", f"time {limits.shell_timeout:g} s ({limits.sources['shell_timeout']}); "
                   f"allowed: {' '.join(limits.shell_allowlist)} ({limits.sources['shell_allowlist']})"),
         ("confinement", _confinement(session)),
     ]
-    rows += [("settings problem", problem) for problem in session.settings.problems]
+    rows += [("settings problem", problem) for problem in (*session.settings.problems, *limits.notes)]
     return rows
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _confinement(session: Any) -> str:

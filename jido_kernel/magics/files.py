@@ -8,6 +8,8 @@ are not refused as they are for Lua.
 
 from __future__ import annotations
 
+import re
+
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
@@ -61,8 +63,10 @@ class FileMagics(Magics):
         """
         args = parse(self.read_file, line)
         text = current_session().manager.read_file(args.path, policy=OWNER)
+        # Shown with numbers; a final newline ends the last line rather than starting one.
+        shown = re.sub(r"\r?\n\Z", "", text)
         return FileText(
-            line_window(text, args.offset, args.limit), number_lines(text, args.offset, args.limit)
+            line_window(text, args.offset, args.limit), number_lines(shown, args.offset, args.limit)
         )
 
     @magic_arguments()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from typing import Any
 
@@ -84,15 +85,21 @@ class SettingsMagics(Magics):
         elif args.command == "unset":
             path = settings_mod.unset(root, args.key, scope=scope, force=args.force)
             print(f"{args.key} removed from {path}")
-        if args.command != "show":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", SettingsWarning)  # listed by %settings instead
-                reload_settings(session)
+        if args.command == "show":
+            return SettingsView(settings_rows(session), settings_problems(session))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SettingsWarning)  # printed below instead
+            reload_settings(session)
         if args.command == "reload":
             print(f"Settings reloaded for session {session.name!r}")
-        if args.command != "show":
-            return None
-        return SettingsView(settings_rows(session), session.settings.problems)
+        for problem in settings_problems(session):
+            print(f"Note: {problem}", file=sys.stderr)
+        return None
+
+
+def settings_problems(session: Any) -> tuple[str, ...]:
+    """What the session's settings files ask for that is not in effect, and why."""
+    return (*session.settings.problems, *session.manager.limits.notes)
 
 
 # settings key -> (limit name, conversion from the limit's unit to the setting's)

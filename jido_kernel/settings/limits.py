@@ -34,6 +34,8 @@ class Limits:
     shell_timeout: float
     shell_allowlist: tuple[str, ...]
     sources: Mapping[str, str]
+    notes: tuple[str, ...] = ()
+    """What the settings asked for that does not apply (commands a project may not add)."""
 
     @property
     def values(self) -> dict[str, Any]:
@@ -82,17 +84,28 @@ def sandbox_limits(
         else:
             values[name] = configured[name]
             sources[name] = "config"
+    notes: tuple[str, ...] = ()
     if sources["shell_allowlist"] == "local":
-        values["shell_allowlist"] = _narrowed(values["shell_allowlist"], settings, configured)
-    return Limits(**values, sources=MappingProxyType(sources))
+        values["shell_allowlist"], notes = _narrowed(values["shell_allowlist"], settings, configured)
+    return Limits(**values, sources=MappingProxyType(sources), notes=notes)
 
 
-def _narrowed(local: tuple[str, ...], settings: Settings, configured: Mapping[str, Any]) -> tuple[str, ...]:
+def _narrowed(
+    local: tuple[str, ...], settings: Settings, configured: Mapping[str, Any]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A project's own allow-list may only remove commands from the one below it.
 
     The project's settings file travels with the project (a cloned repository may
     ship one), so it must not grant itself commands that the user's global settings
-    or configuration do not allow.
+    or configuration do not allow. Returns the list in effect and a note on what was
+    left out.
     """
     below = settings.global_values.get("shell_allowlist", configured["shell_allowlist"])
-    return tuple(command for command in local if command in below)
+    kept = tuple(command for command in local if command in below)
+    dropped = [command for command in local if command not in below]
+    if not dropped:
+        return kept, ()
+    return kept, (
+        f"shell_allowlist: {', '.join(dropped)} not allowed — a project's settings can only "
+        "remove commands; add them to the global settings (%settings set shell_allowlist ... --global)",
+    )

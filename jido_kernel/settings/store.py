@@ -71,7 +71,7 @@ def _refusal(result: ReadResult) -> SettingsError:
     what = "malformed" if result.status == "malformed" else "unreadable"
     return SettingsError(
         f"refusing to overwrite {what} settings file {result.path} ({result.error}); "
-        "fix or remove the file, or pass force=True to overwrite it",
+        "fix or remove the file, or overwrite it: force=True (%settings set ... --force)",
         reason=f"{what}_file",
         path=result.path,
     )
