@@ -5,7 +5,9 @@
   interrupt ready) and measured inside the worker (the run's ``duration``: no pipe
   overhead), vs the same code in a bare ``lupa.lua54.LuaRuntime()`` with no hook, in
   this process. Target: sandbox speed >= 0.9x raw.
-- the round trip of ``run("return 1")`` as the kernel sees it, in microseconds.
+- the round trip of ``run("return 1")`` as the kernel sees it, in microseconds: back
+  to back, and after an idle gap of ``IDLE_GAP`` s (what a notebook sees between cells,
+  when every thread involved is asleep).
 
 Run: ``python benchmarks/bench_lua.py``.
 """
@@ -45,9 +47,12 @@ WORKLOADS = {
 }
 TARGET = 0.9
 ROUNDS = 7
+TRIPS = 500
+IDLE_TRIPS = 200
+IDLE_GAP = 0.01
 
 
-def measure() -> tuple[list[tuple[str, float, float]], list[float]]:
+def measure() -> tuple[list[tuple[str, float, float]], dict[str, list[float]]]:
     """Rows of (workload, sandbox seconds, raw seconds), best of ROUNDS; round trips (s)."""
     raw = lupa.lua54.LuaRuntime()
     rows = []
@@ -62,14 +67,24 @@ def measure() -> tuple[list[tuple[str, float, float]], list[float]]:
                     raw.execute(code)
                     bare.append(time.perf_counter() - start)
                 rows.append((name, min(sandboxed), min(bare)))
-            trips = []
-            for _ in range(500):
-                start = time.perf_counter()
-                sandbox.run("return 1")
-                trips.append(time.perf_counter() - start)
+            trips = {
+                "back to back": _round_trips(sandbox, TRIPS, 0.0),
+                f"after {IDLE_GAP * 1000:g} ms idle": _round_trips(sandbox, IDLE_TRIPS, IDLE_GAP),
+            }
         finally:
             sandbox.close()
     return rows, trips
+
+
+def _round_trips(sandbox: LuaSandbox, count: int, gap: float) -> list[float]:
+    """Seconds of ``count`` runs of ``return 1``, each after ``gap`` s of sleep."""
+    trips = []
+    for _ in range(count):
+        time.sleep(gap)
+        start = time.perf_counter()
+        sandbox.run("return 1")
+        trips.append(time.perf_counter() - start)
+    return trips
 
 
 def main() -> None:
@@ -79,10 +94,11 @@ def main() -> None:
         speed = bare / sandboxed
         verdict = "ok" if speed >= TARGET else "MISS"
         print(f"{name:<18}{sandboxed * 1000:>12.2f}{bare * 1000:>13.2f}{speed:>8.2f}x{f'>={TARGET}x':>9}  {verdict}")
-    print(
-        f"round trip of run('return 1'): median {statistics.median(trips) * 1e6:.0f} us, "
-        f"p90 {statistics.quantiles(trips, n=10)[-1] * 1e6:.0f} us"
-    )
+    for label, times in trips.items():
+        print(
+            f"round trip of run('return 1'), {label}: median {statistics.median(times) * 1e6:.0f} us, "
+            f"p90 {statistics.quantiles(times, n=10)[-1] * 1e6:.0f} us"
+        )
 
 
 if __name__ == "__main__":

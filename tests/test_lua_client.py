@@ -23,6 +23,7 @@ from jido_kernel.lua import (
     LuaValueError,
     LuaWorkerCrashed,
 )
+from jido_kernel.lua import client as client_module
 from jido_kernel.lua.protocol import MAX_MESSAGE
 
 BACKTRACK = "return string.find(('a?'):rep(50) .. ('a'):rep(50), ('a?'):rep(50) .. ('a'):rep(50))"
@@ -272,6 +273,40 @@ class TestLimitsThatNeedTheKill:
             sandbox.pull("x")
         assert sandbox.run("return 3").values == [3]
 
+    def test_a_stopped_worker_never_blocks_a_large_send(self, sandbox: LuaSandbox) -> None:
+        big = "x" * (8 * 1024 * 1024)  # far more than a pipe holds
+        sandbox.run("return 1")
+        os.kill(sandbox.pid or 0, signal.SIGSTOP)
+        start = time.monotonic()
+        with pytest.raises(LuaTimeoutError) as caught:
+            sandbox.run("return #big", inputs={"big": big}, timeout=0.5)
+        assert caught.value.state_reset and time.monotonic() - start < 0.5 + 1.0 + MARGIN
+        assert sandbox.run("return #big", inputs={"big": big}).values == [len(big)]
+        os.kill(sandbox.pid or 0, signal.SIGSTOP)
+        sandbox.timeout = 0.5
+        start = time.monotonic()
+        with pytest.raises(LuaWorkerCrashed, match="did not answer a push request"):
+            sandbox.push("big", big)
+        assert time.monotonic() - start < 0.5 + 1.0 + MARGIN
+        assert sandbox.run("return 4").values == [4]
+
+
+def test_what_the_pipe_cannot_take_follows_in_order() -> None:
+    read_end, write_end = os.pipe()
+    outbox = client_module._Outbox(os.fdopen(write_end, "wb", buffering=0))
+    sent = [b"a" * 300_000 + b"\n", b"small\n", b"b" * 100_000 + b"\n", b"last\n"]
+    try:
+        for data in sent:
+            outbox.send(data)  # returns at once: nobody reads yet
+        received = bytearray()
+        while len(received) < sum(map(len, sent)):
+            received += os.read(read_end, 65536)
+        assert bytes(received) == b"".join(sent)
+    finally:
+        outbox.close()
+        with os.fdopen(read_end, "rb") as stream:
+            assert stream.read() == b""  # the outbox's thread closed its end
+
 
 def _children_running(parent: int, argv: list[bytes]) -> list[int]:
     """Pids of ``parent``'s children whose command line is ``argv``."""
@@ -325,6 +360,35 @@ class TestInterrupts:
                 sandbox.run(f"print('go') {BACKTRACK}", on_stdout=Printed(started))
             assert time.monotonic() - start < 1.0 + MARGIN
             assert sandbox.run("return kept").values == [None]
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def test_interrupt_of_an_unstoppable_run_resets_the_state(self, sandbox: LuaSandbox) -> None:
+        sandbox.run("kept = 'intact'")
+        started = threading.Event()
+        threading.Thread(target=lambda: started.wait(20) and sandbox.interrupt(), daemon=True).start()
+        start = time.monotonic()
+        with pytest.raises(KeyboardInterrupt, match="could not be stopped within the 1 s grace period"):
+            sandbox.run(f"print('go') {BACKTRACK}", on_stdout=Printed(started))
+        assert time.monotonic() - start < 1.0 + MARGIN
+        assert sandbox.run("return kept").values == [None]
+
+    @pytest.mark.parametrize("delay", [0.0, 0.01, 0.03, 0.07, 0.15])
+    def test_sigint_while_output_streams_in(self, sandbox: LuaSandbox, delay: float) -> None:
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            sandbox.run("kept = 'intact'")
+            started = threading.Event()
+
+            def interrupt() -> None:
+                if started.wait(20):
+                    time.sleep(delay)
+                    os.kill(os.getpid(), signal.SIGINT)
+
+            threading.Thread(target=interrupt, daemon=True).start()
+            with pytest.raises(KeyboardInterrupt, match="the Lua state is intact"):
+                sandbox.run("while true do print(string.rep('x', 1000)) end", on_stdout=Printed(started))
+            assert sandbox.run("return kept").values == ["intact"]
         finally:
             signal.signal(signal.SIGINT, previous)
 

@@ -5,7 +5,6 @@ lines, silence — the kernel answers with a clear error, restarts it, and never
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import textwrap
@@ -14,14 +13,30 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jido_kernel.lua import LuaSandbox, LuaWorkerCrashed, protocol
 from jido_kernel.lua import client as client_module
 from jido_kernel.lua.protocol import FROM_KERNEL, FROM_WORKER, ProtocolError
 
 
-def _read(data: bytes) -> dict | None:
-    return protocol.read(io.BytesIO(data), FROM_WORKER)
+def _read(data: bytes, schemas: dict = FROM_WORKER) -> dict | None:
+    """The first message of a stream holding ``data``; ``None`` if it is empty."""
+    decoder = protocol.Decoder(schemas)
+    decoder.feed(data)
+    message = decoder.next()
+    if message is None:
+        decoder.end()
+    return message
+
+
+texts = st.text(st.characters(codec="utf-8"), max_size=40)
+messages = st.one_of(
+    st.builds(lambda id, text: {"type": "stdout", "id": id, "text": text}, st.integers(0, 2**53), texts),
+    st.builds(lambda id: {"type": "done", "id": id}, st.integers(0, 2**53)),
+    st.builds(lambda text: {"type": "fatal", "message": text}, texts),
+)
 
 
 class TestFraming:
@@ -58,8 +73,50 @@ class TestFraming:
 
     def test_kernel_messages_are_checked_too(self) -> None:
         with pytest.raises(ProtocolError, match="run message lacks"):
-            protocol.read(io.BytesIO(b'{"type": "run", "id": 1}\n'), FROM_KERNEL)
-        assert protocol.read(io.BytesIO(b'{"type": "shutdown"}\n'), FROM_KERNEL) == {"type": "shutdown"}
+            _read(b'{"type": "run", "id": 1}\n', FROM_KERNEL)
+        assert _read(b'{"type": "shutdown"}\n', FROM_KERNEL) == {"type": "shutdown"}
+
+    @given(st.lists(messages, max_size=8), st.data())
+    def test_any_split_of_the_stream_gives_the_same_messages(self, sent: list[dict], data: st.DataObject) -> None:
+        stream = b"".join(protocol.dump(message) for message in sent)
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
+        decoder = protocol.Decoder(FROM_WORKER)
+        received = []
+        for start, end in zip([0, *cuts], [*cuts, len(stream)]):
+            decoder.feed(stream[start:end])
+            while (message := decoder.next()) is not None:
+                received.append(message)
+        decoder.end()
+        assert received == sent
+
+    def test_a_line_is_removed_only_once_it_parsed(self) -> None:
+        decoder = protocol.Decoder(FROM_WORKER)
+        decoder.feed(b'{"type": "done", "id": 1}\n{"type": "done"')
+        assert decoder.next() == {"type": "done", "id": 1}
+        assert decoder.next() is None
+        with pytest.raises(ProtocolError, match="cut off"):
+            decoder.end()
+        decoder.feed(b', "id": 2}\n')
+        assert decoder.next() == {"type": "done", "id": 2}
+        decoder.end()
+
+    @given(st.lists(messages, min_size=2, max_size=6), st.data())
+    def test_resync_drops_only_the_torn_line(self, sent: list[dict], data: st.DataObject) -> None:
+        lines = [protocol.dump(message) for message in sent]
+        torn = data.draw(st.integers(0, len(lines) - 2))
+        cut = data.draw(st.integers(1, len(lines[torn]) - 1))
+        lost = data.draw(st.integers(0, len(lines[torn]) - cut - 1))  # bytes of the line that never arrive
+        decoder = protocol.Decoder(FROM_WORKER)
+        decoder.feed(b"".join(lines[:torn]) + lines[torn][:cut])
+        received = []
+        while (message := decoder.next()) is not None:
+            received.append(message)
+        decoder.resync()
+        decoder.feed(lines[torn][cut + lost :] + b"".join(lines[torn + 1 :]))
+        while (message := decoder.next()) is not None:
+            received.append(message)
+        decoder.end()
+        assert received == sent[:torn] + sent[torn + 1 :]
 
 
 CONFINEMENT = {

@@ -19,6 +19,11 @@ Workers die with the thread that started them (``PR_SET_PDEATHSIG``), so they ar
 always started from one long-lived spawner thread, whichever thread calls ``run``.
 Nothing from the worker is ever unpickled or evaluated: its messages are plain JSON,
 checked against :mod:`~jido_kernel.lua.protocol`.
+
+No thread stands between a call and the worker: the calling thread writes its request
+to the worker's stdin and reads the answer from its stdout itself. Each worker has two
+threads of its own: one writes what the pipe cannot take at once (a large message, a
+stopped worker), so sending never blocks, and one keeps the tail of its stderr.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import logging
 import math
 import os
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -69,6 +75,7 @@ log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 _STDERR_TAIL = 4096
 _WAIT_SLICE = 0.1
+_READ_SIZE = 65536
 _ERRORS: dict[str, type[LuaError]] = {
     "LuaError": LuaError,
     "LuaSyntaxError": LuaSyntaxError,
@@ -91,17 +98,10 @@ class LuaResult:
 
 
 class _End:
-    """Queued by the reader thread when the worker's stream ends or breaks the protocol."""
+    """Returned by :meth:`_Inbox.receive` once the worker's stream ends or breaks the protocol."""
 
     def __init__(self, problem: str | None = None) -> None:
         self.problem = problem
-
-
-class _Interrupt:
-    """Queued by :meth:`LuaSandbox.interrupt` to wake the waiting run ``run_id``."""
-
-    def __init__(self, run_id: int) -> None:
-        self.run_id = run_id
 
 
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jido-lua-spawner")
@@ -109,8 +109,132 @@ _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jido-lua-spawne
 fires only when the kernel itself goes away."""
 
 
+class _Outbox:
+    """The worker's stdin: messages written in order, never blocking the sender.
+
+    The sending thread writes a message itself when nothing is queued before it; what the
+    pipe cannot take (a large message, a busy or stopped worker) waits in a backlog that
+    the outbox's thread writes as the worker makes room.
+    """
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        os.set_blocking(pipe.fileno(), False)
+        self._pipe = pipe
+        self._backlog = bytearray()
+        self._closed = False  # by close(), or because the worker is gone: nothing more is written
+        self._changed = threading.Condition()
+        threading.Thread(target=self._drain, name="jido-lua-writer", daemon=True).start()
+
+    def send(self, data: bytes) -> None:
+        """Write ``data`` after everything sent before it (any thread)."""
+        with self._changed:
+            rest = memoryview(data)
+            if not self._backlog:
+                rest = rest[self._write(rest) :]
+            if rest:
+                self._backlog += rest
+                self._changed.notify()
+
+    def close(self) -> None:
+        """Drop what is queued; the outbox's thread closes the pipe."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+
+    def _write(self, data: memoryview | bytearray) -> int:
+        """Bytes of ``data`` the pipe took; all of them once closed (they are dropped)."""
+        if self._closed:
+            return len(data)
+        try:
+            return self._pipe.write(data) or 0  # None: the pipe is full
+        except OSError:  # the worker is gone; its end of file reaches the waiting thread
+            self._closed = True
+            return len(data)
+
+    def _drain(self) -> None:
+        poller = select.poll()
+        poller.register(self._pipe, select.POLLOUT)
+        while self._wait_for_backlog():
+            poller.poll(_WAIT_SLICE * 1000)  # a slice: close() is noticed even if the pipe stays full
+            with self._changed:
+                del self._backlog[: self._write(self._backlog)]
+        with self._changed:
+            self._pipe.close()
+
+    def _wait_for_backlog(self) -> bool:
+        """True once there is a backlog to write, False once the outbox is closed."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._backlog or self._closed)
+            return not self._closed
+
+
+class _Inbox:
+    """The worker's stdout, read by the thread that waits for a message.
+
+    No thread stands between the pipe and :meth:`receive`: its caller reads and frames
+    the bytes itself, waiting in short slices so that a SIGINT (the kernel's interrupt)
+    raises promptly. Only the caller of :meth:`receive` reads; :meth:`close` may come
+    from any thread.
+    """
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        os.set_blocking(pipe.fileno(), False)
+        self._pipe = pipe
+        self._poller = select.poll()
+        self._poller.register(pipe, select.POLLIN)
+        self._decoder = protocol.Decoder(FROM_WORKER)
+        self._lock = threading.Lock()
+        self._end: _End | None = None
+
+    def receive(self, deadline: float) -> dict[str, Any] | _End | None:
+        """The next message; :class:`_End` once the stream is over (for good); ``None``
+        once ``deadline`` (monotonic) passes."""
+        while True:
+            with self._lock:
+                if self._end is not None:
+                    return self._end
+                try:
+                    message = self._decoder.next()
+                except ProtocolError as error:
+                    self._end = _End(f"it broke the protocol: {error}")
+                    continue
+                if message is not None:
+                    return message
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                if self._poller.poll(math.ceil(min(remaining, _WAIT_SLICE) * 1000)):
+                    self._fill()
+
+    def close(self) -> None:
+        """Close the pipe; :meth:`receive` then returns :class:`_End`."""
+        with self._lock:
+            if self._end is None:
+                self._end = _End()
+            self._pipe.close()
+
+    def _fill(self) -> None:
+        try:
+            data = self._pipe.read(_READ_SIZE)
+            if data:
+                self._decoder.feed(data)
+        except KeyboardInterrupt:  # raised once the read returned, its bytes may be lost
+            self._decoder.resync()
+            raise
+        except OSError as error:
+            self._end = _End(f"it broke the protocol: {error}")
+            return
+        if data == b"":
+            try:
+                self._decoder.end()
+            except ProtocolError as error:
+                self._end = _End(f"it broke the protocol: {error}")
+            else:
+                self._end = _End()
+
+
 class _Worker:
-    """One worker process and the threads that move its messages."""
+    """One worker process: its pipes and the tail of its stderr."""
 
     command: tuple[str, ...] = (sys.executable, "-I", "-m", "jido_kernel.lua.worker")
     """The worker's argv: isolated mode, so nothing in the project root can shadow a module."""
@@ -122,6 +246,7 @@ class _Worker:
         self.config = config
         self.process = subprocess.Popen(
             list(self.command),
+            bufsize=0,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -130,18 +255,12 @@ class _Worker:
             start_new_session=True,
             close_fds=True,
         )
-        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._stderr = bytearray()
         self.ready: dict[str, Any] | None = None
         assert self.process.stdin and self.process.stdout and self.process.stderr
-        self._threads = [
-            threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True),
-            threading.Thread(target=self._write, args=(self.process.stdin,), daemon=True),
-            threading.Thread(target=self._drain, args=(self.process.stderr,), daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._outbox = _Outbox(self.process.stdin)
+        self._inbox = _Inbox(self.process.stdout)
+        threading.Thread(target=self._drain, args=(self.process.stderr,), daemon=True).start()
         self.send({"type": "config", **config})
 
     @property
@@ -149,56 +268,28 @@ class _Worker:
         return self.process.poll() is None
 
     def send(self, message: dict[str, Any]) -> None:
-        self._outbox.put(protocol.dump(message))
+        """Send ``message`` (any thread; never blocks)."""
+        self._outbox.send(protocol.dump(message))
 
-    def receive(self, deadline: float) -> Any:
-        """The next message or marker, or ``None`` once ``deadline`` (monotonic) passes.
-
-        Waits in short slices: a SIGINT that lands just before the wait blocks would
-        otherwise go unnoticed until the wait ends (the signal does not interrupt it).
-        """
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                return self.inbox.get(timeout=min(max(remaining, 0.0), _WAIT_SLICE))
-            except queue.Empty:
-                if remaining <= _WAIT_SLICE:
-                    return None
-
-    def _read(self, stream: IO[bytes]) -> None:
-        with stream:
-            try:
-                while (message := protocol.read(stream, FROM_WORKER)) is not None:
-                    self.inbox.put(message)
-            except (ProtocolError, OSError, ValueError) as error:
-                self.kill()
-                self.inbox.put(_End(f"it broke the protocol: {error}"))
-                return
-        self.inbox.put(_End())
-
-    def _write(self, stream: IO[bytes]) -> None:
-        while (data := self._outbox.get()) is not None:
-            try:
-                stream.write(data)
-                stream.flush()
-            except (OSError, ValueError):
-                return
-        stream.close()
+    def receive(self, deadline: float) -> dict[str, Any] | _End | None:
+        """The next message, :class:`_End`, or ``None`` once ``deadline`` (monotonic) passes."""
+        return self._inbox.receive(deadline)
 
     def _drain(self, stream: IO[bytes]) -> None:
         with stream:
-            while chunk := stream.read1(65536):
+            while chunk := stream.read(65536):
                 self._stderr += chunk
                 del self._stderr[:-_STDERR_TAIL]
 
     def kill(self) -> None:
-        """SIGKILL the worker's process group and reap it."""
+        """SIGKILL the worker's process group, reap it and close its pipes."""
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        self._outbox.put(None)
         self.process.wait()
+        self._outbox.close()
+        self._inbox.close()
 
     def stop(self, wait: float) -> None:
         """Ask the worker to exit; kill it if it has not within ``wait`` seconds."""
@@ -221,7 +312,6 @@ class _Worker:
             how = f"exit code {code}"
         lines = bytes(self._stderr).decode("utf-8", "replace").strip().splitlines()
         return f"{how}: {lines[-1]}" if lines else how
-
 
 class LuaSandbox(Configurable):
     """A persistent sandboxed Lua 5.4 state in a confined worker process.
@@ -274,6 +364,7 @@ class LuaSandbox(Configurable):
         self._closed = False
         self._next_id = 0
         self._active: tuple[_Worker, int] | None = None
+        self._interrupts: queue.SimpleQueue[int] = queue.SimpleQueue()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -332,8 +423,8 @@ class LuaSandbox(Configurable):
         active = self._active
         if active is not None:
             worker, run_id = active
+            self._interrupts.put(run_id)
             worker.send({"type": "interrupt", "id": run_id})
-            worker.inbox.put(_Interrupt(run_id))
 
     # -- values -------------------------------------------------------------------------------
 
@@ -402,13 +493,13 @@ class LuaSandbox(Configurable):
         interrupted = False
         while True:
             try:
-                item = worker.receive(deadline)
-                if item is None:
-                    break
-                if isinstance(item, _Interrupt):
-                    if item.run_id != run_id:
-                        continue
+                if self._interrupt_requested(run_id):
                     raise KeyboardInterrupt
+                item = worker.receive(min(deadline, time.monotonic() + _WAIT_SLICE))
+                if item is None:
+                    if time.monotonic() < deadline:
+                        continue
+                    break
                 answer = self._event(worker, run_id, item, write)
             except KeyboardInterrupt:
                 if interrupted:  # a second interrupt: stop waiting for Lua
@@ -438,6 +529,16 @@ class LuaSandbox(Configurable):
             f"pattern), so the Lua worker was restarted: {STATE_RESET}.",
             state_reset=True,
         )
+
+    def _interrupt_requested(self, run_id: int) -> bool:
+        """True once for each :meth:`interrupt` of run ``run_id`` (those of earlier runs are dropped)."""
+        while True:
+            try:
+                requested = self._interrupts.get_nowait()
+            except queue.Empty:
+                return False
+            if requested == run_id:
+                return True
 
     def _event(
         self, worker: _Worker, run_id: int, item: Any, write: Callable[[str], None]
@@ -596,7 +697,7 @@ class LuaSandbox(Configurable):
                 )
             if isinstance(item, _End):
                 self._crashed(worker, item)
-            if isinstance(item, _Interrupt) or item.get("id") != request:
+            if item.get("id") != request:
                 continue
             if item["type"] == "error":
                 raise self._error(worker, item["error"])

@@ -16,7 +16,7 @@ Worker → kernel: ``ready`` or ``fatal`` (once), then per request ``stdout``,
 from __future__ import annotations
 
 import json
-from typing import IO, Any
+from typing import Any
 
 MAX_MESSAGE = 64 * 1024 * 1024
 """Largest message either side sends or accepts, in bytes."""
@@ -79,15 +79,52 @@ def dump(message: dict[str, Any]) -> bytes:
     return line
 
 
-def read(stream: IO[bytes], schemas: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """The next message from ``stream`` checked against ``schemas``; ``None`` at end of file."""
-    line = stream.readline(MAX_MESSAGE + 1)
-    if not line:
-        return None
-    if not line.endswith(b"\n"):
-        if len(line) > MAX_MESSAGE:
+class Decoder:
+    """Splits a byte stream into checked messages, fed in pieces as they arrive.
+
+    :meth:`feed` the bytes, take messages with :meth:`next` until it returns ``None``,
+    and call :meth:`end` when the stream ends.
+    """
+
+    def __init__(self, schemas: dict[str, dict[str, Any]]) -> None:
+        self._schemas = schemas
+        self._buffer = bytearray()
+        self._scanned = 0  # bytes at the start of the buffer known to hold no newline
+        self._skipping = False
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+
+    def next(self) -> dict[str, Any] | None:
+        """The next complete message, ``None`` until more bytes arrive; :class:`ProtocolError`
+        if it is malformed or larger than :data:`MAX_MESSAGE`."""
+        while (end := self._buffer.find(b"\n", self._scanned)) >= 0:
+            if end >= MAX_MESSAGE and not self._skipping:
+                raise ProtocolError(f"message larger than {MAX_MESSAGE} bytes")
+            message = None if self._skipping else _parse(self._buffer[:end], self._schemas)
+            self._scanned = 0  # before the buffer shrinks: a stale offset would skip a newline
+            del self._buffer[: end + 1]
+            self._skipping = False
+            if message is not None:
+                return message
+        if self._skipping:
+            self._buffer.clear()
+        elif len(self._buffer) >= MAX_MESSAGE:
             raise ProtocolError(f"message larger than {MAX_MESSAGE} bytes")
-        raise ProtocolError("message cut off by the end of the stream")
+        self._scanned = len(self._buffer)
+        return None
+
+    def resync(self) -> None:
+        """Drop everything up to the next newline: bytes of the stream were lost."""
+        self._skipping = True
+
+    def end(self) -> None:
+        """The stream ended: :class:`ProtocolError` if it cut a message off."""
+        if self._buffer and not self._skipping:
+            raise ProtocolError("message cut off by the end of the stream")
+
+
+def _parse(line: bytearray, schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
     try:
         message = json.loads(line)
     except (ValueError, RecursionError) as error:

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from .. import confine, shell
 from ..errors import JidoError
@@ -42,6 +42,25 @@ MAX_OUTPUT = 32 * 1024 * 1024
 _TEXT_CHUNK = 1024 * 1024
 MAX_ERROR_CHARS = 64 * 1024
 CPU_MARGIN = 5.0
+_READ_SIZE = 65536
+
+
+class Inbox:
+    """Reads the kernel's messages from a pipe, one at a time."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._decoder = protocol.Decoder(FROM_KERNEL)
+
+    def next(self) -> dict[str, Any] | None:
+        """The next message (blocking); ``None`` at end of file; :class:`ProtocolError` if malformed."""
+        while (message := self._decoder.next()) is None:
+            data = os.read(self._fd, _READ_SIZE)
+            if not data:
+                self._decoder.end()
+                return None
+            self._decoder.feed(data)
+        return message
 
 
 class Channel:
@@ -149,7 +168,7 @@ class Worker:
         )
         return SandboxRuntime(callbacks, self.limiter, max_memory=self.max_memory)
 
-    def serve(self, inbox: IO[bytes]) -> None:
+    def serve(self, inbox: Inbox) -> None:
         """Start the threads, say ready, and answer requests until told to stop."""
         for target in (self.limiter.watch, self.output.loop, lambda: self._read(inbox)):
             threading.Thread(target=target, daemon=True).start()
@@ -168,10 +187,10 @@ class Worker:
                 problem = f"internal error in the Lua worker: {type(error).__name__}: {error}"
                 self._fail(message["id"], "LuaError", problem)
 
-    def _read(self, inbox: IO[bytes]) -> None:
+    def _read(self, inbox: Inbox) -> None:
         while True:
             try:
-                message = protocol.read(inbox, FROM_KERNEL)
+                message = inbox.next()
             except ProtocolError as error:
                 print(f"jido Lua worker: protocol error from the kernel: {error}", file=sys.stderr)
                 os._exit(2)
@@ -272,14 +291,14 @@ def _strings(value: Any, name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _streams() -> tuple[IO[bytes], int]:
+def _streams() -> tuple[Inbox, int]:
     """Private copies of the protocol pipes; fd 0 becomes /dev/null and fd 1 stderr."""
     inbox, outbox = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
     os.close(devnull)
-    return os.fdopen(inbox, "rb"), outbox
+    return Inbox(inbox), outbox
 
 
 def main() -> None:
@@ -288,9 +307,11 @@ def main() -> None:
     inbox, outbox = _streams()
     channel = Channel(outbox)
     try:
-        config = protocol.read(inbox, {"config": FROM_KERNEL["config"]})
+        config = inbox.next()
         if config is None:
             return
+        if config["type"] != "config":
+            raise ProtocolError(f"the first message must be 'config', not {config['type']!r}")
         worker = Worker(config, channel)
     except BaseException as error:  # noqa: BLE001 - reported to the kernel, then exit
         channel.send({"type": "fatal", "message": f"{type(error).__name__}: {error}"})
