@@ -24,6 +24,7 @@ from jido_kernel.lua import (
     LuaWorkerCrashed,
 )
 from jido_kernel.lua import client as client_module
+from jido_kernel.lua import protocol
 from jido_kernel.lua.protocol import MAX_MESSAGE
 
 BACKTRACK = "return string.find(('a?'):rep(50) .. ('a'):rep(50), ('a?'):rep(50) .. ('a'):rep(50))"
@@ -164,6 +165,17 @@ class TestErrors:
             assert sandbox.pull("huge") is None
         finally:
             sandbox.close()
+
+    def test_values_too_large_for_the_protocol_are_a_typed_error(
+        self, sandbox: LuaSandbox, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(protocol, "MAX_MESSAGE", 10_000)
+        for attempt in (lambda: sandbox.push("big", "x" * 20_000),
+                        lambda: sandbox.run("return 1", inputs={"big": "x" * 20_000})):  # fmt: skip
+            with pytest.raises(LuaValueError, match="Too much data to send to Lua") as caught:
+                attempt()
+            assert caught.value.reason == "too_large"
+        assert sandbox.run("return 2").values == [2]
 
     def test_stack_overflow_is_a_clean_error(self, sandbox: LuaSandbox) -> None:
         with pytest.raises(LuaError, match="stack overflow"):

@@ -187,6 +187,13 @@ class TestMisbehavingWorker:
         with pytest.raises(LuaWorkerCrashed, match="larger than 1000 bytes"):
             sandbox.run("return 1")
 
+    def test_a_worker_that_closes_its_output_but_lingers_is_killed(self, misbehaving: callable) -> None:
+        sandbox = misbehaving("import os; os.close(1); time.sleep(60)")
+        start = time.monotonic()
+        with pytest.raises(LuaWorkerCrashed, match="killed by SIGKILL"):
+            sandbox.run("return 1", timeout=30)
+        assert time.monotonic() - start < 10
+
     def test_silence_hits_the_deadline(self, misbehaving: callable) -> None:
         sandbox = misbehaving("time.sleep(60)", grace_period=0.2)
         start = time.monotonic()

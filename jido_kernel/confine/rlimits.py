@@ -6,6 +6,7 @@ worker whose native code runs away. Limits are inherited by every command it sta
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import resource
@@ -81,8 +82,10 @@ def _cap(limit: int, value: int) -> None:
     resource.setrlimit(limit, (value, value))
 
 
+@functools.cache
 def can_raise_hard_limits() -> bool:
-    """True when this process holds ``CAP_SYS_RESOURCE`` in the initial user namespace."""
+    """True when this process holds ``CAP_SYS_RESOURCE`` in the initial user namespace
+    (read once: a confined worker never gains capabilities, and this runs every cell)."""
     try:
         with open("/proc/self/status", "rb") as f:
             cap_eff = next(int(line.split()[1], 16) for line in f if line.startswith(b"CapEff:"))

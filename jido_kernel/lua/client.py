@@ -268,8 +268,18 @@ class _Worker:
         return self.process.poll() is None
 
     def send(self, message: dict[str, Any]) -> None:
-        """Send ``message`` (any thread; never blocks)."""
-        self._outbox.send(protocol.dump(message))
+        """Send ``message`` (any thread; never blocks); :class:`LuaValueError` if it is
+        larger than the protocol allows (huge code, inputs or pushed values)."""
+        try:
+            data = protocol.dump(message)
+        except ProtocolError as error:
+            raise LuaValueError(
+                f"Too much data to send to Lua in one {message['type']} request: {error}. "
+                "Pass smaller values, or write the data to a file in the project and read it "
+                "with jido.read_file.",
+                reason="too_large",
+            ) from None
+        self._outbox.send(data)
 
     def receive(self, deadline: float) -> dict[str, Any] | _End | None:
         """The next message, :class:`_End`, or ``None`` once ``deadline`` (monotonic) passes."""
@@ -301,8 +311,16 @@ class _Worker:
         self.kill()
 
     def exit_description(self) -> str:
-        """How the process ended, with the last line it wrote to stderr."""
-        code = self.process.wait()
+        """How the process ended, with the last line it wrote to stderr.
+
+        Called once its output has ended; a worker that closed its output but lingers is
+        broken and is killed rather than waited for.
+        """
+        try:
+            code = self.process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.process.wait()
         if code < 0:
             try:
                 how = f"killed by {signal.Signals(-code).name}"
