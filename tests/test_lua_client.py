@@ -496,6 +496,18 @@ class TestSessions:
         with pytest.raises(LuaError, match="closed"):
             sandbox.run("return 1")
 
+    def test_the_worker_gets_a_minimal_environment(self, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("KERNEL_SECRET_TOKEN", "do-not-leak")
+        sandbox = LuaSandbox(project)
+        try:
+            sandbox.run("return 1")
+            environ = (Path("/proc") / str(sandbox.pid) / "environ").read_bytes()
+        finally:
+            sandbox.close()
+        names = {entry.split(b"=", 1)[0].decode() for entry in environ.split(b"\0") if entry}
+        assert names - {"JIDO_KERNEL_DISABLE_LANDLOCK"} == {"PATH", "LC_ALL", "GLIBC_TUNABLES"}
+        assert b"glibc.malloc.tcache_count=" in environ
+
     def test_confinement_report(self, sandbox: LuaSandbox) -> None:
         report = sandbox.confinement
         assert set(report) == {"landlock_abi", "landlock_enforced", "network_restricted", "git_read_only", "notes"}

@@ -233,6 +233,13 @@ class _Inbox:
                 self._end = _End()
 
 
+MALLOC_TUNING = "glibc.malloc.tcache_count=1000"
+"""glibc malloc setting of the worker. A process with threads (the worker has a few)
+loses glibc's single-thread fast path, which made allocation-heavy Lua ~20% slower;
+a larger per-thread cache serves Lua's allocations without locks again. It may keep
+up to about 33 MB of freed small blocks per thread. Ignored by other C libraries."""
+
+
 class _Worker:
     """One worker process: its pipes and the tail of its stderr."""
 
@@ -240,7 +247,7 @@ class _Worker:
     """The worker's argv: isolated mode, so nothing in the project root can shadow a module."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        env = {"PATH": shell.SEARCH_PATH, "LC_ALL": "C.UTF-8"}
+        env = {"PATH": shell.SEARCH_PATH, "LC_ALL": "C.UTF-8", "GLIBC_TUNABLES": MALLOC_TUNING}
         if os.environ.get(DISABLE_ENV):
             env[DISABLE_ENV] = os.environ[DISABLE_ENV]
         self.config = config
