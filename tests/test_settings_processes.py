@@ -12,11 +12,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from privileges import NOBODY, in_child
+from privileges import in_child
 
 from jido_kernel import settings
 from jido_kernel.settings import (
@@ -183,7 +183,7 @@ def test_an_unreadable_file_is_not_overwritten_without_force(shared: Path) -> No
     assert "unreadable settings file" in loaded and "Permission denied" in loaded
     refused = in_child(lambda: settings.set(root, "model", "m"), nobody=True)
     assert refused.startswith("SettingsError:unreadable_file:refusing to overwrite")
-    assert "pass force=True" in refused
+    assert "force=True (%settings set ... --force)" in refused
     assert read_file(local_path(root)).data == {"theme": "secret"}
     forced = in_child(lambda: settings.set(root, "model", "m", force=True), nobody=True)
     assert forced.startswith("ok:")
