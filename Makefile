@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Jupyter Server refuses to run as root unless told to (containers and VMs often are root).
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test bench kernelspec clean
 
@@ -20,7 +22,7 @@ kernelspec: $(STAMP)
 	$(BIN)/python -m jido_kernel install --sys-prefix
 
 lab: kernelspec
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_FLAGS)
 
 test: kernelspec
 	$(BIN)/python -m pytest --nbval-lax --nbval-kernel-name jido tests notebooks
