@@ -63,3 +63,15 @@ def shell(project: Path, monkeypatch: pytest.MonkeyPatch, jido_home: Path) -> It
     ip.run_line_magic("load_ext", "jido_kernel")
     yield ip
     ip.run_line_magic("unload_ext", "jido_kernel")
+
+
+@pytest.fixture(params=["openat2", "walk"])
+def resolution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The security library's path resolution: ``openat2`` (when the running kernel has
+    it) or the ``O_NOFOLLOW`` walk; tests using it run once with each."""
+    from jido_kernel.security import openat2
+
+    if request.param == "openat2" and not openat2.AVAILABLE:
+        pytest.skip("openat2 with RESOLVE_BENEATH is not available on this kernel")
+    monkeypatch.setattr(openat2, "ENABLED", request.param == "openat2")
+    return str(request.param)

@@ -47,12 +47,7 @@ from jido_kernel.security import (
 )
 
 
-@pytest.fixture(params=["openat2", "walk"], autouse=True)
-def resolution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "openat2" and not openat2.AVAILABLE:
-        pytest.skip("openat2 with RESOLVE_BENEATH is not available on this kernel")
-    monkeypatch.setattr(openat2, "ENABLED", request.param == "openat2")
-    return str(request.param)
+pytestmark = pytest.mark.usefixtures("resolution")  # every test with openat2 and with the walk
 
 
 @pytest.fixture

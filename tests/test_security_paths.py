@@ -26,16 +26,7 @@ from jido_kernel.security import (
     violation_count,
 )
 
-MODES = ["openat2", "walk"]
-
-
-@pytest.fixture(params=MODES, autouse=True)
-def resolution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run each test with openat2 and with the walk."""
-    if request.param == "openat2" and not openat2.AVAILABLE:
-        pytest.skip("openat2 with RESOLVE_BENEATH is not available on this kernel")
-    monkeypatch.setattr(openat2, "ENABLED", request.param == "openat2")
-    return str(request.param)
+pytestmark = pytest.mark.usefixtures("resolution")  # every test with openat2 and with the walk
 
 
 @pytest.fixture

@@ -87,12 +87,6 @@ class Watch:
         os.close(self.fd)
 
 
-@pytest.fixture(params=["openat2", "walk"])
-def resolution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "openat2" and not openat2.AVAILABLE:
-        pytest.skip("openat2 with RESOLVE_BENEATH is not available on this kernel")
-    monkeypatch.setattr(openat2, "ENABLED", request.param == "openat2")
-    return str(request.param)
 
 
 @pytest.fixture

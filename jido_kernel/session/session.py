@@ -231,14 +231,3 @@ class Session:
         _raise_for(_config_problems(merged))
         self.config = merged
         self.updated_at = _now()
-
-    def describe(self) -> dict[str, Any]:
-        """Plain data for display and JSON."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "project_root": str(self.project_root),
-            "config": dict(self.config),
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
