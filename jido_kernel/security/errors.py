@@ -23,6 +23,11 @@ RULES: dict[str, str] = {
     "protected_settings_file": "settings files (.jido_code/settings.json) are protected",
     "protected_path": "the .jido_code directory is protected from sandboxed code",
     "read_only_path": "the .git directory is read-only for sandboxed code",
+    "git_metadata": "sandboxed code may not create or change git metadata (.git, HEAD)",
+    "installed_code": (
+        "sandboxed code may not create or change installed or compiled code "
+        "(__pycache__, *.pyc, node_modules, site-packages, virtual environments)"
+    ),
     "hardlinked_file": "file has more than one hard link (it may be a file outside the project)",
     "not_regular_file": "not a regular file (FIFOs, sockets and devices are refused)",
 }

@@ -4,6 +4,15 @@ Every policy confines paths to the root and protects ``.jido_code/settings.json`
 any depth. :data:`SANDBOX` (untrusted Lua and tool callers, the default everywhere)
 adds the sandbox rules; :data:`OWNER` (the notebook owner's magics) keeps only the
 common ones.
+
+Files Lua writes are data: under :data:`SANDBOX`, no write may create or change a name
+that a trusted program would obey without review (:func:`trusted_name_refusal`): git's
+repository layouts (``.git`` in any letter case, a ``HEAD`` that makes a folder a bare
+repository), the settings directory, and installed or compiled code (``__pycache__``,
+``*.pyc``, ``node_modules``, ``site-packages``, a virtual environment's ``pyvenv.cfg``).
+A folder that holds ``pyvenv.cfg`` is a virtual environment: writing anywhere below it
+is refused too, which needs the file system (:data:`VENV_MARKER`, checked by the
+callers that walk directories).
 """
 
 from __future__ import annotations
@@ -13,6 +22,50 @@ from dataclasses import dataclass
 
 SETTINGS_DIR = ".jido_code"
 SETTINGS_FILE = "settings.json"
+VENV_MARKER = "pyvenv.cfg"
+"""A folder holding this file is a virtual environment: its tree is installed code."""
+
+TRUSTED_DIRS: dict[str, str] = {
+    ".git": "git_metadata",
+    SETTINGS_DIR: "protected_path",
+    "__pycache__": "installed_code",
+    "node_modules": "installed_code",
+    "site-packages": "installed_code",
+    "dist-packages": "installed_code",
+}
+"""Component names (compared case-insensitively) that sandboxed writes may never create,
+enter or change, with the reason each refusal carries."""
+
+TRUSTED_FILES: dict[str, str] = {
+    "HEAD": "git_metadata",  # with objects/ and refs/ it makes a folder a bare repository
+    VENV_MARKER: "installed_code",
+}
+"""Final names (compared exactly, as git and Python do) that sandboxed writes may never
+create or change."""
+
+COMPILED_SUFFIXES: tuple[str, ...] = (".pyc", ".pyo")
+"""Python runs a matching compiled file instead of the reviewed source beside it."""
+
+
+def trusted_name_refusal(parts: Sequence[str]) -> str | None:
+    """The reason writing the path ``parts`` (components under the root) would create or
+    change something a trusted program obeys, or None.
+
+    Holds for every way a name comes into being: callers pass each name a write, copy,
+    rename, link or backup would create, not only the arguments they were given.
+    """
+    for part in parts:
+        reason = TRUSTED_DIRS.get(part.lower())
+        if reason:
+            return reason
+    if parts:
+        leaf = parts[-1]
+        reason = TRUSTED_FILES.get(leaf)
+        if reason:
+            return reason
+        if leaf.lower().endswith(COMPILED_SUFFIXES):
+            return "installed_code"
+    return None
 
 
 @dataclass(frozen=True)
@@ -32,6 +85,7 @@ class Policy:
     read_only_dirs: frozenset[str] = frozenset()
     refuse_hardlinks: bool = False
     refuse_special_files: bool = False
+    protect_trusted_names: bool = False
 
     def refusal(self, parts: Sequence[str], *, write: bool) -> str | None:
         """The reason a resolved path (components under the root) is refused, if any."""
@@ -41,6 +95,8 @@ class Policy:
             return "protected_path"
         if write and self.read_only_dirs and not self.read_only_dirs.isdisjoint(parts):
             return "read_only_path"
+        if write and self.protect_trusted_names:
+            return trusted_name_refusal(parts)
         return None
 
     def entering(self, name: str, rest: Sequence[str], *, write: bool) -> str | None:
@@ -66,4 +122,5 @@ SANDBOX = Policy(
     read_only_dirs=frozenset({".git"}),
     refuse_hardlinks=True,
     refuse_special_files=True,
+    protect_trusted_names=True,
 )
