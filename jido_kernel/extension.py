@@ -4,11 +4,16 @@ Loading it opens the notebook's session (see :mod:`jido_kernel.session.opening`)
 registers every magic, and flushes live displays before each cell's reply. The
 ``jido`` kernel loads it at start-up; any IPython (terminal or the stock ``python3``
 kernel) can load it too and gets the same magics.
+
+Loading it takes the project root off ``sys.path`` (Lua may write files there; they
+must never be imported) and says so in one line when it was there; the owner's own
+modules are importable again with ``sys.path.append(...)``, after everything installed.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 
 from IPython.core.interactiveshell import InteractiveShell
 
@@ -17,6 +22,7 @@ from .errors import JidoError
 from .magics import MAGIC_CLASSES
 from .magics.display import session_html, session_text
 from .magics.state import show_streams_live
+from .security.importpath import remove_folders
 from .session import Origin, Session, SessionRegistry, locate, open_session, registry, set_registry
 from .session.sessions import close_session
 from .state import LiveDisplay, flush_all
@@ -59,6 +65,7 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
         log.warning("jido_kernel: no session opened: %s", error)
     else:
         show_streams_live(shell, session)
+        _keep_root_off_import_path(shell, str(session.project_root))
     for magic_class in MAGIC_CLASSES:
         shell.register_magics(magic_class(shell=shell))
     _register_formatters(shell)
@@ -67,6 +74,18 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
         shell.configurables.append(displays)  # so %config LiveDisplay works
     shell.events.register("post_execute", flush_all)  # last update before the cell's reply
     _loaded = shell
+
+
+def _keep_root_off_import_path(shell: InteractiveShell, root: str) -> None:
+    """Take the project root off ``sys.path``; say so unless the jido kernel started us."""
+    removed = remove_folders([root])
+    kernel_module = sys.modules.get("jido_kernel.kernel")
+    in_jido_kernel = kernel_module is not None and isinstance(getattr(shell, "kernel", None), kernel_module.JidoKernel)
+    if removed and not in_jido_kernel:
+        print(
+            f"jido_kernel: removed {', '.join(map(repr, removed))} from sys.path (files in the project "
+            f"may be Lua-written); to import your own modules: sys.path.append({root!r})"
+        )
 
 
 def unload_ipython_extension(shell: InteractiveShell) -> None:

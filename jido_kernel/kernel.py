@@ -4,6 +4,14 @@ Cells are Python; ``%%lua`` runs Lua in the session's sandbox. All features live
 extension (:mod:`jido_kernel.extension`), so ``%load_ext jido_kernel`` gives the same
 magics in any IPython. The kernel adds its identity (``kernel_info``) and the session
 banner.
+
+However it is launched (``python -P -m jido_kernel``, or ``IPKernelApp`` with
+``kernel_class=jido_kernel.kernel.JidoKernel`` as remote launchers do), the kernel takes
+its working directory and the project root off ``sys.path`` and stops IPython from
+adding ``''``: files in the project (which Lua may have written) are never found by
+the imports the kernel makes later (jedi's and IPython's lazy ones on Tab or on a
+traceback). Modules a launcher imports before the kernel class exists are beyond its
+reach: launchers must start Python with ``-P`` (or ``PYTHONSAFEPATH=1``).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from ipykernel.ipkernel import IPythonKernel
 from traitlets import List, Unicode
 
 from ._version import __version__
+from .security.importpath import forbid_cwd_in_app, remove_folders, working_directory
 
 EXTENSION = "jido_kernel"
 
@@ -39,6 +48,8 @@ class JidoKernel(IPythonKernel):
     ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
+        forbid_cwd_in_app(kwargs.get("parent"))  # its init_path runs after this
+        remove_folders(working_directory())
         super().__init__(**kwargs)
         assert self.shell is not None
         self._extension_error: str | None = None

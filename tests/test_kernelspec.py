@@ -34,7 +34,7 @@ def test_install_into_a_prefix_writes_spec_and_logos(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     spec_dir = tmp_path / "share" / "jupyter" / "kernels" / KERNEL_NAME
     spec = json.loads((spec_dir / "kernel.json").read_text())
-    assert spec["argv"] == [sys.executable, "-m", "jido_kernel", "-f", "{connection_file}"]
+    assert spec["argv"] == [sys.executable, "-P", "-m", "jido_kernel", "-f", "{connection_file}"]
     assert spec["display_name"] == DISPLAY_NAME
     assert spec["interrupt_mode"] == "signal"
     assert spec["language"] == "python"
@@ -113,5 +113,5 @@ def test_wheel_ships_a_portable_spec(tmp_path: Path) -> None:
         assert "jido_kernel/resources/kernelspec/kernel.json" in names
         assert "jido_kernel/lua/prelude.lua" in names
     assert ".data/data/share/jupyter/kernels/jido/" in shared
-    assert spec["argv"][0] == "python"
+    assert spec["argv"][:3] == ["python", "-P", "-m"]
     assert any(n.endswith("kernels/jido/logo-64x64.png") for n in names)
