@@ -73,9 +73,10 @@ def open_parent(
 
     ``create`` makes missing directories on the way; ``follow_leaf`` resolves a
     symlink in the last position to its (in-root) target. The caller closes the
-    result with :func:`close_found`.
+    result with :func:`close_found`. Writes that must look for virtual environments
+    on the way always walk.
     """
-    if parts:
+    if parts and not policy.guards_installed_code(write=write):
         try:
             fd = fast_open(root_fd, parts[:-1], _PATH_DIR)
         except FileNotFoundError:
@@ -104,7 +105,7 @@ def open_dir(
     """Open the directory ``parts`` names with ``flags`` (``create`` makes it and its
     parents). Returns the descriptor and the resolved components."""
     try:
-        fd = fast_open(root_fd, parts, flags | os.O_DIRECTORY)
+        fd = None if policy.guards_installed_code(write=write) else fast_open(root_fd, parts, flags | os.O_DIRECTORY)
     except (FileNotFoundError, NotADirectoryError):
         if not create:
             raise

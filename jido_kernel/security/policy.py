@@ -107,7 +107,19 @@ class Policy:
             return "protected_path"
         if write and name in self.read_only_dirs:
             return "read_only_path"
+        if write and self.protect_trusted_names:
+            return TRUSTED_DIRS.get(name.lower())
         return None
+
+    def watches(self, name: str, *, write: bool) -> bool:
+        """Whether stepping into ``name`` may be refused (see :meth:`entering`)."""
+        if name in self.protected_dirs or (write and name in self.read_only_dirs):
+            return True
+        return write and self.protect_trusted_names and name.lower() in TRUSTED_DIRS
+
+    def guards_installed_code(self, *, write: bool) -> bool:
+        """Whether a write must also refuse every directory holding :data:`VENV_MARKER`."""
+        return write and self.protect_trusted_names
 
 
 def is_settings_file(parts: Sequence[str]) -> bool:

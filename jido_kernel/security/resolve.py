@@ -6,7 +6,9 @@ read with ``readlinkat`` and its target re-validated here — relative targets c
 from the link's directory, absolute targets must name the root, ``..`` never climbs
 above the root, and more than :data:`MAX_HOPS` links (or retries after a concurrent
 change) is a loop. Rules of the :class:`~.policy.Policy` are checked on every
-directory entered and on the final path, before anything is created.
+directory entered and on the final path, before anything is created: for sandboxed
+writes that includes the trusted names in any letter case, and every directory
+entered (the root too) must not hold a virtual environment's ``pyvenv.cfg``.
 
 Where ``openat2`` is usable, the symlink-free case costs one syscall (see
 :mod:`.openat2`); any symlink sends the call to the walk.
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 from . import openat2 as _o2
 from .errors import Refusal
-from .policy import Policy
+from .policy import VENV_MARKER, Policy
 from .roots import Root, split
 
 MAX_HOPS = 40
@@ -63,7 +65,7 @@ class Walker:
         self.policy = policy
         self.write = write
         self.hops = 0
-        self.watched = policy.protected_dirs | policy.read_only_dirs if write else policy.protected_dirs
+        self.guard_venvs = policy.guards_installed_code(write=write)
         self._fds: list[int] = []  # directories entered, -1 below an absent one
         self._resolved: list[str] = []
         self._missing = 0
@@ -95,6 +97,7 @@ class Walker:
         fds, resolved = self._fds, self._resolved
         queue = deque(parts)
         try:
+            self._check_venv(self.root_fd)
             while queue:
                 name = queue.popleft()
                 if name == "..":
@@ -107,7 +110,7 @@ class Walker:
                     if self._missing and len(resolved) <= self._missing_at:
                         self._missing = 0
                     continue
-                if name in self.watched:
+                if self.policy.watches(name, write=self.write):
                     reason = self.policy.entering(name, queue, write=self.write)
                     if reason:
                         raise Refusal(reason)
@@ -125,6 +128,7 @@ class Walker:
                             continue
                     resolved.append(name)
                     fds.append(fd)
+                    self._check_venv(fd)
                     continue
                 found = self._leaf(parent, name, queue, follow_leaf, open_flags)
                 if found is not None:
@@ -207,6 +211,17 @@ class Walker:
             queue.appendleft(name)
             return None
         return self._absent(errno.ENOTDIR)
+
+    def _check_venv(self, fd: int) -> None:
+        """Refuse a sandboxed write below a virtual environment (a directory holding
+        ``pyvenv.cfg``): its tree is installed code that runs without review."""
+        if not self.guard_venvs or fd < 0:
+            return
+        try:
+            os.stat(VENV_MARKER, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        raise Refusal("installed_code")
 
     def _absent(self, code: int) -> int:
         self._missing, self._missing_at = code, len(self._resolved)
