@@ -5,26 +5,27 @@ without a shell, in the project root, with a minimal environment (never the call
 ``stdin`` = ``/dev/null``, in their own process group (killed as a whole on timeout),
 with ``stdout`` and ``stderr`` captured separately and capped.
 
-Arguments are checked before anything runs (the original's rules plus gaps it left):
+Arguments are checked before anything runs:
 
 - any ``..`` → refused; absolute paths outside the root → refused (a few ``/dev``
   files excepted), also in ``--opt=/path`` and ``-o/path`` forms; a path that leads
   out of the root through a symlink → refused; NUL bytes → refused.
 - shells and interpreters (:data:`BLOCKED_INTERPRETERS`) are refused even when
   allow-listed: each runs arbitrary code.
-- commands that write (:data:`WRITE_COMMANDS`) may not name a path in a ``.git``
-  directory: a written ``.git/config`` or hook would run later, outside the sandbox;
-  no command may name a path in ``.jido_code`` (the project's settings).
-- ``find``: no ``-exec``/``-execdir``/``-ok``/``-okdir``/``-delete``/``-fprint*``/
-  ``-fls``/``-files0-from`` (they run or write things the checks never see); ``sort``:
-  no ``--compress-program``/``--files0-from``; ``wc``: no ``--files0-from``; ``date``:
-  no ``-s``/``--set``.
-- ``git``: the first argument must be a read-only subcommand (:data:`GIT_SUBCOMMANDS`),
-  so global options (``-c``, ``-C``, ``--git-dir``, ``--work-tree``, ``--exec-path``)
-  cannot be given; ``branch`` and ``tag`` only list; ``--output``, ``grep -O`` and
-  ``--help`` (which start programs or write files) are refused. git always runs with
-  hooks, pagers, fsmonitor, ssh, signing programs and every transport disabled, and
-  with no system or global configuration.
+- no command may name a path in ``.jido_code`` (the project's settings); commands that
+  write (:data:`WRITE_COMMANDS`) may not name a path in ``.git``.
+- options: each command accepts only the options of its table
+  (:mod:`jido_kernel.shell_options`); anything else is refused with one line naming it.
+  A command added to the allow-list in settings, with no table, accepts no options.
+- names: every name a write command would create, rename, link, back up, remove or
+  write — recursive trees included — is checked against the names trusted programs obey
+  (``.git``, ``HEAD``, ``.jido_code``, ``__pycache__``, ``*.pyc``, ``node_modules``,
+  virtual environments); readers refuse hard-linked files, FIFOs, sockets and devices,
+  and recursive readers walk what they would read first (:mod:`jido_kernel.shell_paths`).
+- ``git``: the first argument must be a read-only builtin subcommand
+  (:data:`GIT_SUBCOMMANDS`), so global options (``-c``, ``-C``, ``--git-dir``,
+  ``--work-tree``, ``--exec-path``) cannot be given; git runs on the pinned repository
+  with every program-running or path-moving key overridden (:mod:`jido_kernel.shell_git`).
 
 Under Landlock (see :mod:`jido_kernel.confine`) the kernel enforces the same boundary
 for whatever these checks miss.
@@ -44,9 +45,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import JidoError
 from .confine._libc import PR_SET_PDEATHSIG, libc
 from .security import SANDBOX
+from .shell_git import GIT_HARDENING, GitPin, driver_overrides, git_argv, git_environment, pin_git_dir
+from .shell_options import (
+    GIT_OPTIONS,
+    OPTION_TABLES,
+    TEXT_COMMANDS,
+    Parsed,
+    ShellError,
+    parse_find,
+    parse_options,
+)
+from .shell_paths import ALLOWED_DEVICES, check_reads, check_writes
 
 __all__ = [
     "ALLOWED_DEVICES",
@@ -54,12 +65,15 @@ __all__ = [
     "DEFAULT_ALLOWLIST",
     "GIT_HARDENING",
     "GIT_SUBCOMMANDS",
+    "OPTION_TABLES",
     "SEARCH_PATH",
     "WRITE_COMMANDS",
     "CommandResult",
+    "GitPin",
     "ShellError",
     "check_command",
     "environment",
+    "pin_git_dir",
     "resolve_allowlist",
     "run_command",
 ]
@@ -86,72 +100,16 @@ _VERSIONED_INTERPRETER = re.compile(r"(python|pypy|perl|ruby|lua|luajit|php|tcls
 SEARCH_PATH = "/usr/local/bin:/usr/bin:/bin"
 """The only ``PATH`` commands are looked up on and run with."""
 
-ALLOWED_DEVICES = frozenset(
-    {"/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/stdin", "/dev/stdout", "/dev/stderr"}
-)
-
 MAX_ARGUMENT_BYTES = 128 * 1024 - 1
 """Linux refuses longer single arguments (``MAX_ARG_STRLEN`` with its NUL)."""
 
 WRITE_COMMANDS = frozenset({"cp", "mv", "ln", "touch", "rm", "rmdir", "mkdir", "sort", "uniq"})
-"""Commands that may write files: their arguments may not name anything in a ``.git``."""
+"""Commands that may write files: every name they would write is checked."""
 
-GIT_SUBCOMMANDS: tuple[str, ...] = (
-    "status", "log", "diff", "show", "ls-files", "ls-tree", "rev-parse", "rev-list", "blame",
-    "grep", "shortlog", "describe", "cat-file", "show-ref", "for-each-ref", "name-rev",
-    "merge-base", "diff-tree", "diff-files", "diff-index", "count-objects", "check-ignore",
-    "branch", "tag", "version",
-)  # fmt: skip
-"""Read-only git subcommands (``branch``/``tag`` only list)."""
+GIT_SUBCOMMANDS: tuple[str, ...] = tuple(GIT_OPTIONS)
+"""Read-only builtin git subcommands (``branch``/``tag`` only list)."""
 
-GIT_HARDENING: tuple[str, ...] = (
-    "--no-pager",
-    *("-c", "core.hooksPath=/dev/null"),
-    *("-c", "core.pager=cat"),
-    *("-c", "core.fsmonitor=false"),
-    *("-c", "core.sshCommand=false"),
-    *("-c", "core.editor=false"),
-    *("-c", "sequence.editor=false"),
-    *("-c", "protocol.allow=never"),
-    *("-c", "gpg.program=false"),
-    *("-c", "gpg.ssh.program=false"),
-    *("-c", "gpg.x509.program=false"),
-)
-"""Put before every git subcommand: no hooks, pager, fsmonitor, editor, signing program or transport."""
-
-_FIND_REFUSED = frozenset("-exec -execdir -ok -okdir -delete -fprint -fprint0 -fprintf -fls -files0-from".split())
-_LONG_REFUSED = {
-    "sort": ("compress-program", "files0-from"),
-    "wc": ("files0-from",),
-    "date": ("set",),
-    "git": (
-        "output", "open-files-in-pager", "help", "exec-path", "git-dir", "work-tree",
-        "config-env", "namespace", "super-prefix",
-    ),
-}  # fmt: skip
-_DATE_VALUE_OPTIONS = "dfIr"
-_LISTING_FLAGS = "-l --list -i --ignore-case --color --no-color --column --no-column --omit-empty"
-_BRANCH_TAG_FLAGS = {
-    "branch": frozenset(f"{_LISTING_FLAGS} -a --all -r --remotes -v -vv --verbose --show-current".split()),
-    "tag": frozenset(f"{_LISTING_FLAGS} -n".split()),
-}
-_BRANCH_TAG_VALUE_OPTIONS = (
-    "--contains=", "--no-contains=", "--merged=", "--no-merged=", "--points-at=", "--sort=",
-    "--format=", "--color=", "--column=", "--abbrev=",
-)  # fmt: skip
 _READ_CHUNK = 1 << 16
-
-
-class ShellError(JidoError):
-    """A command was refused, not found, or timed out.
-
-    ``reason``: ``interpreter_blocked``, ``not_allowed``, ``path_traversal``,
-    ``absolute_path_outside``, ``symlink_escape``, ``read_only_path``, ``protected_path``,
-    ``invalid_argument``, ``not_found``, ``start_failed`` (e.g. out of processes or
-    memory), ``timeout``.
-    """
-
-    reason = "shell_error"
 
 
 @dataclass(frozen=True)
@@ -185,8 +143,13 @@ def check_command(command: str, args: Sequence[str], root: Path, allowlist: Sequ
     """Return the binary ``command`` resolves to, or raise :class:`ShellError`.
 
     Checks, in order: NUL bytes and types, interpreters, bare name, allow-list, each
-    argument (see the module docstring), then the lookup on :data:`SEARCH_PATH`.
+    argument, the options, the names written and the files read (see the module
+    docstring), then the lookup on :data:`SEARCH_PATH`.
     """
+    return _checked(command, args, root, allowlist)[0]
+
+
+def _checked(command: str, args: Sequence[str], root: Path, allowlist: Sequence[str]) -> tuple[str, Parsed]:
     _check_encodable(command)
     if isinstance(args, (str, bytes)):
         raise ShellError(
@@ -205,11 +168,15 @@ def check_command(command: str, args: Sequence[str], root: Path, allowlist: Sequ
     root = Path(os.path.realpath(root))
     for arg in args:
         _check_argument(arg, root)
-    _check_command_options(command, list(args), root)
+        _check_protected_names(command, arg, root)
+    parsed = _parse(command, list(args))
+    if command in WRITE_COMMANDS:
+        check_writes(command, parsed, root)
+    check_reads(command, parsed, root)
     found = shutil.which(command, path=SEARCH_PATH)
     if found is None:
         raise ShellError(f"Command not found: {command}", reason="not_found")
-    return os.path.realpath(found)
+    return os.path.realpath(found), parsed
 
 
 def run_command(
@@ -220,19 +187,47 @@ def run_command(
     allowlist: Sequence[str],
     timeout: float,
     max_output: int = 1 << 20,
+    git: GitPin | None = None,
 ) -> CommandResult:
     """Check and run ``command args`` in ``root``; wait at most ``timeout`` seconds.
 
     ``stdout`` and ``stderr`` are each kept up to ``max_output`` bytes (then a
     ``[Output truncated at …]`` marker; a command that goes on writing far past the cap is
     killed). On timeout the whole process group is killed and
-    ``ShellError(reason="timeout")`` is raised.
+    ``ShellError(reason="timeout")`` is raised. ``git``: the pinned repository (the Lua
+    worker pins it when it starts); None pins the root's ``.git`` directory now.
     """
     if not timeout > 0 or not max_output > 0:
         raise ValueError(f"timeout and max_output must be positive, got {timeout!r} and {max_output!r}")
-    binary = check_command(command, args, root, allowlist)
-    argv = [command, *GIT_HARDENING, *args] if command == "git" else [command, *args]
-    return _execute(binary, argv, Path(os.path.realpath(root)), timeout=timeout, max_output=max_output)
+    binary, parsed = _checked(command, args, root, allowlist)
+    root = Path(os.path.realpath(root))
+    env = environment(root)
+    argv = [command, *_guards(command, parsed, root), *args]
+    if command == "git":
+        env = git_environment(env, root, git if git is not None else pin_git_dir(root))
+        argv = git_argv(list(args), driver_overrides(binary, root, env, timeout))
+    return _execute(binary, argv, root, env=env, timeout=timeout, max_output=max_output)
+
+
+def _guards(command: str, parsed: Parsed, root: Path) -> list[str]:
+    """Options the runner adds so recursive readers skip the settings folder."""
+    if command == "grep" and parsed.has("-r", "--recursive"):
+        return ["--exclude-dir=.jido_code"]
+    if command == "diff" and (
+        parsed.has("-r", "--recursive") or any(os.path.isdir(os.path.join(root, op)) for op in parsed.operands)
+    ):
+        return ["--no-dereference", "--exclude=.jido_code"]
+    return []
+
+
+def _parse(command: str, args: list[str]) -> Parsed:
+    if command in TEXT_COMMANDS:
+        return Parsed(operands=args)
+    if command == "find":
+        return parse_find(args)
+    if command == "git":
+        return _parse_git(args)
+    return parse_options(command, args, OPTION_TABLES.get(command))
 
 
 def _die_with_parent() -> None:
@@ -241,14 +236,16 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def _execute(binary: str, argv: list[str], root: Path, *, timeout: float, max_output: int) -> CommandResult:
+def _execute(
+    binary: str, argv: list[str], root: Path, *, env: dict[str, str], timeout: float, max_output: int
+) -> CommandResult:
     start = time.monotonic()
     try:
         process = subprocess.Popen(
             argv,
             executable=binary,
             cwd=root,
-            env=environment(root),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -456,47 +453,17 @@ def _names_directory(arg: str, root: Path, names: frozenset[str]) -> bool:
     return False
 
 
-def _long_option_abbreviates(arg: str, names: Sequence[str]) -> bool:
-    """True when ``arg`` is ``--name`` (or ``--name=…``, or an abbreviation of it) for one of ``names``."""
-    if not arg.startswith("--"):
-        return False
-    given = arg[2:].split("=", 1)[0]
-    return bool(given) and any(name.startswith(given) for name in names)
+def _check_protected_names(command: str, arg: str, root: Path) -> None:
+    if _names_directory(arg, root, SANDBOX.protected_dirs):
+        raise ShellError(
+            f"Security error: the .jido_code directory is protected from sandboxed code: {arg}",
+            reason="protected_path",
+        )
+    if command in WRITE_COMMANDS and _names_directory(arg, root, SANDBOX.read_only_dirs):
+        raise ShellError(f"Security error: .git is read-only: {arg}", reason="read_only_path")
 
 
-def _check_command_options(command: str, args: list[str], root: Path) -> None:
-    refused = _LONG_REFUSED.get(command, ())
-    for arg in args:
-        if _long_option_abbreviates(arg, refused) or (command == "find" and arg in _FIND_REFUSED):
-            raise ShellError(
-                f"Security error: option not allowed for {command} (it runs programs, writes files or "
-                f"changes the system outside the command checks): {arg}",
-                reason="not_allowed",
-            )
-        if _names_directory(arg, root, SANDBOX.protected_dirs):
-            raise ShellError(
-                f"Security error: the .jido_code directory is protected from sandboxed code: {arg}",
-                reason="protected_path",
-            )
-        if command in WRITE_COMMANDS and _names_directory(arg, root, SANDBOX.read_only_dirs):
-            raise ShellError(f"Security error: .git is read-only: {arg}", reason="read_only_path")
-    if command == "date":
-        _check_date(args)
-    elif command == "git":
-        _check_git(args)
-
-
-def _check_date(args: list[str]) -> None:
-    for arg in args:
-        if arg.startswith("-") and not arg.startswith("--"):
-            for letter in arg[1:]:
-                if letter == "s":
-                    raise ShellError(f"Security error: date may not set the clock: {arg}", reason="not_allowed")
-                if letter in _DATE_VALUE_OPTIONS:
-                    break
-
-
-def _check_git(args: list[str]) -> None:
+def _parse_git(args: list[str]) -> Parsed:
     if not args or args[0].startswith("-"):
         given = f" ({args[0]})" if args else ""
         raise ShellError(
@@ -505,27 +472,17 @@ def _check_git(args: list[str]) -> None:
             reason="not_allowed",
         )
     subcommand, rest = args[0], args[1:]
-    if subcommand not in GIT_SUBCOMMANDS:
+    if subcommand not in GIT_OPTIONS:
         raise ShellError(
             f"Security error: git subcommand not allowed ({subcommand}); read-only subcommands only: "
             f"{', '.join(GIT_SUBCOMMANDS)}",
             reason="not_allowed",
         )
-    if subcommand == "grep":
-        for arg in rest:
-            if re.match(r"-[^-]*O", arg):
-                raise ShellError(f"Security error: git grep may not open a pager program: {arg}", reason="not_allowed")
-    if subcommand in ("branch", "tag"):
-        listing = any(arg in ("-l", "--list") for arg in rest)
-        for arg in rest:
-            is_option = (
-                arg in _BRANCH_TAG_FLAGS[subcommand]
-                or arg.startswith(_BRANCH_TAG_VALUE_OPTIONS)
-                or (subcommand == "tag" and re.fullmatch(r"-n[0-9]+", arg) is not None)
-            )
-            if not is_option and (arg.startswith("-") or not listing):
-                raise ShellError(
-                    f"Security error: git {subcommand} may only list (options from the listing set, "
-                    f"patterns after --list, values as --option=value): {arg}",
-                    reason="not_allowed",
-                )
+    parsed = parse_options(f"git {subcommand}", rest, GIT_OPTIONS[subcommand])
+    if subcommand in ("branch", "tag") and parsed.operands and not parsed.has("-l", "--list"):
+        raise ShellError(
+            f"Security error: git {subcommand} may only list (names are patterns after --list): "
+            f"{parsed.operands[0]}",
+            reason="not_allowed",
+        )
+    return parsed

@@ -140,17 +140,17 @@ class TestTimeout:
         assert str(caught.value) == "Command timed out after 500 ms"
         assert time.monotonic() - start < 10
 
-    @needs_git
-    def test_timeout_kills_the_whole_process_group(self, repo: Path) -> None:
-        """git runs a textconv filter through sh, which starts sleep: all of them must die."""
-        marker = repo.parent / "filter-started"
+    @pytest.mark.skipif(shutil.which("run-parts", path=SEARCH_PATH) is None, reason="run-parts is not installed")
+    def test_timeout_kills_the_whole_process_group(self, root: Path) -> None:
+        """run-parts starts sh, which starts sleep: all of them must die."""
+        marker = root.parent / "job-started"
         seconds = f"3{uuid.uuid4().int % 10**6}.5"
-        git(repo, "config", "diff.slow.textconv", f"touch {marker}; sleep {seconds} #")
-        (repo / ".gitattributes").write_text("*.txt diff=slow\n")
-        (repo / "a.txt").write_text("changed\n")
+        (root / "jobs").mkdir()
+        (root / "jobs" / "slow").write_text(f"#!/bin/sh\ntouch {marker}\nsleep {seconds}\n")
+        (root / "jobs" / "slow").chmod(0o755)
         with pytest.raises(ShellError, match="timed out"):
-            run(repo, "git", "diff", timeout=5)
-        assert marker.exists(), "the filter never ran, so this test proves nothing"
+            run(root, "run-parts", "jobs", allowlist=["run-parts"], timeout=5)
+        assert marker.exists(), "the job never ran, so this test proves nothing"
         assert _wait_until_gone(["sleep", seconds])
 
     def test_runaway_output_is_stopped(self, root: Path) -> None:
@@ -418,8 +418,9 @@ class TestGit:
     def test_repository_discovery_stops_at_the_root(self, repo: Path) -> None:
         sub = repo / "sub"
         sub.mkdir()
-        result = run(sub, "git", "status")
-        assert result.exit_code != 0 and "not a git repository" in result.stderr
+        with pytest.raises(ShellError) as caught:
+            run(sub, "git", "status")
+        assert caught.value.reason == "no_repository" and "no .git directory" in str(caught.value)
 
 
 def _wait_until_gone(argv: list[str], seconds: float = 10) -> bool:

@@ -77,6 +77,7 @@ class Bridge:
 
     def __init__(self, root: Path, limiter: Limiter, send: Callable[[dict[str, Any]], None]) -> None:
         self.root = root
+        self.git = shell.pin_git_dir(root)  # git for Lua uses the .git that exists now, never a later one
         self.limits = BridgeLimits()
         self.run_id = 0
         self._limiter = limiter
@@ -195,7 +196,7 @@ class Bridge:
         limit = max(0.001, min(limit, self._limiter.remaining() + 0.05))
         job = self._commands.submit(
             shell.run_command, name, argv, self.root,
-            allowlist=self.limits.allowlist, timeout=limit, max_output=self.limits.shell_max_output,
+            allowlist=self.limits.allowlist, timeout=limit, max_output=self.limits.shell_max_output, git=self.git,
         )  # fmt: skip
         result = self._wait(job)
         summary = f"exit code {result.exit_code}" + (", output truncated" if result.truncated else "")
