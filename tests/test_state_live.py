@@ -373,6 +373,8 @@ def test_configuration() -> None:
         "max_bytes_rate",
         "max_rows",
         "max_views",
+        "max_stream_views",
+        "max_update_bytes",
     }
 
 

@@ -14,8 +14,9 @@ from jido_kernel.state import Message, ReasoningStep, SessionState, Todo, ToolCa
 from jido_kernel.state.render import PARTS, markdown_html, part_bundle
 
 ALLOWED_TAGS = {
-    "a", "br", "code", "details", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
-    "li", "ol", "p", "pre", "span", "strong", "style", "summary", "ul",
+    "a", "blockquote", "br", "code", "details", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+    "hr", "li", "ol", "p", "pre", "s", "span", "strong", "style", "summary", "table", "tbody",
+    "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"class", "href", "target", "rel", "start", "open"}
 
@@ -52,7 +53,7 @@ def audit(fragment: str) -> TagAudit:
     for name, value in parser.attributes:
         assert name in ALLOWED_ATTRIBUTES, name
         if name == "href":
-            assert value is not None and re.match(r"https?://", value, re.IGNORECASE)
+            assert value is not None and re.match(r"https?://|mailto:", value, re.IGNORECASE)
         if name == "class":
             assert value is not None
             assert all(word.startswith(("jido", "language-")) for word in value.split())
@@ -255,7 +256,7 @@ def test_markdown_subset() -> None:
         "- [two](https://example.org/a?b=1&c=2)\n"
         "\n"
         "1. first\n"
-        "2) second\n"
+        "2. second\n"
         "```python\n"
         "if a < b:\n"
         "    print('**no**')\n"
@@ -266,16 +267,16 @@ def test_markdown_subset() -> None:
     )
     assert markdown_html(source) == (
         '<div class="jido-md">'
-        "<h1>Title</h1>"
+        "<h1>Title</h1>\n"
         "<p>Some <strong>bold</strong>, <em>em</em> and <code>x &lt; y</code> text<br>\n"
-        "on two lines.</p>"
-        "<ul><li>one</li>"
+        "on two lines.</p>\n"
+        "<ul>\n<li>one</li>\n"
         '<li><a href="https://example.org/a?b=1&amp;c=2" target="_blank" '
-        'rel="noopener noreferrer">two</a></li></ul>'
-        "<ol><li>first</li><li>second</li></ol>"
+        'rel="noopener noreferrer">two</a></li>\n</ul>\n'
+        "<ol>\n<li>first</li>\n<li>second</li>\n</ol>\n"
         '<pre><code class="language-python">if a &lt; b:\n'
-        "    print(&#x27;**no**&#x27;)</code></pre>"
-        "<pre><code>tilde</code></pre>"
+        "    print('**no**')\n</code></pre>\n"
+        "<pre><code>tilde\n</code></pre>"
         "</div>"
     )
 

@@ -1,10 +1,12 @@
 """Session state: the model, its renderings and live views in the notebook.
 
 ``SessionState`` holds messages, streaming, reasoning steps, tool calls, todos and the
-scroll offset; records render as ``text/plain`` and ``text/html``; ``LiveView`` keeps a
-displayed part of the state up to date.
+scroll offset within :class:`StateLimits`; records render as ``text/plain`` and
+``text/html``; ``LiveView`` keeps a displayed part of the state up to date. Importing this
+package does not import IPython.
 """
 
+from jido_kernel.state.limits import StateLimitError, StateLimits
 from jido_kernel.state.live import LiveDisplay, LiveView, flush_all, follow_streams
 from jido_kernel.state.model import (
     MAX_MESSAGES,
@@ -35,6 +37,8 @@ __all__ = [
     "ReasoningStep",
     "SessionState",
     "StateError",
+    "StateLimitError",
+    "StateLimits",
     "StateEvent",
     "StateSnapshot",
     "StreamWriter",

@@ -9,6 +9,11 @@ flooded. One shared flusher thread sends the updates that are due; a producer on
 a flag per change. Every update renders the current state, so the last one is complete.
 Register :func:`flush_all` as a ``post_execute`` hook so a cell's last update is sent
 before its reply (updates sent after ``idle`` are lost to headless runners).
+
+Bounds: no update is larger than :attr:`LiveDisplay.max_update_bytes` (content beyond
+it is clipped with a visible marker, the final update included), and at most
+:attr:`LiveDisplay.max_stream_views` streams of one cell get a view of their own; the
+later ones share one view.
 """
 
 from __future__ import annotations
@@ -17,14 +22,14 @@ import heapq
 import itertools
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from IPython.core.interactiveshell import InteractiveShell
 from traitlets import Float, Int
 from traitlets.config import SingletonConfigurable
 
@@ -51,7 +56,11 @@ _KINDS: dict[str, frozenset[str]] = {
     "stream": frozenset({"stream_started", "stream_ended"}),
 }
 
-_LISTS = {"messages": "messages", "tool_calls": "tool_calls", "reasoning": "reasoning_steps"}
+_LISTS = {
+    "messages": "messages",
+    "tool_calls": "tool_calls",
+    "reasoning": "reasoning_steps",
+}
 
 
 class DisplayPublisher(Protocol):
@@ -96,17 +105,62 @@ class LiveDisplay(SingletonConfigurable):
         help="Most live views kept updating; opening one more closes the oldest.",
     ).tag(config=True)
 
+    max_stream_views = Int(
+        20,
+        min=1,
+        help="Most streams of one cell shown in a live view of their own; the later ones "
+        "share one view that shows the current stream.",
+    ).tag(config=True)
+
+    max_update_bytes = Int(
+        512 * 1024,
+        min=4096,
+        help="Most bytes of one display or update message; longer content is clipped "
+        "with a visible marker.",
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._lock = threading.Lock()
         self._views: list[LiveView] = []
+        self._cell_streams = 0
+        self._shared_stream: LiveView | None = None
 
     @classmethod
     def current(cls) -> LiveDisplay:
         """The process-wide instance, configured from the running IPython shell if any."""
-        if not cls.initialized() and InteractiveShell.initialized():
-            return cls.instance(parent=InteractiveShell.instance())
+        shell = _running_shell()
+        if not cls.initialized() and shell is not None:
+            return cls.instance(parent=shell)
         return cls.instance()
+
+    def show_stream(self, state: SessionState) -> None:
+        """Show a stream that starts: in a view of its own, or past the cell's
+        :attr:`max_stream_views` in the one view the later streams share."""
+        with self._lock:
+            self._cell_streams += 1
+            own = self._cell_streams <= self.max_stream_views
+            shared = self._shared_stream
+            needed = not own and (shared is None or shared.closed or shared.state is not state)
+        if own:
+            LiveView(state, "stream", single=True, display=self)
+        elif needed:
+            note = (
+                f"More than {self.max_stream_views} streams in this cell: the later ones are "
+                "shown here, one at a time (LiveDisplay.max_stream_views)."
+            )
+            view = LiveView(state, "stream", display=self, note=note)
+            with self._lock:
+                self._shared_stream = view
+
+    def end_cell(self) -> None:
+        """Send every pending update; the next cell's streams get views of their own again."""
+        self.flush_all()
+        with self._lock:
+            shared, self._shared_stream = self._shared_stream, None
+            self._cell_streams = 0
+        if shared is not None:
+            shared.close()
 
     @property
     def views(self) -> tuple[LiveView, ...]:
@@ -143,15 +197,16 @@ def follow_streams(state: SessionState) -> Callable[[], None]:
     arrive and closes with the complete message. Returns the unsubscribe function."""
 
     def started(_event: StateEvent) -> None:
-        LiveView(state, "stream", single=True)
+        LiveDisplay.current().show_stream(state)
 
     return state.subscribe(started, kinds=("stream_started",))
 
 
 def flush_all(*_: object) -> None:
-    """Send every pending live update now; register as IPython ``post_execute`` hook."""
+    """Send every pending live update now and end the cell's count of stream views;
+    register as IPython ``post_execute`` hook."""
     if LiveDisplay.initialized():
-        LiveDisplay.instance().flush_all()
+        LiveDisplay.instance().end_cell()
 
 
 class _Flusher:
@@ -199,14 +254,24 @@ class _Flusher:
 _FLUSHER = _Flusher()
 
 
+def _running_shell() -> Any:
+    """The running IPython shell, or ``None`` (IPython is imported only if it is loaded)."""
+    if "IPython" not in sys.modules:
+        return None
+    from IPython.core.interactiveshell import InteractiveShell
+
+    return InteractiveShell.instance() if InteractiveShell.initialized() else None
+
+
 def _shell_publisher() -> DisplayPublisher:
-    if not InteractiveShell.initialized():
+    shell = _running_shell()
+    if shell is None:
         raise StateError(
             "Live views need a running IPython shell (a Jupyter kernel or IPython): "
             "display the state object instead, or pass publisher=.",
             reason="no_display",
         )
-    publisher: DisplayPublisher = InteractiveShell.instance().display_pub
+    publisher: DisplayPublisher = shell.display_pub
     return publisher
 
 
@@ -222,7 +287,7 @@ class LiveView:
     items that existed when the view was created (a cell's own tool calls); ``hidden``
     names the ids to leave out explicitly (those that existed before a cell started).
     A ``single`` stream view shows one stream: it closes, after its final update, when
-    that stream ends. ``publisher``
+    that stream ends. ``note`` is shown above the view's content. ``publisher``
     defaults to the running shell's ``display_pub`` (looked up at each send);
     ``display`` to :meth:`LiveDisplay.current`.
     """
@@ -237,6 +302,7 @@ class LiveView:
         new_only: bool = False,
         hidden: Collection[str] | None = None,
         single: bool = False,
+        note: str | None = None,
     ) -> None:
         if part not in _KINDS:
             raise StateError(
@@ -263,10 +329,12 @@ class LiveView:
         self._last_size = 0
         self._sent_seq = -1
         self._hold_until: float | None = None  # a visit deferred for the byte budget
+        self._finishing = False  # a single stream view whose stream has ended
         self._last_stream: Message | None = None
         if single and part != "stream":
             raise StateError("single applies to the stream view only.", reason="invalid_part")
         self._single = single
+        self._note = note
         self._hidden: frozenset[str] | None = None if hidden is None else frozenset(hidden)
         if new_only:
             self._hidden = frozenset(item.id for item in getattr(state.get_state(), _LISTS[part]))
@@ -288,18 +356,21 @@ class LiveView:
         return self._render(self.state.get_state())
 
     def _render(self, snapshot: StateSnapshot) -> dict[str, str]:
+        if self._finishing:  # its own stream has ended: not the one that may follow
+            snapshot = replace(snapshot, streaming=None)
         if self._hidden is not None:
             field = _LISTS[self.part]
             items = getattr(snapshot, field)
-            snapshot = replace(
-                snapshot, **{field: tuple(i for i in items if i.id not in self._hidden)}
-            )
+            kept = tuple(item for item in items if item.id not in self._hidden)
+            snapshot = replace(snapshot, **cast(dict[str, Any], {field: kept}))
         return render.part_bundle(
             snapshot,
             self.part,
             limit=self._display.max_rows,
             stream_text=False,
             last_stream=self._last_stream,
+            max_bytes=self._display.max_update_bytes,
+            note=self._note,
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -322,6 +393,11 @@ class LiveView:
             return
         self._unsubscribe()
         self._send(None)
+        self._retire()
+
+    def _retire(self) -> None:
+        """Stop following the state (after the last update has been sent)."""
+        self._unsubscribe()
         with self._lock:
             self._closed = True
             self._generation += 1
@@ -352,12 +428,10 @@ class LiveView:
         _FLUSHER.schedule(due, self, self._generation)
 
     def _on_event(self, event: StateEvent) -> None:
-        if event.kind == "stream_ended":
-            self._last_stream = event.payload
-            if self._single:
-                self.close()
-                return
         with self._lock:
+            if event.kind == "stream_ended":
+                self._last_stream = event.payload
+                self._finishing = self._single  # retired once its final update is sent
             self._dirty = True
             self._arm(time.monotonic())
 
@@ -385,17 +459,20 @@ class LiveView:
                 self._hold_until = None
             with self._lock:
                 dirty, self._dirty = self._dirty, False
+                finishing = self._finishing
             if dirty or (self.part == "stream" and self.state.seq != self._sent_seq):
                 self._publish(update=True)
-            elif generation is not None:
+            elif generation is not None and not finishing:
                 self._follow_stream(time.monotonic() + 1.0 / self._display.max_rate)
+        if finishing:
+            self._retire()
 
     def _next_size(self) -> int:
         """Expected size of the next update: the stream view grows with its text."""
         if self.part == "stream":
             text = self.state.streaming_message
             if text is not None:
-                return max(self._last_size, 2 * len(text))
+                return min(max(self._last_size, 2 * len(text)), self._display.max_update_bytes)
         return self._last_size
 
     def _publish(self, *, update: bool) -> None:

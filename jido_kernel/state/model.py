@@ -9,6 +9,7 @@ code subscribes, the model never imports a front end.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from jido_kernel.state import render
+from jido_kernel.state.limits import StateLimitError, StateLimits, clip_arguments
 from jido_kernel.state.records import (
     EVENT_KINDS,
     Message,
@@ -31,10 +33,13 @@ from jido_kernel.state.records import (
     new_id,
     utc_now,
 )
+from jido_kernel.state.text import clip
 
-MAX_MESSAGES = 1000
-MAX_REASONING_STEPS = 100
-MAX_TOOL_CALLS = 500
+_DEFAULT_LIMITS = StateLimits()
+MAX_MESSAGES = _DEFAULT_LIMITS.max_messages
+MAX_REASONING_STEPS = _DEFAULT_LIMITS.max_reasoning_steps
+MAX_TOOL_CALLS = _DEFAULT_LIMITS.max_tool_calls
+_NAME_CHARS = 200
 
 Observer = Callable[[StateEvent], None]
 _Subscription = tuple[Observer, frozenset[str] | None]
@@ -93,10 +98,18 @@ class StreamWriter:
         return current.content if current is not None and current.id == self.message_id else ""
 
 
-def _append_capped(items: list[Any], item: Any, cap: int) -> None:
+def _append_capped(items: list[Any], item: Any, cap: int) -> int:
+    """Append ``item``, drop the oldest items past ``cap``; returns the characters dropped."""
     items.append(item)
-    if len(items) > cap:
-        del items[: len(items) - cap]
+    if len(items) <= cap:
+        return 0
+    dropped = items[: len(items) - cap]
+    del items[: len(items) - cap]
+    return sum(len(old.content) for old in dropped)
+
+
+def _todo_chars(todos: Iterable[Todo]) -> int:
+    return sum(len(todo.content) + len(todo.active_form or "") for todo in todos)
 
 
 class SessionState:
@@ -107,13 +120,17 @@ class SessionState:
     Observers (:meth:`subscribe`) are called after each change, outside the lock, in the
     thread that made the change; an observer that raises is logged and skipped.
 
-    Caps: :data:`MAX_MESSAGES`, :data:`MAX_REASONING_STEPS`, :data:`MAX_TOOL_CALLS`;
-    the oldest entries are evicted (also when a stream ends).
+    Bounds: ``limits`` (a :class:`~jido_kernel.state.limits.StateLimits`). Content above
+    a per-item or per-stream bound is refused (StateLimitError); past the list lengths
+    and the session's total text the oldest messages and reasoning steps are evicted
+    (also when a stream ends); tool call arguments and results are clipped with a marker.
     """
 
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, limits: StateLimits | None = None) -> None:
         check_id(session_id, "session")
         self._session_id = session_id
+        self.limits = _DEFAULT_LIMITS if limits is None else limits
+        self._total_chars = 0  # text held by messages, reasoning, todos and the stream
         self._lock = threading.RLock()
         self._observers: tuple[_Subscription, ...] = ()
         self._chunk_observers: tuple[Observer, ...] = ()
@@ -127,6 +144,7 @@ class SessionState:
         self._stream_role = "assistant"
         self._stream_started: datetime | None = None
         self._chunks: list[str] = []
+        self._stream_chars = 0
         _log.debug("Session state initialised for session %s", session_id)
 
     # -- observers ---------------------------------------------------------------
@@ -268,7 +286,8 @@ class SessionState:
         """
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise StateError(
-                f"Invalid offset {offset!r}: use an integer >= 0.", reason="invalid_pagination"
+                f"Invalid offset {offset!r}: use an integer >= 0.",
+                reason="invalid_pagination",
             )
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
@@ -300,8 +319,9 @@ class SessionState:
     def append_message(self, role: str, content: str, *, id: str | None = None) -> Message:
         """Append a message (roles: user, assistant, system, tool)."""
         message = Message(new_id() if id is None else id, role, content)
+        self.limits.check(len(content), "max_message_chars", "The message", "message_too_large")
         with self._lock:
-            _append_capped(self._messages, message, MAX_MESSAGES)
+            self._add_message(message)
             observers, event = self._changed("message_appended", message)
         self._emit(observers, event)
         return message
@@ -309,6 +329,7 @@ class SessionState:
     def clear_messages(self) -> None:
         """Remove every message (a stream in progress goes on)."""
         with self._lock:
+            self._total_chars -= sum(len(message.content) for message in self._messages)
             self._messages.clear()
             observers, event = self._changed("messages_cleared")
         self._emit(observers, event)
@@ -334,6 +355,7 @@ class SessionState:
             self._stream_role = role
             self._stream_started = utc_now()
             self._chunks = []
+            self._stream_chars = 0
             started = Message(message_id, role, "", self._stream_started)
             observers, event = self._changed("stream_started", started)
         self._emit(observers, event)
@@ -361,7 +383,11 @@ class SessionState:
                     "stream() block.",
                     reason="not_streaming",
                 )
+            self._check_chunk(len(chunk))
             self._chunks.append(chunk)
+            self._stream_chars += len(chunk)
+            self._total_chars += len(chunk)
+            self._trim_total()
             self._seq += 1
             seq = self._seq
             observers = self._chunk_observers
@@ -381,7 +407,8 @@ class SessionState:
         message = self._end(None, interrupted)
         if message is None:
             raise StateError(
-                "No message is streaming: call start_streaming() first.", reason="not_streaming"
+                "No message is streaming: call start_streaming() first.",
+                reason="not_streaming",
             )
         return message
 
@@ -398,10 +425,12 @@ class SessionState:
                 utc_now(),
                 interrupted,
             )
-            _append_capped(self._messages, message, MAX_MESSAGES)
+            self._total_chars -= self._stream_chars
             self._stream_id = None
             self._stream_started = None
             self._chunks = []
+            self._stream_chars = 0
+            self._add_message(message)
             observers, event = self._changed("stream_ended", message)
         self._emit(observers, event)
         return message
@@ -429,8 +458,15 @@ class SessionState:
     def add_reasoning_step(self, content: str, *, id: str | None = None) -> ReasoningStep:
         """Append a reasoning step."""
         step = ReasoningStep(new_id() if id is None else id, content)
+        self.limits.check(
+            len(content), "max_message_chars", "The reasoning step", "message_too_large"
+        )
         with self._lock:
-            _append_capped(self._reasoning_steps, step, MAX_REASONING_STEPS)
+            self._total_chars += len(content)
+            self._total_chars -= _append_capped(
+                self._reasoning_steps, step, self.limits.max_reasoning_steps
+            )
+            self._trim_total()
             observers, event = self._changed("reasoning_added", step)
         self._emit(observers, event)
         return step
@@ -438,6 +474,7 @@ class SessionState:
     def clear_reasoning_steps(self) -> None:
         """Remove every reasoning step."""
         with self._lock:
+            self._total_chars -= sum(len(step.content) for step in self._reasoning_steps)
             self._reasoning_steps.clear()
             observers, event = self._changed("reasoning_cleared")
         self._emit(observers, event)
@@ -453,6 +490,11 @@ class SessionState:
         id: str | None = None,
     ) -> ToolCall:
         """Record a tool call. StateError ``invalid_tool_call`` for a bad field or a used id."""
+        limit = self.limits.max_tool_text_chars
+        if isinstance(name, str):
+            name = clip(name, _NAME_CHARS)
+        if isinstance(arguments, dict):
+            arguments = clip_arguments(arguments, limit)
         call = ToolCall(new_id() if id is None else id, name, arguments, status)
         with self._lock:
             if any(existing.id == call.id for existing in self._tool_calls):
@@ -461,7 +503,8 @@ class SessionState:
                     "update_tool_call().",
                     reason="invalid_tool_call",
                 )
-            _append_capped(self._tool_calls, call, MAX_TOOL_CALLS)
+            self._tool_calls.append(call)
+            del self._tool_calls[: max(0, len(self._tool_calls) - self.limits.max_tool_calls)]
             observers, event = self._changed("tool_call_added", call)
         self._emit(observers, event)
         return call
@@ -479,7 +522,9 @@ class SessionState:
         if status is not None:
             changes["status"] = status
         if result is not None:
-            changes["result"] = result
+            changes["result"] = (
+                clip(result, self.limits.max_tool_text_chars) if isinstance(result, str) else result
+            )
         if duration_ms is not None:
             changes["duration_ms"] = duration_ms
         with self._lock:
@@ -496,7 +541,7 @@ class SessionState:
                 return index
         raise StateError(
             f"No tool call with id {call_id!r} (it may have been evicted past the "
-            f"{MAX_TOOL_CALLS} most recent): check the id returned by add_tool_call().",
+            f"{self.limits.max_tool_calls} most recent): check the id returned by add_tool_call().",
             reason="tool_call_not_found",
         )
 
@@ -506,11 +551,28 @@ class SessionState:
         """Replace the todo list; every item is validated before anything changes."""
         if isinstance(todos, (str, bytes, dict)) or not isinstance(todos, Iterable):
             raise StateError(
-                f"Invalid todo list {todos!r}: use a list of todos.", reason="invalid_todo"
+                f"Invalid todo list {todos!r}: use a list of todos.",
+                reason="invalid_todo",
             )
-        items = tuple(Todo.coerce(item) for item in todos)
+        limits = self.limits
+        items = tuple(Todo.coerce(item) for item in itertools.islice(todos, limits.max_todos + 1))
+        if len(items) > limits.max_todos:
+            raise StateLimitError(
+                f"The todo list has more than {limits.max_todos} items (StateLimits.max_todos): "
+                "keep the list shorter.",
+                reason="too_many_todos",
+            )
+        for todo in items:
+            limits.check(
+                max(len(todo.content), len(todo.active_form or "")),
+                "max_todo_chars",
+                f"The todo {clip(todo.content, 40)!r}",
+                "todo_too_large",
+            )
         with self._lock:
+            self._total_chars += _todo_chars(items) - _todo_chars(self._todos)
             self._todos = items
+            self._trim_total()
             observers, event = self._changed("todos_updated", items)
         self._emit(observers, event)
         return items
@@ -526,6 +588,35 @@ class SessionState:
             self._scroll_offset = offset
             observers, event = self._changed("scroll", offset)
         self._emit(observers, event)
+
+    # -- bounds --------------------------------------------------------------------
+
+    def _add_message(self, message: Message) -> None:
+        """Append to the history, evicting past the count and the total (lock held)."""
+        self._total_chars += len(message.content)
+        self._total_chars -= _append_capped(self._messages, message, self.limits.max_messages)
+        self._trim_total()
+
+    def _check_chunk(self, size: int) -> None:
+        """StateLimitError when a chunk of ``size`` is too large for itself or its stream."""
+        limits = self.limits
+        limits.check(size, "max_chunk_chars", "The stream chunk", "chunk_too_large")
+        limits.check(
+            self._stream_chars + size,
+            "max_stream_chars",
+            "The stream",
+            "stream_too_large",
+        )
+
+    def _trim_total(self) -> None:
+        """Evict the oldest messages, then reasoning steps, past the total (lock held)."""
+        limit = self.limits.max_total_chars
+        for history in (self._messages, self._reasoning_steps):
+            dropped = 0
+            while self._total_chars > limit and dropped < len(history):
+                self._total_chars -= len(history[dropped].content)
+                dropped += 1
+            del history[:dropped]
 
     # -- display -------------------------------------------------------------------
 

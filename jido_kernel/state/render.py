@@ -8,23 +8,42 @@ only ``jido-`` scoped class names.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+
+from jido_kernel.state.text import clip, clip_utf8, size_text, terminal_safe
+
 if TYPE_CHECKING:
     from jido_kernel.state.model import StateSnapshot
     from jido_kernel.state.records import Message, ReasoningStep, Todo, ToolCall
 
-PARTS: tuple[str, ...] = ("state", "messages", "todos", "tool_calls", "reasoning", "stream")
+PARTS: tuple[str, ...] = (
+    "state",
+    "messages",
+    "todos",
+    "tool_calls",
+    "reasoning",
+    "stream",
+)
 
 _T = TypeVar("_T")
 
 Bundle = dict[str, str]
 
 _RESULT_HTML_CHARS = 2000
+MARKDOWN_MAX_CHARS = 32 * 1024
+MAX_ITEM_CHARS = 256 * 1024
+MAX_BUNDLE_BYTES = 512 * 1024
+_MIN_ITEM_CHARS = 1024
 _TODO_MARKS = {"pending": "[ ]", "in_progress": "[~]", "completed": "[x]"}
 _TODO_ICONS = {"pending": "\u2610", "in_progress": "\u25d0", "completed": "\u2611"}
 
@@ -107,8 +126,66 @@ def _wrap(part: str, body: str) -> str:
     return f'<div class="jido jido-{part}"><style>{_CSS}</style>{body}</div>'
 
 
-def _bundle(part: str, text: str, body: str) -> Bundle:
-    return {"text/plain": text, "text/html": _wrap(part, body)}
+def _bundle(
+    part: str,
+    text: str,
+    body: str,
+    *,
+    max_bytes: int = MAX_BUNDLE_BYTES,
+    note: str | None = None,
+) -> Bundle:
+    """The mimebundle, within ``max_bytes`` (a third for text, the rest for HTML).
+
+    Text beyond its share is clipped with a marker and loses terminal control
+    sequences; HTML beyond its share is replaced by the escaped text.
+    """
+    if note is not None:
+        text = f"({note})\n{text}"
+        body = f'<div class="jido-more">{_esc(note)}</div>{body}'
+    plain = terminal_safe(clip_utf8(text, max_bytes // 3))
+    page = _wrap(part, body)
+    html_bytes = max_bytes - max_bytes // 3
+    if 4 * len(page) > html_bytes and len(page.encode("utf-8", "surrogatepass")) > html_bytes:
+        shown = clip_utf8(plain, (html_bytes - len(_CSS) - 500) // 6)
+        page = _wrap(
+            part,
+            '<div class="jido-more">too large for HTML: shown as text</div>'
+            f'<div class="jido-text">{_esc(shown)}</div>',
+        )
+    return {"text/plain": plain, "text/html": page}
+
+
+def _clip_record(record: _T, chars: int) -> _T:
+    """``record`` with its long text fields clipped to ``chars`` (with a marker)."""
+    changes = {
+        name: clip(value, chars)
+        for name in ("content", "active_form", "result")
+        if isinstance(value := getattr(record, name, None), str) and len(value) > chars
+    }
+    return replace(record, **changes) if changes else record  # type: ignore[type-var]
+
+
+def _clip_shown(items: tuple[_T, ...], limit: int | None, chars: int) -> tuple[_T, ...]:
+    """``items`` with the ones a rendering shows (the last ``limit``) clipped."""
+    hidden = len(items) - limit if limit is not None and len(items) > limit else 0
+    return (*items[:hidden], *(_clip_record(item, chars) for item in items[hidden:]))
+
+
+def _clip_snapshot(snapshot: StateSnapshot, limit: int | None, max_bytes: int) -> StateSnapshot:
+    """``snapshot`` with every text a rendering shows clipped to its share of ``max_bytes``."""
+    lists = (snapshot.messages, snapshot.reasoning_steps, snapshot.tool_calls)
+    shown = sum(len(items) if limit is None else min(limit, len(items)) for items in lists)
+    shown += len(snapshot.todos) + 1
+    chars = max(_MIN_ITEM_CHARS, max_bytes // 3 // shown)
+    streaming = snapshot.streaming
+    return replace(
+        snapshot,
+        messages=_clip_shown(snapshot.messages, limit, chars),
+        reasoning_steps=_clip_shown(snapshot.reasoning_steps, limit, chars),
+        tool_calls=_clip_shown(snapshot.tool_calls, limit, chars),
+        todos=_clip_shown(snapshot.todos, None, chars),
+        streaming=None if streaming is None else _clip_record(streaming, chars),
+    )
 
 
 def _more_html(hidden: int, noun: str) -> str:
@@ -117,124 +194,70 @@ def _more_html(hidden: int, noun: str) -> str:
 
 # -- markdown -------------------------------------------------------------------------
 
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
-_HEADING = re.compile(r" {0,3}(#{1,6})[ \t]+(.*)")
-_BULLET = re.compile(r"\s*[-*+][ \t]+(.*)")
-_ORDERED = re.compile(r"\s*\d{1,9}[.)][ \t]+(.*)")
-_LANG = re.compile(r"[\w+#.-]{1,30}")
-_INLINE = re.compile(
-    r"`([^`\n]+)`"
-    r"|\[([^\]\n]{1,500})\]\(((?i:https?)://[^\s()<>\"'`]{1,2000})\)"
-)
-_BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
-_EM = re.compile(r"\*([^*\s](?:[^*\n]*[^*\s])?)\*")
+_SAFE_LINK = re.compile(r"(?:https?://|mailto:)", re.IGNORECASE)
+_ALIGN = re.compile(r"text-align:(left|right|center)")
 
 
-def _emphasis(text: str) -> str:
-    """Escape ``text`` and render **bold** and *em*."""
-    return _EM.sub(r"<em>\1</em>", _BOLD.sub(r"<strong>\1</strong>", _esc(text)))
+def _validate_link(url: str) -> bool:
+    return _SAFE_LINK.match(url) is not None
 
 
-def _inline(text: str) -> str:
-    """Render inline markdown (code spans, http(s) links, bold, em) of raw ``text``."""
-    out: list[str] = []
-    position = 0
-    for match in _INLINE.finditer(text):
-        out.append(_emphasis(text[position : match.start()]))
-        code, label, url = match.groups()
-        if code is not None:
-            out.append(f"<code>{_esc(code)}</code>")
-        else:
-            out.append(
-                f'<a href="{_esc(url)}" target="_blank" rel="noopener noreferrer">'
-                f"{_emphasis(label)}</a>"
-            )
-        position = match.end()
-    out.append(_emphasis(text[position:]))
-    return "".join(out)
+def _link_open(
+    renderer: RendererHTML,
+    tokens: Sequence[Token],
+    idx: int,
+    options: OptionsDict,
+    env: EnvType,
+) -> str:
+    token = tokens[idx]
+    token.attrSet("target", "_blank")
+    token.attrSet("rel", "noopener noreferrer")
+    return renderer.renderToken(tokens, idx, options, env)
 
 
-def _fence_start(line: str) -> tuple[str, str] | None:
-    """(fence, language) if ``line`` opens a fenced code block."""
-    match = _FENCE.fullmatch(line)
-    if match is None:
-        return None
-    fence, info = match.groups()
-    if fence[0] == "`" and "`" in info:
-        return None
-    words = info.split()
-    lang = words[0] if words and _LANG.fullmatch(words[0]) else ""
-    return fence, lang
+def _cell_open(
+    renderer: RendererHTML,
+    tokens: Sequence[Token],
+    idx: int,
+    options: OptionsDict,
+    env: EnvType,
+) -> str:
+    token = tokens[idx]
+    align = _ALIGN.fullmatch(str(token.attrGet("style") or ""))
+    token.attrs.pop("style", None)
+    if align is not None:
+        token.attrSet("class", f"jido-align-{align.group(1)}")
+    return renderer.renderToken(tokens, idx, options, env)
 
 
-def _heading_title(text: str) -> str:
-    """A heading's text without its optional closing ``#`` sequence."""
-    title = text.rstrip()
-    body = title.rstrip("#")
-    if body != title and (not body or body[-1] in " \t"):
-        return body.rstrip()
-    return title
+def _markdown() -> MarkdownIt:
+    parser = MarkdownIt("commonmark", {"html": False, "breaks": True, "xhtmlOut": False})
+    parser.enable(["table", "strikethrough"]).disable(["image"])
+    parser.validateLink = _validate_link  # type: ignore[method-assign]
+    parser.add_render_rule("link_open", _link_open)
+    parser.add_render_rule("th_open", _cell_open)
+    parser.add_render_rule("td_open", _cell_open)
+    return parser
 
 
+_MARKDOWN = _markdown()
+
+
+@functools.lru_cache(maxsize=64)
 def markdown_html(text: str) -> str:
-    """HTML of a safe markdown subset: paragraphs, headings, lists, code, links, emphasis.
+    """HTML of CommonMark with tables and strikethrough, by markdown-it-py.
 
-    Every character of ``text`` is HTML-escaped before markup is added; links must be
-    http(s). Raw HTML in ``text`` is shown as text.
+    Raw HTML in ``text`` is shown as text, images are not loaded, links must be http(s) or
+    mailto. Text longer than :data:`MARKDOWN_MAX_CHARS` is shown as plain text (clipped
+    to :data:`MAX_ITEM_CHARS`): rendering time stays small and linear.
     """
-    lines = text.splitlines()
-    blocks: list[str] = []
-    paragraph: list[str] = []
-
-    def end_paragraph() -> None:
-        if paragraph:
-            blocks.append("<p>" + _inline("\n".join(paragraph)).replace("\n", "<br>\n") + "</p>")
-            paragraph.clear()
-
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        fence = _fence_start(line)
-        heading = _HEADING.fullmatch(line) if fence is None else None
-        if fence is not None:
-            end_paragraph()
-            marker, lang = fence
-            code: list[str] = []
-            index += 1
-            while index < len(lines):
-                closing = lines[index].strip()
-                if closing.startswith(marker) and closing.strip(marker[0]) == "":
-                    break
-                code.append(lines[index])
-                index += 1
-            css = f' class="language-{_esc(lang)}"' if lang else ""
-            body = _esc("\n".join(code))
-            blocks.append(f"<pre><code{css}>{body}</code></pre>")
-        elif heading is not None:
-            end_paragraph()
-            level = len(heading.group(1))
-            title = _heading_title(heading.group(2))
-            blocks.append(f"<h{level}>{_inline(title)}</h{level}>")
-        elif _BULLET.fullmatch(line) or _ORDERED.fullmatch(line):
-            end_paragraph()
-            pattern = _BULLET if _BULLET.fullmatch(line) else _ORDERED
-            tag = "ul" if pattern is _BULLET else "ol"
-            items: list[str] = []
-            while index < len(lines):
-                item = pattern.fullmatch(lines[index])
-                if item is None:
-                    break
-                items.append(f"<li>{_inline(item.group(1))}</li>")
-                index += 1
-            blocks.append(f"<{tag}>{''.join(items)}</{tag}>")
-            continue
-        elif not line.strip():
-            end_paragraph()
-        else:
-            paragraph.append(line)
-        index += 1
-    end_paragraph()
-    return f'<div class="jido-md">{"".join(blocks)}</div>'
+    if len(text) > MARKDOWN_MAX_CHARS:
+        note = (
+            f'<div class="jido-more">longer than {size_text(MARKDOWN_MAX_CHARS)}: '
+            "shown as plain text</div>"
+        )
+        return f'<div class="jido-md">{note}<div class="jido-text">{_esc(clip(text, MAX_ITEM_CHARS))}</div></div>'
+    return f'<div class="jido-md">{_MARKDOWN.render(text).rstrip()}</div>'
 
 
 # -- messages -------------------------------------------------------------------------
@@ -270,7 +293,10 @@ def message_html(message: Message, *, streaming: bool = False) -> str:
 
 
 def messages_text(
-    messages: Sequence[Message], *, streaming: Message | None = None, limit: int | None = None
+    messages: Sequence[Message],
+    *,
+    streaming: Message | None = None,
+    limit: int | None = None,
 ) -> str:
     hidden, shown = _tail(messages, limit)
     lines = [f"({_plural(hidden, 'earlier message')} not shown)"] if hidden else []
@@ -281,7 +307,10 @@ def messages_text(
 
 
 def messages_html(
-    messages: Sequence[Message], *, streaming: Message | None = None, limit: int | None = None
+    messages: Sequence[Message],
+    *,
+    streaming: Message | None = None,
+    limit: int | None = None,
 ) -> str:
     hidden, shown = _tail(messages, limit)
     parts = [_more_html(hidden, "message")] if hidden else []
@@ -295,18 +324,28 @@ def message_bundle(message: Message) -> Bundle:
     return _bundle("message", message_text(message), message_html(message))
 
 
-def stream_bundle(message: Message | None, *, live: bool) -> Bundle:
+def stream_bundle(
+    message: Message | None,
+    *,
+    live: bool,
+    max_bytes: int = MAX_BUNDLE_BYTES,
+    note: str | None = None,
+) -> Bundle:
     """The streaming message alone (``live``), or the message it became, or a placeholder."""
     if message is None:
         return _bundle(
             "stream",
             "No message is streaming.",
             '<div class="jido-empty">No message is streaming.</div>',
+            max_bytes=max_bytes,
+            note=note,
         )
     return _bundle(
         "stream",
         message_text(message, streaming=live),
         message_html(message, streaming=live),
+        max_bytes=max_bytes,
+        note=note,
     )
 
 
@@ -415,13 +454,17 @@ def todos_html(todos: Sequence[Todo]) -> str:
 
 def reasoning_bundle(steps: Sequence[ReasoningStep], *, limit: int | None = None) -> Bundle:
     return _bundle(
-        "reasoning", reasoning_text(steps, limit=limit), reasoning_html(steps, limit=limit)
+        "reasoning",
+        reasoning_text(steps, limit=limit),
+        reasoning_html(steps, limit=limit),
     )
 
 
 def tool_calls_bundle(calls: Sequence[ToolCall], *, limit: int | None = None) -> Bundle:
     return _bundle(
-        "tool_calls", tool_calls_text(calls, limit=limit), tool_calls_html(calls, limit=limit)
+        "tool_calls",
+        tool_calls_text(calls, limit=limit),
+        tool_calls_html(calls, limit=limit),
     )
 
 
@@ -478,6 +521,8 @@ def part_bundle(
     limit: int | None = None,
     stream_text: bool = True,
     last_stream: Message | None = None,
+    max_bytes: int = MAX_BUNDLE_BYTES,
+    note: str | None = None,
 ) -> Bundle:
     """The mimebundle of one ``part`` of a snapshot (one of :data:`PARTS`).
 
@@ -485,30 +530,36 @@ def part_bundle(
     history parts show that a message is streaming but not its text (live views of the
     history are not redrawn on every chunk). The ``stream`` part shows the streaming
     message, else ``last_stream`` (the message the stream became), else a placeholder.
+    Content is clipped before rendering so the bundle stays within ``max_bytes``; ``note``
+    is shown above the content.
     """
+    snapshot = _clip_snapshot(snapshot, limit, max_bytes)
     streaming = snapshot.streaming
     if streaming is not None and not stream_text:
         streaming = replace(streaming, content="")
     if part == "stream":
         if snapshot.streaming is not None:
-            return stream_bundle(snapshot.streaming, live=True)
-        return stream_bundle(last_stream, live=False)
+            return stream_bundle(snapshot.streaming, live=True, max_bytes=max_bytes, note=note)
+        shown = None if last_stream is None else _clip_record(last_stream, max_bytes // 3)
+        return stream_bundle(shown, live=False, max_bytes=max_bytes, note=note)
     if part == "messages":
-        return _bundle(
-            "messages",
-            messages_text(snapshot.messages, streaming=streaming, limit=limit),
-            messages_html(snapshot.messages, streaming=streaming, limit=limit),
-        )
-    if part == "reasoning":
-        return reasoning_bundle(snapshot.reasoning_steps, limit=limit)
-    if part == "tool_calls":
-        return tool_calls_bundle(snapshot.tool_calls, limit=limit)
-    if part == "todos":
-        return todos_bundle(snapshot.todos)
-    if part == "state":
+        text = messages_text(snapshot.messages, streaming=streaming, limit=limit)
+        body = messages_html(snapshot.messages, streaming=streaming, limit=limit)
+    elif part == "reasoning":
+        text = reasoning_text(snapshot.reasoning_steps, limit=limit)
+        body = reasoning_html(snapshot.reasoning_steps, limit=limit)
+    elif part == "tool_calls":
+        text = tool_calls_text(snapshot.tool_calls, limit=limit)
+        body = tool_calls_html(snapshot.tool_calls, limit=limit)
+    elif part == "todos":
+        text, body = todos_text(snapshot.todos), todos_html(snapshot.todos)
+    elif part == "state":
         if streaming is not snapshot.streaming:
             snapshot = replace(snapshot, streaming=streaming)
-        return _bundle(
-            "state", state_text(snapshot, limit=limit), state_html(snapshot, limit=limit)
+        text, body = (
+            state_text(snapshot, limit=limit),
+            state_html(snapshot, limit=limit),
         )
-    raise ValueError(f"unknown part {part!r}")
+    else:
+        raise ValueError(f"unknown part {part!r}")
+    return _bundle(part, text, body, max_bytes=max_bytes, note=note)
