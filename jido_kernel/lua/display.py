@@ -5,6 +5,11 @@ Scalars stay plain Python values. A table (``list`` or ``dict``) is wrapped in
 table (``text/html``, styled with JupyterLab's CSS variables so light and dark themes
 both read well). A list of records (tables with the same string keys, such as
 ``jido.list_dir`` results) becomes one row per record.
+
+Renderings are bounded like IPython's reprs: :data:`MAX_DEPTH` levels, :data:`MAX_ITEMS`
+entries per table, :data:`MAX_STRING` characters per string and a total of
+:data:`MAX_REPR_CHARS` (text) or :data:`MAX_HTML_CHARS` (HTML); what is left out is
+named by a marker (``--[[ 12 more ]]``, ``… 3.2 MB more``).
 """
 
 from __future__ import annotations
@@ -14,12 +19,31 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ..state.text import clip, size_text, terminal_safe
 from .values import LuaOpaque, is_identifier
 
 WIDTH = 80
 MAX_ROWS = 200
 MAX_HTML_DEPTH = 3
 MAX_COLUMNS = 20
+MAX_DEPTH = 20
+MAX_ITEMS = 1000
+MAX_STRING = 10_000
+MAX_REPR_CHARS = 200_000
+MAX_HTML_CHARS = 500_000
+
+
+class _Budget:
+    """Characters a rendering may still produce."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, chars: int) -> None:
+        self.left = chars
+
+    def take(self, text: str) -> str:
+        self.left -= len(text)
+        return text
 
 _TABLE_STYLE = (
     "border-collapse: collapse; font-family: var(--jp-code-font-family, monospace); "
@@ -45,15 +69,21 @@ class LuaValues(tuple):  # type: ignore[type-arg]
     (``nil, "Security error: …"``)."""
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(", ".join(repr(v) if isinstance(v, LuaTable) else _scalar(v) for v in self))
+        budget = _Budget(MAX_REPR_CHARS)
+        parts = _bounded(self, budget, lambda v: _repr(v.value if isinstance(v, LuaTable) else v, 0, budget))
+        p.text(clip(", ".join(parts), MAX_REPR_CHARS))
 
     def _repr_html_(self) -> str | None:
         if not any(isinstance(v, LuaTable) for v in self):
             return None
-        return "".join(
-            html_table(v.value) if isinstance(v, LuaTable) else f"<pre>{html.escape(_scalar(v))}</pre>"
-            for v in self
-        )
+        budget = _Budget(MAX_HTML_CHARS)
+
+        def one(v: Any) -> str:
+            if isinstance(v, LuaTable):
+                return _html(v.value, 0, budget)
+            return budget.take(f"<pre>{html.escape(_scalar(v))}</pre>")
+
+        return _html_within("".join(_bounded(self, budget, one)), self)
 
 
 class LuaTable:
@@ -74,19 +104,43 @@ class LuaTable:
         return {"text/plain": lua_repr(self.value), "text/html": html_table(self.value)}
 
 
+def _bounded(values: Sequence[Any], budget: _Budget, render: Any) -> list[str]:
+    """``render(value)`` of each value while ``budget`` lasts, then a marker for the rest."""
+    parts: list[str] = []
+    for index, value in enumerate(values):
+        if budget.left <= 0:
+            parts.append(f"--[[ {len(values) - index} more values ]]")
+            break
+        parts.append(render(value))
+    return parts
+
+
 # -- text/plain ----------------------------------------------------------------------------
 
 
 def lua_repr(value: Any, level: int = 0) -> str:
-    """``value`` written as a Lua constructor: one line when it fits, else one entry per line."""
+    """``value`` written as a Lua constructor: one line when it fits, else one entry per line.
+
+    At most :data:`MAX_REPR_CHARS` characters; what is left out is marked.
+    """
+    return clip(_repr(value, level, _Budget(MAX_REPR_CHARS)), MAX_REPR_CHARS)
+
+
+def _repr(value: Any, level: int, budget: _Budget) -> str:
     if not isinstance(value, (list, dict)):
-        return _scalar(value)
-    if isinstance(value, list):
-        parts = [lua_repr(item, level + 1) for item in value]
-    else:
-        parts = [f"{_key(key)} = {lua_repr(item, level + 1)}" for key, item in value.items()]
-    if not parts:
+        return budget.take(_scalar(value))
+    if not value:
         return "{}"
+    if level >= MAX_DEPTH:
+        return budget.take(f"{{--[[ {len(value)} entries, nested too deep ]]}}")
+    entries = enumerate(value) if isinstance(value, list) else value.items()
+    parts: list[str] = []
+    for index, (key, item) in enumerate(entries):
+        if index >= MAX_ITEMS or budget.left <= 0:
+            parts.append(f"--[[ {len(value) - index} more ]]")
+            break
+        text = _repr(item, level + 1, budget)
+        parts.append(text if isinstance(value, list) else f"{budget.take(_key(key))} = {text}")
     flat = "{" + ", ".join(parts) + "}"
     if "\n" not in flat and 2 * level + len(flat) <= WIDTH:
         return flat
@@ -99,6 +153,7 @@ def _key(key: Any) -> str:
 
 
 def _scalar(value: Any) -> str:
+    """A scalar as Lua writes it; long strings are cut at :data:`MAX_STRING` with a marker."""
     if value is None:
         return "nil"
     if isinstance(value, bool):
@@ -111,52 +166,75 @@ def _scalar(value: Any) -> str:
         if math.isinf(value):
             return "math.huge" if value > 0 else "-math.huge"
         return repr(value)
-    if isinstance(value, str):
-        return _quote(value.encode("utf-8"), keep_utf8=True)
-    if isinstance(value, bytes):
-        return _quote(value, keep_utf8=False)
+    if isinstance(value, (str, bytes)):
+        more = len(value) - MAX_STRING
+        text = value[:MAX_STRING]
+        quoted = _quote(text)
+        return quoted if more <= 0 else f"{quoted} --[[ {size_text(more)} more ]]"
     if isinstance(value, LuaOpaque):
-        return value.description
-    return repr(value)
+        return terminal_safe(clip(value.description, 200))
+    return terminal_safe(clip(repr(value), 200))
 
 
 _ESCAPES = {ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
 
 
-def _quote(data: bytes, *, keep_utf8: bool) -> str:
-    """A Lua string literal; non-printable bytes as ``\\xHH`` (and all non-ASCII for bytes)."""
-    if keep_utf8:
-        text = data.decode("utf-8")
-        out = [_ESCAPES.get(ord(ch)) or (f"\\x{ord(ch):02x}" if ord(ch) < 32 or ord(ch) == 127 else ch) for ch in text]
+def _quote(data: str | bytes) -> str:
+    """A Lua string literal; control characters (C0, DEL, C1) as ``\\xHH`` bytes (and all
+    non-ASCII for bytes)."""
+    if isinstance(data, str):
+        out = [_ESCAPES.get(ord(ch)) or (_hex(ch) if ord(ch) < 32 or 127 <= ord(ch) < 160 else ch) for ch in data]
     else:
         out = [_ESCAPES.get(byte) or (chr(byte) if 32 <= byte < 127 else f"\\x{byte:02x}") for byte in data]
     return '"' + "".join(out) + '"'
+
+
+def _hex(ch: str) -> str:
+    return "".join(f"\\x{byte:02x}" for byte in ch.encode("utf-8", "surrogatepass"))
 
 
 # -- text/html -----------------------------------------------------------------------------
 
 
 def html_table(value: Any, depth: int = 0) -> str:
-    """``value`` as an HTML table (nested tables nest, up to a few levels)."""
+    """``value`` as an HTML table (nested tables nest, up to a few levels), at most
+    :data:`MAX_HTML_CHARS` characters."""
+    return _html_within(_html(value, depth, _Budget(MAX_HTML_CHARS)), value)
+
+
+def _html_within(page: str, value: Any) -> str:
+    """``page``, or the text rendering when the last row or cell overshot the budget."""
+    if len(page) <= MAX_HTML_CHARS + MAX_HTML_CHARS // 10:
+        return page
+    text = lua_repr(value.value) if isinstance(value, LuaTable) else lua_repr(value)
+    return f"<pre>{html.escape(clip(text, MAX_HTML_CHARS // 6))}</pre>"
+
+
+def _html(value: Any, depth: int, budget: _Budget) -> str:
     if not isinstance(value, (list, dict)):
-        return f"<code>{html.escape(_scalar(value))}</code>"
+        return budget.take(f"<code>{html.escape(_scalar(value))}</code>")
     if depth >= MAX_HTML_DEPTH:
-        return f"<code>{html.escape(lua_repr(value))}</code>"
+        return budget.take(f"<code>{html.escape(_repr(value, 0, budget))}</code>")
     if not value:
         return "<code>{}</code>"
     columns = _record_columns(value)
+    rows: list[str] = []
     if columns is not None:
         head = "".join(_cell(html.escape(column), head=True) for column in ["#", *columns])
-        rows = [
-            _row(str(index), *(_html_item(record.get(column), depth) for column in columns))
-            for index, record in enumerate(value[:MAX_ROWS], 1)
-        ]
+        for index, record in enumerate(value[:MAX_ROWS], 1):
+            if budget.left <= 0:
+                break
+            cells = (_html_item(record.get(column), depth, budget) for column in columns)
+            rows.append(budget.take(_row(str(index), *cells)))
     else:
         label = "#" if isinstance(value, list) else "key"
         head = _cell(label, head=True) + _cell("value", head=True)
-        items = list(enumerate(value, 1)) if isinstance(value, list) else list(value.items())
-        rows = [_row(html.escape(_key_text(key)), _html_item(item, depth)) for key, item in items[:MAX_ROWS]]
-    more = len(value) - MAX_ROWS
+        items = enumerate(value, 1) if isinstance(value, list) else iter(value.items())
+        for _, (key, item) in zip(range(MAX_ROWS), items):
+            if budget.left <= 0:
+                break
+            rows.append(budget.take(_row(html.escape(_key_text(key)), _html_item(item, depth, budget))))
+    more = len(value) - len(rows)
     if more > 0:
         rows.append(f'<tr><td colspan="99" style="{_CELL_STYLE}">… {more} more</td></tr>')
     body = "".join(rows)
@@ -183,10 +261,10 @@ def _key_text(key: Any) -> str:
     return str(key) if isinstance(key, (int, str)) and not isinstance(key, bool) else _scalar(key)
 
 
-def _html_item(item: Any, depth: int) -> str:
+def _html_item(item: Any, depth: int, budget: _Budget) -> str:
     if item is None:
         return ""
-    return html_table(item, depth + 1)
+    return _html(item, depth + 1, budget)
 
 
 def _row(*cells: str) -> str:

@@ -1,10 +1,16 @@
-"""Small display types returned by magics: plain Python values that render nicely."""
+"""Small display types returned by magics: plain Python values that render nicely.
+
+Their ``text/plain`` keeps no terminal control sequence but colours: file contents and
+names may have been written by Lua.
+"""
 
 from __future__ import annotations
 
 import html
 import json
-from typing import Any
+from typing import Any, Self
+
+from ..state.text import terminal_safe
 
 _TABLE_STYLE = (
     "border-collapse:collapse;font-family:var(--jp-code-font-family,monospace);"
@@ -31,13 +37,13 @@ class FileText(str):
 
     numbered: str
 
-    def __new__(cls, text: str, numbered: str) -> FileText:
+    def __new__(cls, text: str, numbered: str) -> Self:
         obj = super().__new__(cls, text)
         obj.numbered = numbered
         return obj
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(self.numbered)
+        p.text(terminal_safe(self.numbered))
 
 
 class DirListing(list):  # type: ignore[type-arg]
@@ -47,7 +53,7 @@ class DirListing(list):  # type: ignore[type-arg]
         if not self:
             p.text("(empty directory)")
             return
-        p.text("\n".join(f"{e['name']}{'/' if e['type'] == 'directory' else ''}" for e in self))
+        p.text(terminal_safe("\n".join(f"{e['name']}{'/' if e['type'] == 'directory' else ''}" for e in self)))
 
     def _repr_html_(self) -> str:
         return html_table(["name", "type"], [[e["name"], e["type"]] for e in self])
@@ -64,7 +70,7 @@ class SettingsView:
         width = max(map(len, self.rows))
         lines = [f"{key:<{width}}  {_json(value)}  ({source})" for key, (value, source) in self.rows.items()]
         lines += [f"! {problem}" for problem in self.problems]
-        p.text("\n".join(lines))
+        p.text(terminal_safe("\n".join(lines)))
 
     def _repr_html_(self) -> str:
         table = html_table(
@@ -91,7 +97,7 @@ class SessionList(list):  # type: ignore[type-arg]
         ]
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text("\n".join(f"{n:>2} {mark:1} {name}  {root}" for n, mark, name, root, _ in self._rows()))
+        p.text(terminal_safe("\n".join(f"{n:>2} {mark:1} {name}  {root}" for n, mark, name, root, _ in self._rows())))
 
     def _repr_html_(self) -> str:
         return html_table(["#", "current", "name", "project root", "id"], self._rows())
@@ -112,16 +118,16 @@ def session_rows(session: Any) -> list[tuple[str, str]]:
         ("name", session.name),
         ("id", session.id),
         ("project root", str(session.project_root)),
-        ("model", f"{config['provider']} / {config['model']} "
-                  f"(temperature {config['temperature']}, max_tokens {config['max_tokens']})"),
+        ("model", (f"{config['provider']} / {config['model']} "
+                  f"(temperature {config['temperature']}, max_tokens {config['max_tokens']})")),
         ("state", ", ".join(_count(len(items), noun) for items, noun in (
             (state.messages, "message"), (state.reasoning_steps, "reasoning step"),
             (state.tool_calls, "tool call"), (state.todos, "todo"),
         )) + (" — streaming" if state.is_streaming else "")),
-        ("lua limits", f"time {limits.timeout:g} s ({limits.sources['timeout']}), "
-                       f"memory {limits.max_memory // (1024 * 1024)} MiB ({limits.sources['max_memory']})"),
-        ("shell", f"time {limits.shell_timeout:g} s ({limits.sources['shell_timeout']}); "
-                  f"allowed: {' '.join(limits.shell_allowlist)} ({limits.sources['shell_allowlist']})"),
+        ("lua limits", (f"time {limits.timeout:g} s ({limits.sources['timeout']}), "
+                       f"memory {limits.max_memory // (1024 * 1024)} MiB ({limits.sources['max_memory']})")),
+        ("shell", (f"time {limits.shell_timeout:g} s ({limits.sources['shell_timeout']}); "
+                  f"allowed: {' '.join(limits.shell_allowlist)} ({limits.sources['shell_allowlist']})")),
         ("confinement", _confinement(session)),
     ]
     rows += [("settings problem", problem) for problem in (*session.settings.problems, *limits.notes)]
@@ -154,7 +160,7 @@ def session_text(session: Any, p: Any, cycle: bool) -> None:
     """``text/plain`` formatter for a :class:`~jido_kernel.session.Session`."""
     rows = session_rows(session)
     width = max(len(label) for label, _ in rows)
-    p.text("\n".join(f"{label:<{width}}  {value}" for label, value in rows))
+    p.text(terminal_safe("\n".join(f"{label:<{width}}  {value}" for label, value in rows)))
 
 
 def session_html(session: Any) -> str:
