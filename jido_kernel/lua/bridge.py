@@ -27,16 +27,8 @@ from ..security import FileTooLarge
 from .convert import from_lua
 from .errors import LuaValueError
 from .limits import Limiter
-from .protocol import ProtocolError
+from .protocol import FUNCTIONS, STATE_OPS, ProtocolError, one_line
 from .values import LuaOpaque, decode, encode
-
-FUNCTIONS: tuple[str, ...] = (
-    "read_file", "write_file", "list_dir", "glob", "file_exists", "is_file", "is_dir",
-    "file_stat", "delete_file", "mkdir_p", "shell",
-)  # fmt: skip
-STATE_OPS: tuple[str, ...] = (
-    "append_message", "add_reasoning_step", "update_todos", "start_streaming", "update_streaming", "end_streaming",
-)  # fmt: skip
 
 _PARAMETERS: dict[str, tuple[str, ...]] = {
     "read_file": ("path", "options"),
@@ -113,7 +105,7 @@ class Bridge:
         except Exception as error:  # noqa: BLE001 - reported to Lua as nil, message
             answer = (None, f"{name} failed: {error}")
         if answer[1] is not None:
-            record.update(status="error", result_summary=answer[1])
+            record.update(status="error", result_summary=one_line(answer[1]))
         record["duration_ms"] = round((time.perf_counter() - start) * 1000, 3)
         self._send({"type": "tool_call", "id": self.run_id, "call": record})
         return answer
@@ -229,8 +221,10 @@ class Bridge:
             call_id = self._next_call
             self._replies[call_id] = reply
         try:
-            self._send({"type": "state_call", "id": self.run_id, "call_id": call_id, "op": op, "args": values})
-            ok, value = self._wait(reply)
+            message = {"type": "state_call", "id": self.run_id, "call_id": call_id, "op": op, "args": values}
+            with self._limiter.paused():  # the kernel's time, not Lua's
+                self._send(message)
+                ok, value = self._wait(reply)
         except ProtocolError as error:
             return None, f"jido.state.{op}: the arguments cannot be sent to the kernel ({error})"
         except ArgumentError as error:
@@ -252,7 +246,7 @@ class Bridge:
             except ValueError:
                 reply.set_result((False, "the kernel sent a malformed state value"))
         else:
-            reply.set_result((False, str(message["error"])))
+            reply.set_result((False, one_line(str(message["error"]))))
 
 
 def _path(value: Any, function: str, argument: str) -> str:

@@ -64,9 +64,13 @@ from .protocol import (
     CONFINEMENT_FIELDS,
     ERROR_FIELDS,
     FROM_WORKER,
+    FUNCTIONS,
+    MAX_BACKLOG,
+    MAX_REPLY,
     TOOL_CALL_FIELDS,
     TOOL_STATUSES,
     ProtocolError,
+    one_line,
 )
 from .values import WireError, check_name, check_value, decode, encode
 
@@ -76,6 +80,8 @@ MIB = 1024 * 1024
 _STDERR_TAIL = 4096
 _WAIT_SLICE = 0.1
 _READ_SIZE = 65536
+MAX_OUTPUT = 32 * MIB
+"""Characters of printed text passed on per run; the worker stops sooner (its own bound)."""
 _ERRORS: dict[str, type[LuaError]] = {
     "LuaError": LuaError,
     "LuaSyntaxError": LuaSyntaxError,
@@ -134,6 +140,11 @@ class _Outbox:
             if rest:
                 self._backlog += rest
                 self._changed.notify()
+
+    @property
+    def backlog(self) -> int:
+        """Bytes sent but not yet taken by the worker."""
+        return len(self._backlog)
 
     def close(self) -> None:
         """Drop what is queued; the outbox's thread closes the pipe."""
@@ -288,6 +299,15 @@ class _Worker:
             ) from None
         self._outbox.send(data)
 
+    def send_line(self, data: bytes) -> None:
+        """Send a message already made by :func:`protocol.dump` (never blocks)."""
+        self._outbox.send(data)
+
+    @property
+    def backlog(self) -> int:
+        """Bytes of messages the worker has not taken yet."""
+        return self._outbox.backlog
+
     def receive(self, deadline: float) -> dict[str, Any] | _End | None:
         """The next message, :class:`_End`, or ``None`` once ``deadline`` (monotonic) passes."""
         return self._inbox.receive(deadline)
@@ -338,6 +358,7 @@ class _Worker:
         lines = bytes(self._stderr).decode("utf-8", "replace").strip().splitlines()
         return f"{how}: {lines[-1]}" if lines else how
 
+
 class LuaSandbox(Configurable):
     """A persistent sandboxed Lua 5.4 state in a confined worker process.
 
@@ -361,6 +382,11 @@ class LuaSandbox(Configurable):
     max_memory = Int(256 * MIB, help="Memory limit of the Lua state, in bytes.").tag(config=True)
     grace_period = Float(
         2.0, help="Seconds a tripped limit may take to stop Lua before the worker is killed (state reset)."
+    ).tag(config=True)
+    kernel_time = Float(
+        30.0,
+        help="Seconds per run the kernel may spend serving Lua (jido.state calls, output) without it counting "
+        "against the Lua time limit; past them the clock runs again.",
     ).tag(config=True)
     shell_timeout = Float(25.0, help="Time limit of a jido.shell command, in seconds.").tag(config=True)
     shell_allowlist = List(Unicode(), help="Commands jido.shell may run.").tag(config=True)
@@ -503,6 +529,7 @@ class LuaSandbox(Configurable):
                 {
                     "type": "run", "id": run_id, "code": code, "name": _chunk_name(name),
                     "timeout": float(limit), "grace": float(self.grace_period),
+                    "kernel_time": float(self.kernel_time),
                     "inputs": wire_inputs, "outputs": wanted, "want_return": bool(want_return),
                     "limits": self._limits(),
                 }  # fmt: skip
@@ -516,6 +543,7 @@ class LuaSandbox(Configurable):
     def _wait(self, worker: _Worker, run_id: int, limit: float, write: Callable[[str], None]) -> LuaResult:
         deadline = time.monotonic() + limit + self.grace_period
         interrupted = False
+        output = _Output(write)
         while True:
             try:
                 if self._interrupt_requested(run_id):
@@ -525,7 +553,9 @@ class LuaSandbox(Configurable):
                     if time.monotonic() < deadline:
                         continue
                     break
-                answer = self._event(worker, run_id, item, write)
+                started = time.monotonic()
+                answer = self._event(worker, run_id, item, output)
+                deadline += time.monotonic() - started  # the kernel's own time is not Lua's
             except KeyboardInterrupt:
                 if interrupted:  # a second interrupt: stop waiting for Lua
                     break
@@ -565,21 +595,23 @@ class LuaSandbox(Configurable):
             if requested == run_id:
                 return True
 
-    def _event(
-        self, worker: _Worker, run_id: int, item: Any, write: Callable[[str], None]
-    ) -> LuaResult | BaseException | None:
+    def _event(self, worker: _Worker, run_id: int, item: Any, output: _Output) -> LuaResult | BaseException | None:
         """Handle one event of a run; its answer (result or error) when it is the last."""
         if isinstance(item, _End):
             self._crashed(worker, item)
         kind = item["type"]
+        if kind == "state_call" and worker.backlog > MAX_BACKLOG:
+            self._violation(worker, f"it left more than {MAX_BACKLOG} bytes of replies unread")
         if item.get("id") != run_id and kind in ("stdout", "tool_call", "state_call", "result", "error"):
+            if kind == "state_call":  # never leave a waiting call without its answer
+                worker.send_line(_state_error(item["call_id"], f"jido.state.{item['op']}: the run is over"))
             return None  # an answer to an abandoned request
         if kind == "stdout":
-            write(item["text"])
+            output.write(item["text"])
         elif kind == "tool_call":
             self._tool_call(worker, item["call"])
         elif kind == "state_call":
-            worker.send(self._state_call(worker, item))
+            worker.send_line(self._state_call(worker, item))
         elif kind == "result":
             values = [self._decoded(value, worker) for value in item["values"]]
             outputs = {str(key): self._decoded(value, worker) for key, value in item["outputs"].items()}
@@ -595,29 +627,38 @@ class LuaSandbox(Configurable):
             protocol.check_fields(record, TOOL_CALL_FIELDS, "tool_call")
             if record["status"] not in TOOL_STATUSES:
                 raise ProtocolError(f"unknown tool call status {record['status']!r}")
+            if record["name"] not in FUNCTIONS:
+                raise ProtocolError(f"tool call of unknown function {record['name'][:80]!r}")
         except ProtocolError as error:
             self._violation(worker, str(error))
+        record["id"] = record["id"][:64]
+        if record["result_summary"] is not None:
+            record["result_summary"] = one_line(record["result_summary"])
         if self.on_tool_call is not None:
             try:
                 self.on_tool_call(dict(record))
             except Exception:  # noqa: BLE001 - a broken listener must not break the run
                 log.exception("on_tool_call failed for %s", record.get("name"))
 
-    def _state_call(self, worker: _Worker, item: dict[str, Any]) -> dict[str, Any]:
-        op = item["op"]
+    def _state_call(self, worker: _Worker, item: dict[str, Any]) -> bytes:
+        """The ``state_reply`` line for a ``jido.state`` call: its value, or one line for Lua
+        when the call fails or its value is too large to send."""
+        op, call_id = item["op"], item["call_id"]
         args = [self._decoded(arg, worker) for arg in item["args"]]
-        reply: dict[str, Any] = {"type": "state_reply", "id": item["call_id"], "ok": False}
-        reply.update(value=None, error=None)
         try:
             if self.on_state_call is None:
                 raise JidoError(f"jido.state.{op}: no session state is attached to this Lua sandbox")
-            reply["value"] = encode(check_value(self.on_state_call(op, args), f"the result of {op}"))
-            reply["ok"] = True
+            value = encode(check_value(self.on_state_call(op, args), f"the result of {op}"))
+            line = protocol.dump({"type": "state_reply", "id": call_id, "ok": True, "value": value, "error": None})
+        except ProtocolError:
+            return _state_error(call_id, f"jido.state.{op}: its result is larger than {MAX_REPLY} bytes")
         except JidoError as error:
-            reply["error"] = str(error)
+            return _state_error(call_id, str(error))
         except Exception as error:  # noqa: BLE001 - reported to Lua as nil, message
-            reply["error"] = f"jido.state.{op} failed: {type(error).__name__}: {error}"
-        return reply
+            return _state_error(call_id, f"jido.state.{op} failed: {type(error).__name__}: {error}")
+        if len(line) > MAX_REPLY:
+            return _state_error(call_id, f"jido.state.{op}: its result is larger than {MAX_REPLY} bytes ({len(line)})")
+        return line
 
     def _error(self, worker: _Worker, record: dict[str, Any]) -> BaseException:
         try:
@@ -745,6 +786,32 @@ class LuaSandbox(Configurable):
         detail = end.problem or (worker.exit_description() if worker is not None else "no worker")
         self._restart(worker)
         raise LuaWorkerCrashed(f"The Lua worker stopped unexpectedly ({detail}); {STATE_RESET}.", state_reset=True)
+
+
+class _Output:
+    """Printed text of one run on its way to ``write``: at most :data:`MAX_OUTPUT`
+    characters, and a failing ``write`` never stops the run's messages."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+        self._room = MAX_OUTPUT
+
+    def write(self, text: str) -> None:
+        if self._room <= 0:
+            return
+        if len(text) >= self._room:
+            text = text[: self._room] + f"\n[output truncated: the cell printed more than {MAX_OUTPUT >> 20} MiB]\n"
+        self._room -= len(text)
+        try:
+            self._write(text)
+        except Exception:  # noqa: BLE001 - the run goes on; its answer must still be read
+            log.exception("on_stdout failed; printed text was lost")
+
+
+def _state_error(call_id: int, message: str) -> bytes:
+    """A failed ``state_reply``: ``nil, message`` in Lua, the message on one line."""
+    reply = {"type": "state_reply", "id": call_id, "ok": False, "value": None, "error": one_line(message)}
+    return protocol.dump(reply)
 
 
 def _chunk_name(name: str) -> str:

@@ -110,7 +110,12 @@ class _Reader:
                 result[key - 1] = self.child(key, item, depth, inner)
             return result
         keyed = sorted(((self.key(key), key, item) for key, item in entries), key=lambda entry: order(entry[0]))
-        return {shown: self.child(key, item, depth, inner) for shown, key, item in keyed}
+        mapping: dict[Any, Any] = {}
+        for shown, key, item in keyed:
+            if shown in mapping:
+                raise _Refused(_collision(shown, next(other for other in mapping if other == shown)))
+            mapping[shown] = self.child(key, item, depth, inner)
+        return mapping
 
     def child(self, key: Any, item: Any, depth: int, path: frozenset[str]) -> Any:
         try:
@@ -129,6 +134,22 @@ class _Reader:
         return self.opaque(
             kind, f"<Lua {kind} key {where}>", f"it has a {kind} key; table keys must be strings, numbers or booleans"
         )
+
+
+def _collision(key: Any, other: Any) -> str:
+    """Why two distinct Lua keys cannot both be Python dict keys (``true`` and ``1``)."""
+    first, second = sorted((_lua_key(key), _lua_key(other)))  # only true/1 and false/0 collide
+    return (
+        f"its keys [{first}] and [{second}] are distinct in Lua but the same key in Python; "
+        "use keys of one type (strings, or numbers) in one table"
+    )
+
+
+def _lua_key(key: Any) -> str:
+    """A boolean or number key as Lua source shows it (``true``, ``1``, ``1.5``)."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return repr(key)
 
 
 def order(key: Any) -> tuple[int, Any, str]:

@@ -9,6 +9,11 @@ documents as safe to call asynchronously (``lua.c`` calls it from a signal handl
 lupa releases the GIL while Lua runs). The Lua hook function registered for each thread
 (see ``prelude.lua``) then raises on every instruction until the chunk has unwound.
 
+While the worker waits on the kernel (a ``jido.state`` call it serves, output the kernel is
+slow to take) the run's clock stands still (:meth:`Limiter.paused`): kernel-side time is
+not charged to Lua, up to an allowance per run (``kernel_time``), so a slow kernel never
+turns into a Lua timeout and a cell still ends in bounded time.
+
 The sandbox's coroutine functions report each resume through :meth:`Limiter.enter` and
 :meth:`Limiter.leave`; a thread entered after the trip is armed on entry. Only threads in
 the chain are touched, and only under the lock that guards it, so a pointer is never used
@@ -20,6 +25,8 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import lupa.lua54
 
@@ -78,6 +85,9 @@ class Limiter:
         self._running = False
         self._armed = False
         self._deadline = 0.0
+        self._pauses = 0
+        self._paused_at = 0.0
+        self._allowance = 0.0  # seconds the clock may still stand still in this run
         self._run_id = -1
         self._interrupted = -1
 
@@ -91,8 +101,9 @@ class Limiter:
         with self._lock:
             self._main = main
 
-    def begin(self, timeout: float, run_id: int) -> None:
-        """Run ``run_id`` starts on the main thread; it trips ``"timeout"`` after ``timeout`` s."""
+    def begin(self, timeout: float, run_id: int, kernel_time: float = 0.0) -> None:
+        """Run ``run_id`` starts on the main thread; it trips ``"timeout"`` after ``timeout`` s
+        of its own, not counting up to ``kernel_time`` s spent :meth:`paused`."""
         with self._wake:
             self._chain = [self._main]
             self._running = True
@@ -100,6 +111,8 @@ class Limiter:
             self.reason = None
             self.tripped.clear()
             self._deadline = time.monotonic() + timeout
+            self._pauses = 0
+            self._allowance = kernel_time
             self._run_id = run_id
             if self._interrupted == run_id:  # the interrupt overtook the run
                 self._trip("interrupt")
@@ -114,7 +127,32 @@ class Limiter:
 
     def remaining(self) -> float:
         """Seconds left before the current run's deadline (0 when past it)."""
-        return max(0.0, self._deadline - time.monotonic())
+        with self._lock:
+            return max(0.0, self._limit() - time.monotonic())
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The run's clock stands still inside (the Lua thread waits on the kernel), for at
+        most the run's remaining allowance; interrupts and memory trips still stop it."""
+        with self._wake:
+            self._pauses += 1
+            if self._pauses == 1:
+                self._paused_at = time.monotonic()
+            self._wake.notify()
+        try:
+            yield
+        finally:
+            with self._wake:
+                self._pauses -= 1
+                if self._pauses == 0:
+                    stood = min(max(0.0, time.monotonic() - self._paused_at), self._allowance)
+                    self._allowance -= stood
+                    self._deadline += stood
+                self._wake.notify()
+
+    def _limit(self) -> float:
+        """When the run trips ``"timeout"`` if nothing changes (lock held)."""
+        return self._deadline + (self._allowance if self._pauses else 0.0)
 
     def enter(self, state: int) -> None:
         """The running thread resumes (or closes) coroutine ``state``."""
@@ -156,7 +194,7 @@ class Limiter:
         """Watchdog loop: trip ``"timeout"`` when a run passes its deadline. Never returns."""
         with self._wake:
             while True:
-                remaining = self._deadline - time.monotonic()
+                remaining = self._limit() - time.monotonic()
                 if not self._running or self.reason is not None:
                     self._wake.wait()
                 elif remaining > 0:

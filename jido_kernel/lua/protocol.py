@@ -19,7 +19,29 @@ import json
 from typing import Any
 
 MAX_MESSAGE = 64 * 1024 * 1024
-"""Largest message either side sends or accepts, in bytes."""
+"""Largest message either side sends or accepts, in bytes (a cell's result, a pulled value)."""
+
+MAX_REPLY = 16 * 1024 * 1024
+"""Largest ``state_reply`` the kernel sends, in bytes: above it Lua gets ``nil, message``
+(the value is built in the Lua state with its memory limit lifted)."""
+
+MAX_BACKLOG = 2 * MAX_MESSAGE
+"""Bytes the kernel queues for a worker that does not read them; a worker that lets more
+pile up is broken and is restarted."""
+
+MAX_TEXT = 2000
+"""Characters of an error message or tool-call summary that cross, on one line."""
+
+FUNCTIONS: tuple[str, ...] = (
+    "read_file", "write_file", "list_dir", "glob", "file_exists", "is_file", "is_dir",
+    "file_stat", "delete_file", "mkdir_p", "shell",
+)  # fmt: skip
+"""The ``jido.*`` bridge functions: the only tool-call names the kernel accepts."""
+
+STATE_OPS: tuple[str, ...] = (
+    "append_message", "add_reasoning_step", "update_todos", "start_streaming", "update_streaming", "end_streaming",
+)  # fmt: skip
+"""The ``jido.state.*`` operations."""
 
 WIRE = object()
 """Field marker: a wire-form value, checked when it is decoded."""
@@ -30,7 +52,7 @@ _TEXT_OR_NONE = (str, type(None))
 FROM_KERNEL: dict[str, dict[str, Any]] = {
     "config": {"root": str, "max_memory": int, "allowlist": list},
     "run": {
-        "id": int, "code": str, "name": str, "timeout": _NUMBER, "grace": _NUMBER,
+        "id": int, "code": str, "name": str, "timeout": _NUMBER, "grace": _NUMBER, "kernel_time": _NUMBER,
         "inputs": dict, "outputs": list, "want_return": bool, "limits": dict,
     },
     "push": {"id": int, "name": str, "value": WIRE},
@@ -69,6 +91,12 @@ ERROR_FIELDS: dict[str, Any] = {"type": str, "message": str, "chunk": _TEXT_OR_N
 
 class ProtocolError(Exception):
     """A message that breaks the protocol (malformed, oversized, unknown, mistyped)."""
+
+
+def one_line(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` on one line (whitespace runs become one space), at most ``limit`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else f"{line[: limit - 1]}…"
 
 
 def dump(message: dict[str, Any]) -> bytes:

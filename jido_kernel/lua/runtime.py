@@ -170,16 +170,19 @@ class SandboxRuntime:
 
     # -- operations ----------------------------------------------------------------------
 
-    def run(self, code: str, name: str, *, timeout: float, want_return: bool, run_id: int = 0) -> RunOutcome:
+    def run(
+        self, code: str, name: str, *, timeout: float, want_return: bool, run_id: int = 0, kernel_time: float = 0.0
+    ) -> RunOutcome:
         """Compile ``code`` as chunk ``name`` and run it in the cells' environment.
 
-        ``run_id`` identifies the run for :meth:`Limiter.interrupt`.
+        ``run_id`` identifies the run for :meth:`Limiter.interrupt`; up to ``kernel_time``
+        seconds spent waiting on the kernel do not count against ``timeout``.
         """
         chunkname = b"=" + name.encode("utf-8", "replace")
         answer: Any = None
         failure = ""
         memory_error = False
-        self.limiter.begin(timeout, run_id)
+        self.limiter.begin(timeout, run_id, kernel_time)
         start = time.perf_counter()
         try:
             answer = self._entry["run"](code.encode("utf-8", "surrogateescape"), chunkname, want_return)

@@ -121,10 +121,7 @@ class _Checker:
             if self.items > MAX_ITEMS:
                 raise self.fail(where, f"holds more than {MAX_ITEMS} items in total")
             if isinstance(value, Mapping):
-                return {
-                    self.key(key, where): self.check(item, f"{where}[{key!r}]", depth + 1, inner)
-                    for key, item in value.items()
-                }
+                return self.mapping(value, where, depth, inner)
             return [self.check(item, f"{where}[{index}]", depth + 1, inner) for index, item in enumerate(value)]
         raise self.fail(
             where,
@@ -132,12 +129,38 @@ class _Checker:
             "or lists, tuples and dicts of those",
         )
 
+    def mapping(self, value: Mapping[Any, Any], where: str, depth: int, path: frozenset[int]) -> dict[Any, Any]:
+        """A checked dict; two keys that are one Lua key (``"a"`` and ``b"a"``) raise."""
+        result: dict[Any, Any] = {}
+        seen: dict[Any, Any] = {}
+        for key, item in value.items():
+            checked = self.key(key, where)
+            same = seen.setdefault(_lua_identity(checked), key)
+            if same is not key:
+                raise self.fail(where, f"has keys {same!r} and {key!r}, which are the same key in Lua")
+            result[checked] = self.check(item, f"{where}[{key!r}]", depth + 1, path)
+        return result
+
     def key(self, key: Any, where: str) -> Any:
         if isinstance(key, float) and math.isnan(key):
             raise self.fail(where, "has a NaN key (Lua tables cannot hold one)")
         if key is None or not isinstance(key, (str, bytes, numbers.Real)):
             raise self.fail(where, f"has a Python {type(key).__name__} key; use str, bytes, int, float or bool keys")
         return self.check(key, f"{where} key {key!r}", 0, frozenset())
+
+
+def _lua_identity(key: Any) -> tuple[str, Any]:
+    """What makes a checked key distinct in a Lua table: strings are bytes, floats with an
+    integer value are integers."""
+    if isinstance(key, bool):
+        return ("boolean", key)
+    if isinstance(key, str):
+        return ("string", key.encode("utf-8"))
+    if isinstance(key, bytes):
+        return ("string", key)
+    if isinstance(key, float) and key.is_integer() and INT_MIN <= key < -float(INT_MIN):
+        return ("number", int(key))
+    return ("number", key)
 
 
 def _check_text(text: str, error: Any) -> None:
@@ -206,6 +229,8 @@ def decode(data: Any, depth: int = 0) -> Any:
             key = decode(pair[0], depth + 1)
             if not isinstance(key, (str, bytes, int, float, LuaOpaque)):
                 raise WireError(f"unusable key type {type(key).__name__}")
+            if key in result:
+                raise WireError(f"duplicate $map key {key!r}")
             result[key] = decode(pair[1], depth + 1)
         return result
     raise WireError(f"unknown or malformed tag {tag!r}")

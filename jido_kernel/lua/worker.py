@@ -11,6 +11,9 @@ trips the running chunk at once, ``state_reply`` wakes a waiting ``jido.state`` 
 the rest queue for the main thread. A watchdog thread trips the deadline, and printed
 text is batched (sent every 50 ms or 8 KiB). SIGINT is ignored: interrupts come as
 messages. When the kernel closes the pipe, the worker exits.
+
+Time the Lua thread spends waiting on the kernel (sending into a full pipe, waiting for
+a ``state_reply``) stops the run's clock (:meth:`~jido_kernel.lua.limits.Limiter.paused`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +88,9 @@ class Channel:
 class Output:
     """Printed text of the current run, batched into ``stdout`` messages."""
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Channel, pause: Callable[[], AbstractContextManager[None]]) -> None:
         self._channel = channel
+        self._pause = pause
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self._pending = threading.Event()
@@ -110,7 +116,8 @@ class Output:
             self._size += len(data)
             full = self._size >= FLUSH_BYTES
         if full:
-            self.flush()
+            with self._pause():  # the kernel may be slow to take it
+                self.flush()
         else:
             self._pending.set()
 
@@ -144,8 +151,8 @@ class Worker:
         self.channel = channel
         self.max_memory = _positive_int(config["max_memory"], "max_memory")
         allowlist = _strings(config["allowlist"], "allowlist")
-        self.output = Output(channel)
         self.limiter = Limiter(LuaHooks())
+        self.output = Output(channel, self.limiter.paused)
         self.bridge = Bridge(self.root, self.limiter, self._event)
         self.bridge.limits.allowlist = allowlist
         self.runtime = self._new_runtime()
@@ -155,8 +162,9 @@ class Worker:
 
     def _event(self, message: dict[str, Any]) -> None:
         """A tool or state call of the running chunk, after what it printed before."""
-        self.output.flush()
-        self.channel.send(message)
+        with self.limiter.paused():
+            self.output.flush()
+            self.channel.send(message)
 
     def _new_runtime(self) -> SandboxRuntime:
         callbacks = Callbacks(
@@ -212,6 +220,7 @@ class Worker:
     def _run(self, message: dict[str, Any]) -> None:
         run_id = message["id"]
         timeout = _positive_number(message["timeout"], "timeout")
+        kernel_time = _positive_number(message["kernel_time"], "kernel_time")
         self._apply(message["limits"])
         confine.set_cpu_budget(timeout + _positive_number(message["grace"], "grace") + CPU_MARGIN)
         outputs = _strings(message["outputs"], "outputs")
@@ -220,8 +229,9 @@ class Worker:
         self.bridge.run_id = run_id
         self.output.begin(run_id)
         outcome = self.runtime.run(
-            message["code"], message["name"], timeout=timeout, want_return=message["want_return"], run_id=run_id
-        )
+            message["code"], message["name"], timeout=timeout, want_return=message["want_return"], run_id=run_id,
+            kernel_time=kernel_time,
+        )  # fmt: skip
         self.output.flush()
         if outcome.error is not None:
             error = outcome.error
