@@ -168,8 +168,9 @@ def _checked(command: str, args: Sequence[str], root: Path, allowlist: Sequence[
     root = Path(os.path.realpath(root))
     for arg in args:
         _check_argument(arg, root)
-        _check_protected_names(command, arg, root)
     parsed = _parse(command, list(args))
+    for arg in args:
+        _check_protected_names(command, arg, root)
     if command in WRITE_COMMANDS:
         check_writes(command, parsed, root)
     check_reads(command, parsed, root)

@@ -65,6 +65,9 @@ class _Budget:
     seen: dict[str, bool] = field(default_factory=dict)
 
 
+_VERBS = {"rm": "remove", "rmdir": "remove", "mv": "move or create", "ln": "link or create", "mkdir": "create"}
+
+
 def _refused(command: str, what: str, reason: str, shown: str) -> ShellError:
     return ShellError(f"Security error: {command} would {what} {shown}: {RULES.get(reason, reason)}", reason=reason)
 
@@ -196,9 +199,11 @@ def _check_written(command: str, written: Written, root: Path, budget: _Budget) 
         parts = [] if relative == "." else relative.split(os.sep)
         reason = SANDBOX.refusal(parts, write=True)
         if reason:
-            raise _refused(command, "write", reason, shown)
+            raise _refused(command, _VERBS.get(command, "write"), reason, shown)
     if _in_venv(os.path.dirname(resolved), root, budget):
-        raise _refused(command, "write", "installed_code", shown)
+        raise _refused(
+            command, _VERBS.get(command, "write"), "installed_code", f"{shown} (inside a virtual environment)"
+        )
     if written.content:
         try:
             info = os.stat(resolved)
