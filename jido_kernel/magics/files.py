@@ -1,22 +1,24 @@
 """File magics on the current session's project root: ``%validate_path``,
 ``%read_file``, ``%%write_file``, ``%list_dir``.
 
-They act for the notebook's owner (policy ``OWNER``): paths stay confined to the
-project root and the settings file is protected, but ``.git/`` and hard-linked files
-are not refused as they are for Lua.
+Their path arguments are untrusted (an agent may have chosen the name), so they follow
+the rules Lua follows (policy ``SANDBOX``): confined to the project root, ``.jido_code``
+protected, hard-linked and special files refused, ``.git`` and installed code
+(``__pycache__``, ``node_modules``, virtual environments) read-only. Paths are taken
+literally: no ``{expr}`` or ``$var`` expansion.
 """
 
 from __future__ import annotations
 
 import re
 
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .arguments import parse
-from ..security import OWNER
+from .. import security
 from ..security.lines import line_window, number_lines
 from ..session import current_session
+from .arguments import parse
 from .display import DirListing, FileText
 
 
@@ -27,6 +29,7 @@ class FileMagics(Magics):
     @magic_arguments()
     @argument("path", help="a path relative to the project root (or absolute inside it)")
     @line_magic
+    @no_var_expand
     def validate_path(self, line: str) -> str:
         """%validate_path PATH
 
@@ -41,13 +44,15 @@ class FileMagics(Magics):
             %validate_path ../../etc/passwd  # SecurityError: path escapes project boundary
         """
         args = parse(self.validate_path, line)
-        return str(current_session().manager.validate_path(args.path))
+        root = current_session().project_root
+        return str(security.validate_path(args.path, root, policy=security.SANDBOX))
 
     @magic_arguments()
     @argument("path", help="file to read, relative to the project root")
     @argument("--offset", type=int, default=None, help="first line to return (1-based)")
     @argument("--limit", type=int, default=None, help="number of lines to return")
     @line_magic
+    @no_var_expand
     def read_file(self, line: str) -> FileText:
         """%read_file PATH [--offset N] [--limit N]
 
@@ -62,7 +67,7 @@ class FileMagics(Magics):
             %read_file src/app.lua --offset 10 --limit 20
         """
         args = parse(self.read_file, line)
-        text = current_session().manager.read_file(args.path, policy=OWNER)
+        text = current_session().manager.read_file(args.path)
         # Shown with numbers; a final newline ends the last line rather than starting one.
         shown = re.sub(r"\r?\n\Z", "", text)
         return FileText(
@@ -73,6 +78,7 @@ class FileMagics(Magics):
     @argument("path", help="file to write, relative to the project root")
     @argument("--append", action="store_true", help="add the cell to the end of the file")
     @cell_magic
+    @no_var_expand
     def write_file(self, line: str, cell: str) -> None:
         """%%write_file PATH [--append]
 
@@ -89,9 +95,9 @@ class FileMagics(Magics):
         args = parse(self.write_file, line)
         manager = current_session().manager
         content = cell
-        if args.append and manager.file_exists(args.path, policy=OWNER):
-            content = manager.read_file(args.path, policy=OWNER) + cell
-        manager.write_file(args.path, content, policy=OWNER)
+        if args.append and manager.file_exists(args.path):
+            content = manager.read_file(args.path) + cell
+        manager.write_file(args.path, content)
         verb = "Appended" if args.append else "Wrote"
         print(f"{verb} {len(cell.encode('utf-8'))} bytes to {args.path}")
 
@@ -102,6 +108,7 @@ class FileMagics(Magics):
         help="glob pattern of names to leave out (repeatable)",
     )
     @line_magic
+    @no_var_expand
     def list_dir(self, line: str) -> DirListing:
         """%list_dir [PATH] [--ignore PATTERN ...]
 
@@ -117,6 +124,6 @@ class FileMagics(Magics):
         """
         args = parse(self.list_dir, line)
         entries = current_session().manager.list_dir(
-            args.path, ignore_patterns=args.ignore, policy=OWNER
+            args.path, ignore_patterns=args.ignore
         )
         return DirListing(entries)

@@ -8,7 +8,7 @@ import warnings
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from .arguments import parse
@@ -43,6 +43,7 @@ class SettingsMagics(Magics):
     @argument("--force", action="store_true",
               help="overwrite a malformed settings file (its content is lost)")
     @line_magic
+    @no_var_expand  # keys and JSON values are taken literally
     def settings(self, line: str) -> Any:
         """%settings [get KEY | set KEY VALUE [--global] [--force] | unset KEY [--global] | reload | path]
 

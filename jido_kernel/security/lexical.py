@@ -78,3 +78,20 @@ def parts_under(path: object, root: Root) -> list[str]:
     if relative is None:
         raise Refusal("path_outside_boundary" if absolute else "path_escapes_boundary")
     return relative
+
+
+def walk_parts(path: object, root: Root) -> list[str]:
+    """Components of ``path`` relative to ``root`` with ``..`` kept, for a resolution that
+    follows ``..`` as the OS does (after a symlink it is the parent of the link's target).
+
+    Call after :func:`parts_under` accepted ``path``. An absolute path keeps its ``..``
+    only below the root's own prefix; otherwise its lexical form is the answer.
+    """
+    text = as_text(path)
+    raw = [name for name in text.split("/") if name and name != "."]
+    if not text.startswith("/"):
+        return raw
+    for prefix in (list(root.real_parts), list(root.given_parts)):
+        if raw[: len(prefix)] == prefix:
+            return raw[len(prefix) :]
+    return parts_under(path, root)
