@@ -32,8 +32,9 @@ class StateLimits:
     """The bounds of one :class:`~jido_kernel.state.model.SessionState` (in characters).
 
     Lists past their count (``max_messages``, ``max_reasoning_steps``,
-    ``max_tool_calls``) drop their oldest entries; messages and reasoning steps are also
-    dropped, oldest first, while the session's text exceeds ``max_total_chars``.
+    ``max_tool_calls``) drop their oldest entries; while the session's text exceeds
+    ``max_total_chars`` the oldest reasoning steps, then messages, are dropped (the newest
+    of each stays). The defaults keep the newest items, the todos and a stream within it.
     """
 
     max_message_chars: int = MiB
@@ -43,7 +44,7 @@ class StateLimits:
     max_messages: int = 1000
     max_reasoning_steps: int = 100
     max_todos: int = 1000
-    max_todo_chars: int = 16 * 1024
+    max_todo_chars: int = 4096
     max_tool_calls: int = 500
     max_tool_text_chars: int = 16 * 1024
 

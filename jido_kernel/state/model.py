@@ -122,8 +122,9 @@ class SessionState:
 
     Bounds: ``limits`` (a :class:`~jido_kernel.state.limits.StateLimits`). Content above
     a per-item or per-stream bound is refused (StateLimitError); past the list lengths
-    and the session's total text the oldest messages and reasoning steps are evicted
-    (also when a stream ends); tool call arguments and results are clipped with a marker.
+    the oldest entries are evicted (also when a stream ends), past the session's total
+    text the oldest reasoning steps and then messages; tool call arguments and results
+    are clipped with a marker.
     """
 
     def __init__(self, session_id: str, limits: StateLimits | None = None) -> None:
@@ -609,11 +610,12 @@ class SessionState:
         )
 
     def _trim_total(self) -> None:
-        """Evict the oldest messages, then reasoning steps, past the total (lock held)."""
+        """Past the total, evict the oldest reasoning steps, then the oldest messages; the
+        newest of each is kept (lock held)."""
         limit = self.limits.max_total_chars
-        for history in (self._messages, self._reasoning_steps):
+        for history in (self._reasoning_steps, self._messages):
             dropped = 0
-            while self._total_chars > limit and dropped < len(history):
+            while self._total_chars > limit and dropped < len(history) - 1:
                 self._total_chars -= len(history[dropped].content)
                 dropped += 1
             del history[:dropped]
