@@ -82,10 +82,10 @@ def _last(arg: str) -> str:
 
 
 def _walk(
-    command: str, top: str, root: Path, budget: _Budget, *, deep: bool = True
+    command: str, top: str, root: Path, budget: _Budget, *, deep: bool = True, skip: frozenset[str] = frozenset()
 ) -> Iterator[tuple[str, os.stat_result]]:
-    """Every entry below ``top`` (not following symlinks; one level unless ``deep``) as
-    (path relative to top, lstat)."""
+    """Every entry below ``top`` (not following symlinks; one level unless ``deep``; not
+    entering folders named in ``skip``) as (path relative to top, lstat)."""
     stack = [""]
     while stack:
         relative = stack.pop()
@@ -96,13 +96,13 @@ def _walk(
                     if budget.left < 0:
                         raise ShellError(
                             f"Security error: {command} would touch more than {MAX_TREE_ENTRIES} entries under "
-                            f"{os.path.relpath(top, root)}; name a smaller folder",
+                            f"{os.path.relpath(top, root)}; name a smaller folder (or skip folders with --exclude-dir=NAME)",
                             reason="too_many_entries",
                         )
                     name = os.path.join(relative, entry.name)
                     info = entry.stat(follow_symlinks=False)
                     yield name, info
-                    if deep and stat.S_ISDIR(info.st_mode):
+                    if deep and stat.S_ISDIR(info.st_mode) and entry.name not in skip:
                         stack.append(name)
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             continue
@@ -266,13 +266,22 @@ def check_reads(command: str, parsed: Parsed, root: Path) -> None:
         _check_read(command, arg, info)
     budget = _Budget()
     deep = command != "diff" or parsed.has("-r", "--recursive")
+    skip = _skipped_folders(command, parsed)
     for arg in trees:
         top = _absolute(root, arg)
         if not os.path.isdir(top):
             continue
-        for rel, info in _walk(command, os.path.realpath(top), root, budget, deep=deep):
+        for rel, info in _walk(command, os.path.realpath(top), root, budget, deep=deep, skip=skip):
             shown = os.path.join(arg, rel)
             _check_tree_entry(command, shown, os.path.join(top, rel), info, root)
+
+
+def _skipped_folders(command: str, parsed: Parsed) -> frozenset[str]:
+    """Folders a recursive grep never enters: ``--exclude-dir`` values that are plain names
+    (a pattern with wildcards is walked anyway, which only makes the check stricter)."""
+    if command != "grep":
+        return frozenset()
+    return frozenset(name for name in parsed.values("--exclude-dir") if not set(name) & set("*?[\\"))
 
 
 def _check_read(command: str, shown: str, info: os.stat_result) -> None:

@@ -160,3 +160,19 @@ class _unix_socket:
 
     def __exit__(self, *_: object) -> None:
         self.sock.close()
+
+
+class TestGrepExcludedFolders:
+    def test_plain_exclude_dir_names_are_not_walked(self, root: Path, linked: Path) -> None:
+        (root / "vendor").mkdir()
+        os.link(root / "shared.txt", root / "vendor" / "copy.txt")
+        (root / "shared.txt").unlink()
+        assert refused(root, "grep", "-r", "SECRET", ".").reason == "hardlinked_file"
+        result = run(root, "grep", "-r", "--exclude-dir=vendor", "SECRET", ".")
+        assert result.exit_code == 1 and result.stdout == ""
+
+    def test_a_wildcard_pattern_is_walked_anyway(self, root: Path, linked: Path) -> None:
+        (root / "vendor").mkdir()
+        os.link(root / "shared.txt", root / "vendor" / "copy.txt")
+        (root / "shared.txt").unlink()
+        assert refused(root, "grep", "-r", "--exclude-dir=vend*", "SECRET", ".").reason == "hardlinked_file"
