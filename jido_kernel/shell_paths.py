@@ -12,7 +12,9 @@ as resolved through existing symlinks by :meth:`SANDBOX.refusal
 ``.jido_code``, ``__pycache__``, ``*.pyc``, ``node_modules``…), and refused when an
 existing folder on its way holds ``pyvenv.cfg`` (a virtual environment). Content written
 into an existing regular file with more than one hard link is refused (it may be a file
-outside, or under ``.git``).
+outside, or under ``.git``). A symlink that ``cp``/``mv`` would place elsewhere may not
+lead out of the root from its new place (relative targets change meaning when moved);
+``rm -r`` through a symlink to a folder walks that folder.
 
 **One rule for readers.** A path whose content a command reads (``cat head tail grep wc
 diff sort uniq``, ``cp``'s sources, git's file arguments) may not be a regular file with
@@ -136,7 +138,7 @@ def _removed(command: str, ops: list[str], root: Path, *, recursive: bool, budge
     for op in ops:
         path = _absolute(root, op)
         names.append(Written(path))
-        if recursive and os.path.isdir(path) and not os.path.islink(path):
+        if recursive and os.path.isdir(path):  # through a symlink too: ``rm -r link/`` empties its target
             names.extend(Written(os.path.join(path, rel)) for rel, _ in _walk(command, path, root, budget))
     return names
 
@@ -154,14 +156,37 @@ def _copied(command: str, parsed: Parsed, root: Path, budget: _Budget) -> list[W
         origin = _absolute(root, source)
         target = os.path.normpath(os.path.join(root, dest, _last(source))) if into else _absolute(root, dest)
         names.append(Written(target, content=not moving))
+        _check_relocated_link(command, origin, target, root)
         if moving:
             names.append(Written(origin))
-        if tree and os.path.isdir(origin) and not (moving and os.path.islink(origin)):
+        if tree and os.path.isdir(origin):
             for rel, info in _walk(command, os.path.realpath(origin), root, budget):
                 names.append(Written(os.path.join(target, rel), content=not moving and stat.S_ISREG(info.st_mode)))
+                if stat.S_ISLNK(info.st_mode):
+                    _check_relocated_link(command, os.path.join(origin, rel), os.path.join(target, rel), root)
                 if moving:
                     names.append(Written(os.path.join(origin, rel)))
     return names
+
+
+def _check_relocated_link(command: str, link: str, placed: str, root: Path) -> None:
+    """A relative symlink copied or moved elsewhere points elsewhere: it may not lead out."""
+    try:
+        text = os.readlink(link)
+    except OSError:
+        return
+    lands = os.path.normpath(os.path.join(os.path.dirname(placed), text))
+    if not _within(os.path.realpath(lands), root) or not _within(lands, root):
+        shown = os.path.relpath(placed, root)
+        raise ShellError(
+            f"Security error: {command} would place a symlink leading out of the project at {shown}",
+            reason="symlink_escape",
+        )
+
+
+def _within(path: str, root: Path) -> bool:
+    base = str(root)
+    return path == base or path.startswith(base.rstrip("/") + "/")
 
 
 def _linked(parsed: Parsed, root: Path) -> list[Written]:

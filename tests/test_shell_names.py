@@ -203,3 +203,21 @@ class TestHardLinksAndBounds:
         assert run(root, "uniq", "a.txt", "u.txt").exit_code == 0
         assert run(root, "rm", "-r", "moved").exit_code == 0
         assert not (root / "moved").exists()
+
+
+class TestThroughSymlinks:
+    def test_removing_through_a_symlink_walks_its_target(self, root: Path) -> None:
+        (root / "d" / "e" / ".git").mkdir(parents=True)
+        (root / "g").symlink_to(root / "d")
+        for args in (["-r", "g/"], ["-rf", "g"]):
+            assert refused(root, "rm", *args).reason in GIT_REASONS
+        assert refused(root, "mv", "g/", "h").reason in GIT_REASONS
+
+    def test_relative_symlinks_may_not_be_relocated_to_lead_out(self, root: Path) -> None:
+        (root / "x" / "y").mkdir(parents=True)
+        (root / "x" / "y" / "up").symlink_to("../../a.txt")  # inside the project where it is
+        assert (root / "x" / "y" / "up").read_text() == "alpha\n"
+        error = refused(root, "mv", "x/y/up", "up")
+        assert error.reason == "symlink_escape" and "symlink leading out of the project at up" in str(error)
+        assert refused(root, "cp", "-a", "x/y", "moved").reason == "symlink_escape"
+        assert run(root, "cp", "-a", "x/y", "x/z").exit_code == 0  # same depth: still inside
