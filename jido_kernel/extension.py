@@ -21,6 +21,7 @@ from ._version import __version__
 from .errors import JidoError
 from .magics import MAGIC_CLASSES
 from .magics.display import session_html, session_text
+from .magics.settings import settings_problems
 from .magics.state import show_streams_live
 from .security.importpath import remove_folders
 from .session import Origin, Session, SessionRegistry, locate, open_session, registry, set_registry
@@ -32,6 +33,7 @@ log = logging.getLogger("jido_kernel")
 _loaded: InteractiveShell | None = None
 _origin: Origin | None = None
 _open_error: JidoError | None = None
+_noted: set[tuple[str, str]] = set()
 
 
 def _configured_root(shell: InteractiveShell) -> str:
@@ -73,7 +75,20 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     if displays not in shell.configurables:
         shell.configurables.append(displays)  # so %config LiveDisplay works
     shell.events.register("post_execute", flush_all)  # last update before the cell's reply
+    shell.events.register("pre_run_cell", _note_settings_problems)
     _loaded = shell
+
+
+def _note_settings_problems(_info: object = None) -> None:
+    """Show once, in the first cell that runs, what the session's settings files ask
+    for that is not in effect (an invalid value, a limit a project may not raise)."""
+    session = registry().current
+    if session is None:
+        return
+    for problem in settings_problems(session):
+        if (session.id, problem) not in _noted:
+            _noted.add((session.id, problem))
+            print(f"Note: {problem}", file=sys.stderr)
 
 
 def _keep_root_off_import_path(shell: InteractiveShell, root: str) -> None:
@@ -94,6 +109,7 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
     if _loaded is not shell:
         return
     shell.events.unregister("post_execute", flush_all)
+    shell.events.unregister("pre_run_cell", _note_settings_problems)
     LiveDisplay.instance().close_all()
     for session in registry().list():
         close_session(session)

@@ -234,7 +234,7 @@ def test_invalid_keys_are_dropped_on_load_with_a_warning(root: Path, home: Path)
     assert all(str(local_path(root)) in m for m in messages)
     assert "provider must be a string, got: 123" in messages[0]
     assert "unknown key: colour" in messages[1]
-    assert "lua_timeout must be a positive number of seconds, got: 0" in messages[2]
+    assert "lua_timeout must be a positive number of seconds (0.001 to 3600), got: 0" in messages[2]
 
 
 def test_settings_object_is_immutable(root: Path) -> None:
@@ -260,9 +260,9 @@ def test_validate_names_the_key_and_the_expected_type() -> None:
     validate({"version": 1, "provider": "p", "models": {"p": ["m"]}, "lua_timeout": 0.5})
     cases = [
         ({"provider": 123}, "invalid_type", "provider must be a string, got: 123"),
-        ({"version": True}, "invalid_type", "version must be a positive integer, got: true"),
-        ({"version": 0}, "invalid_value", "version must be a positive integer, got: 0"),
-        ({"version": 1.0}, "invalid_type", "version must be a positive integer, got: 1.0"),
+        ({"version": True}, "invalid_type", "version must be a positive integer (at most 1000), got: true"),
+        ({"version": 0}, "invalid_value", "version must be a positive integer (at most 1000), got: 0"),
+        ({"version": 1.0}, "invalid_type", "version must be a positive integer (at most 1000), got: 1.0"),
         ({"providers": ["a", 1]}, "invalid_type", "providers must be a list of strings"),
         ({"models": {"a": "b"}}, "invalid_type", "models must be an object mapping"),
         ({"lua_max_memory_mb": -5}, "invalid_value", "lua_max_memory_mb must be a positive"),
@@ -538,9 +538,9 @@ def test_limits_come_from_config_when_no_settings(root: Path) -> None:
 
 def test_limits_precedence_config_global_local_flag(root: Path, home: Path) -> None:
     save(None, {"lua_timeout": 5, "lua_max_memory_mb": 64, "shell_timeout": 3}, scope="global")
-    save(root, {"lua_timeout": 7.5, "shell_allowlist": ["ls", "cat"]})
+    save(root, {"lua_timeout": 2.5, "shell_allowlist": ["ls", "cat"]})
     limits = sandbox_limits(load(root), **CONFIG)
-    assert (limits.timeout, limits.max_memory, limits.shell_timeout) == (7.5, 64 * MIB, 3.0)
+    assert (limits.timeout, limits.max_memory, limits.shell_timeout) == (2.5, 64 * MIB, 3.0)
     assert limits.shell_allowlist == ("ls", "cat")
     assert dict(limits.sources) == {
         "timeout": "local", "max_memory": "global",
@@ -549,7 +549,7 @@ def test_limits_precedence_config_global_local_flag(root: Path, home: Path) -> N
     flagged = limits.override(timeout=1, max_memory=None)
     assert (flagged.timeout, flagged.max_memory) == (1, 64 * MIB)
     assert (flagged.sources["timeout"], flagged.sources["max_memory"]) == ("flag", "global")
-    assert limits.timeout == 7.5
+    assert limits.timeout == 2.5
     with pytest.raises(TypeError, match="unknown limit"):
         limits.override(memory=1)
 

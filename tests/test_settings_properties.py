@@ -25,19 +25,20 @@ from jido_kernel.settings import (
 # Strategies written from the documented schema, independently of the implementation.
 text = st.text(max_size=20)
 command_name = text.filter(lambda s: s not in ("", ".", "..") and "/" not in s and "\0" not in s)
+# Every number has documented bounds: seconds 0.001..3600, memory 1..16384 MiB, version 1..1000.
 seconds = st.one_of(
-    st.integers(min_value=1, max_value=10**6),
-    st.floats(min_value=0, exclude_min=True, allow_nan=False, allow_infinity=False),
+    st.integers(min_value=1, max_value=3600),
+    st.floats(min_value=0.001, max_value=3600, allow_nan=False, allow_infinity=False),
 )
 VALID: dict[str, st.SearchStrategy[Any]] = {
-    "version": st.integers(min_value=1, max_value=10**12),
+    "version": st.integers(min_value=1, max_value=1000),
     "provider": text,
     "model": text,
     "theme": text,
     "providers": st.lists(text, max_size=5),
     "models": st.dictionaries(text, st.lists(text, max_size=3), max_size=4),
     "lua_timeout": seconds,
-    "lua_max_memory_mb": st.integers(min_value=1, max_value=10**6),
+    "lua_max_memory_mb": st.integers(min_value=1, max_value=16384),
     "shell_allowlist": st.lists(command_name, max_size=5),
     "shell_timeout": seconds,
 }
@@ -70,14 +71,16 @@ WRONG_TYPE: dict[str, st.SearchStrategy[Any]] = {
     "shell_timeout": json_values.filter(lambda v: type(v) not in (int, float)),
 }
 bad_seconds = st.one_of(
-    st.integers(max_value=0), st.floats(max_value=0), st.just(math.inf), st.just(math.nan)
+    st.integers(max_value=0), st.floats(max_value=0), st.just(math.inf), st.just(math.nan),
+    st.integers(min_value=3601), st.floats(min_value=3600, exclude_min=True), st.floats(0, 0.001, exclude_max=True),
+    st.sampled_from([1e300, 10**13, -math.inf]),
 )
 bad_command = st.sampled_from(["", ".", ".."]) | st.builds(
     lambda a, sep, b: a + sep + b, text, st.sampled_from(["/", "\0"]), text
 )
 WRONG_VALUE: dict[str, st.SearchStrategy[Any]] = {
-    "version": st.integers(max_value=0),
-    "lua_max_memory_mb": st.integers(max_value=0),
+    "version": st.integers(max_value=0) | st.integers(min_value=1001),
+    "lua_max_memory_mb": st.integers(max_value=0) | st.integers(min_value=16385) | st.just(10**13),
     "lua_timeout": bad_seconds,
     "shell_timeout": bad_seconds,
     "shell_allowlist": st.builds(

@@ -35,7 +35,8 @@ class Limits:
     shell_allowlist: tuple[str, ...]
     sources: Mapping[str, str]
     notes: tuple[str, ...] = ()
-    """What the settings asked for that does not apply (commands a project may not add)."""
+    """What the settings asked for that does not apply (a raised limit or an added
+    command in a project's own file)."""
 
     @property
     def values(self) -> dict[str, Any]:
@@ -67,7 +68,9 @@ def sandbox_limits(
     The keyword arguments are the traitlets values (a trait's default or the user's
     ``c.LuaSandbox.*`` config): ``timeout`` and ``shell_timeout`` in seconds,
     ``max_memory`` in bytes. A key set in a settings file wins (``lua_max_memory_mb``
-    is converted to bytes).
+    is converted to bytes), except that the project's own file can only tighten: it
+    may lower a numeric limit and remove commands, never raise or add (a cloned
+    repository may ship one); what it asks beyond that is left out with a note.
     """
     configured = {
         "timeout": float(timeout),
@@ -84,10 +87,37 @@ def sandbox_limits(
         else:
             values[name] = configured[name]
             sources[name] = "config"
-    notes: tuple[str, ...] = ()
+    notes: list[str] = []
+    for name in _NUMERIC:
+        if sources[name] == "local":
+            notes += _lowered(name, values, sources, settings, configured)
     if sources["shell_allowlist"] == "local":
-        values["shell_allowlist"], notes = _narrowed(values["shell_allowlist"], settings, configured)
-    return Limits(**values, sources=MappingProxyType(sources), notes=notes)
+        values["shell_allowlist"], narrowed = _narrowed(values["shell_allowlist"], settings, configured)
+        notes += narrowed
+    return Limits(**values, sources=MappingProxyType(sources), notes=tuple(notes))
+
+
+_NUMERIC = ("timeout", "max_memory", "shell_timeout")
+
+
+def _lowered(
+    name: str, values: dict[str, Any], sources: dict[str, str], settings: Settings, configured: Mapping[str, Any]
+) -> list[str]:
+    """A project's own numeric limit may only lower the value below it (the global
+    settings, else the configuration): a raising value is replaced by that value, with
+    a note naming the key, the file and the value in effect."""
+    key, convert = _FROM_SETTINGS[name]
+    layer = settings.global_values
+    below, scope = (convert(layer[key]), "global") if key in layer else (configured[name], "config")
+    if values[name] <= below:
+        return []
+    values[name], sources[name] = below, scope
+    shown = below // MIB if name == "max_memory" else below
+    where = "the global settings" if scope == "global" else "the configuration"
+    return [
+        f"{key}: {settings.get(key)} in {settings.sources[key].path} ignored — a project's settings can only "
+        f"lower limits; in effect: {shown} (from {where})"
+    ]
 
 
 def _narrowed(

@@ -1,7 +1,9 @@
 """The settings schema: one declarative table of keys, their types and defaults.
 
 ``SCHEMA`` maps each key to a :class:`Setting` (type, description, default); docs and
-``%settings`` list it, and :func:`validate` / :func:`validate_value` enforce it.
+``%settings`` list it, and :func:`validate` / :func:`validate_value` enforce it. Every
+number has bounds: values a file could use to disable a limit (``1e300``, ``10**13``,
+``NaN``, infinities, booleans) are settings errors, never values in effect.
 """
 
 from __future__ import annotations
@@ -27,16 +29,32 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _positive_int(value: Any) -> str | None:
-    if not _is_int(value):
-        return _TYPE
-    return None if value > 0 else _VALUE
+def _int_in(low: int, high: int) -> Callable[[Any], str | None]:
+    """An integer from ``low`` to ``high`` (booleans are not integers here)."""
+
+    def check(value: Any) -> str | None:
+        if not _is_int(value):
+            return _TYPE
+        return None if low <= value <= high else _VALUE
+
+    return check
 
 
-def _positive_seconds(value: Any) -> str | None:
-    if not (_is_int(value) or isinstance(value, float)):
-        return _TYPE
-    return None if math.isfinite(value) and value > 0 else _VALUE
+def _seconds_in(low: float, high: float) -> Callable[[Any], str | None]:
+    """A finite number of seconds from ``low`` to ``high``."""
+
+    def check(value: Any) -> str | None:
+        if not (_is_int(value) or isinstance(value, float)):
+            return _TYPE
+        return None if math.isfinite(value) and low <= value <= high else _VALUE
+
+    return check
+
+
+MAX_VERSION = 1000
+MIN_SECONDS = 0.001
+MAX_SECONDS = 3600
+MAX_MEMORY_MB = 16384
 
 
 def _string_list(value: Any) -> str | None:
@@ -82,8 +100,8 @@ def _table(*rows: Setting) -> MappingProxyType[str, Setting]:
 
 
 SCHEMA: MappingProxyType[str, Setting] = _table(
-    Setting("version", "a positive integer", "Format version of the settings file.", None,
-            _positive_int),
+    Setting("version", f"a positive integer (at most {MAX_VERSION})", "Format version of the settings file.",
+            None, _int_in(1, MAX_VERSION)),
     Setting("provider", "a string", "LLM provider of new sessions.", None, _string),
     Setting("model", "a string", "LLM model of new sessions.", None, _string),
     Setting("theme", "a string", "Display theme name.", None, _string),
@@ -91,16 +109,16 @@ SCHEMA: MappingProxyType[str, Setting] = _table(
             _string_list),
     Setting("models", "an object mapping provider names to lists of strings",
             "Models offered for each provider.", None, _models),
-    Setting("lua_timeout", "a positive number of seconds",
-            "Time limit of one Lua cell or script.", 30, _positive_seconds),
-    Setting("lua_max_memory_mb", "a positive integer (MiB)",
-            "Memory limit of a session's Lua state.", 256, _positive_int),
+    Setting("lua_timeout", f"a positive number of seconds ({MIN_SECONDS} to {MAX_SECONDS})",
+            "Time limit of one Lua cell or script.", 30, _seconds_in(MIN_SECONDS, MAX_SECONDS)),
+    Setting("lua_max_memory_mb", f"a positive integer (MiB, at most {MAX_MEMORY_MB})",
+            "Memory limit of a session's Lua state.", 256, _int_in(1, MAX_MEMORY_MB)),
     Setting("shell_allowlist", "a list of command names (non-empty, without '/')",
             "Commands jido.shell may run; replaces the built-in allow-list (a project's "
             "own file can only remove commands from the list below it).", None,
             _command_names),
-    Setting("shell_timeout", "a positive number of seconds",
-            "Time limit of one jido.shell command.", 25, _positive_seconds),
+    Setting("shell_timeout", f"a positive number of seconds ({MIN_SECONDS} to {MAX_SECONDS})",
+            "Time limit of one jido.shell command.", 25, _seconds_in(MIN_SECONDS, MAX_SECONDS)),
 )
 
 
