@@ -10,8 +10,9 @@ Real worker processes, real lupa; the handlers do real work.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 
 from jido_kernel.errors import JidoError
 from jido_kernel.lua import LuaSandbox, LuaTimeoutError, LuaValueError
-from jido_kernel.lua.protocol import MAX_MESSAGE, MAX_REPLY
+from jido_kernel.lua.protocol import MAX_ARGUMENTS, MAX_MESSAGE, MAX_REPLY
 
 MIB = 1024 * 1024
 QUICK = 3.0  # seconds: a run that follows a desynchronised one waits for the old run's time limit
@@ -207,3 +208,22 @@ class TestKernelTimeIsNotLuas:
         assert not caught.value.state_reset
         assert 2.0 <= elapsed < 2.0 + 1.0 + QUICK
         assert_in_step(sandbox, pid)
+
+
+def test_tool_call_records_stay_small(project: Path) -> None:
+    records: list[Mapping[str, Any]] = []
+    sandbox = LuaSandbox(project, on_tool_call=records.append, timeout=20)
+    try:
+        code = (
+            "local huge = string.rep('k', 1000000) "
+            "local wide = {} for i = 1, 900 do wide[i] = string.rep('w', 190) .. i end "
+            "jido.list_dir('.', {[huge] = 1}) jido.read_file(huge) jido.shell('ls', wide, {[huge] = wide}) "
+            "jido.write_file(huge, huge) return keep"
+        )
+        assert sandbox.run(code).values == [None]
+    finally:
+        sandbox.close()
+    assert len(records) == 8
+    for record in records:
+        assert len(json.dumps(record["arguments"])) <= MAX_ARGUMENTS
+        assert record["result_summary"] is None or len(record["result_summary"]) <= 2000

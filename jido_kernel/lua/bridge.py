@@ -11,6 +11,7 @@ so an interrupt or a deadline is never held up by a slow command or a busy kerne
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -27,7 +28,7 @@ from ..security import FileTooLarge
 from .convert import from_lua
 from .errors import LuaValueError
 from .limits import Limiter
-from .protocol import FUNCTIONS, STATE_OPS, ProtocolError, one_line
+from .protocol import FUNCTIONS, MAX_ARGUMENTS, STATE_OPS, ProtocolError, one_line
 from .values import LuaOpaque, decode, encode
 
 _PARAMETERS: dict[str, tuple[str, ...]] = {
@@ -116,10 +117,11 @@ class Bridge:
         for index, value in enumerate(args[: len(names)]):
             if value is not None:
                 try:
-                    plain = from_lua(value, strict=False, name=names[index], max_items=_RECORD_ITEMS)
-                    shown[names[index]] = _shown(plain)
+                    plain = _shown(from_lua(value, strict=False, name=names[index], max_items=_RECORD_ITEMS))
                 except LuaValueError:
-                    shown[names[index]] = "<too large to show>"
+                    plain = None
+                too_large = plain is None or len(json.dumps(plain)) > MAX_ARGUMENTS // 4
+                shown[names[index]] = "<too large to show>" if too_large else plain
         return shown
 
     def _read_file(self, path: Any = None, options: Any = None, *_: Any) -> tuple[str, str]:
@@ -307,7 +309,7 @@ def _shown(value: Any) -> Any:
         return [_shown(item) for item in value[:_SHOWN_ITEMS]] + more
     if isinstance(value, dict):
         items = list(value.items())
-        shown = {key if isinstance(key, str) else repr(key): _shown(item) for key, item in items[:_SHOWN_ITEMS]}
+        shown = {_shown(key if isinstance(key, str) else repr(key)): _shown(item) for key, item in items[:_SHOWN_ITEMS]}
         if len(items) > _SHOWN_ITEMS:
             shown["…"] = f"{len(items) - _SHOWN_ITEMS} more"
         return shown

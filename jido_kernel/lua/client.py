@@ -28,6 +28,7 @@ stopped worker), so sending never blocks, and one keeps the tail of its stderr.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -65,8 +66,11 @@ from .protocol import (
     ERROR_FIELDS,
     FROM_WORKER,
     FUNCTIONS,
+    MAX_ARGUMENTS,
     MAX_BACKLOG,
+    MAX_ERROR,
     MAX_REPLY,
+    STATE_OPS,
     TOOL_CALL_FIELDS,
     TOOL_STATUSES,
     ProtocolError,
@@ -629,6 +633,8 @@ class LuaSandbox(Configurable):
                 raise ProtocolError(f"unknown tool call status {record['status']!r}")
             if record["name"] not in FUNCTIONS:
                 raise ProtocolError(f"tool call of unknown function {record['name'][:80]!r}")
+            if len(json.dumps(record["arguments"])) > MAX_ARGUMENTS:
+                raise ProtocolError(f"tool call arguments larger than {MAX_ARGUMENTS} bytes")
         except ProtocolError as error:
             self._violation(worker, str(error))
         record["id"] = record["id"][:64]
@@ -644,6 +650,8 @@ class LuaSandbox(Configurable):
         """The ``state_reply`` line for a ``jido.state`` call: its value, or one line for Lua
         when the call fails or its value is too large to send."""
         op, call_id = item["op"], item["call_id"]
+        if op not in STATE_OPS:
+            self._violation(worker, f"unknown state operation {op[:80]!r}")
         args = [self._decoded(arg, worker) for arg in item["args"]]
         try:
             if self.on_state_call is None:
@@ -665,7 +673,7 @@ class LuaSandbox(Configurable):
             protocol.check_fields(record, ERROR_FIELDS, "error")
         except ProtocolError as error:
             self._violation(worker, str(error))
-        kind, message = record["type"], record["message"]
+        kind, message = record["type"], record["message"][: MAX_ERROR + 100]
         if kind == "KeyboardInterrupt":
             return KeyboardInterrupt(message)
         if kind == "LuaValueError":

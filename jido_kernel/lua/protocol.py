@@ -30,7 +30,13 @@ MAX_BACKLOG = 2 * MAX_MESSAGE
 pile up is broken and is restarted."""
 
 MAX_TEXT = 2000
-"""Characters of an error message or tool-call summary that cross, on one line."""
+"""Characters of a ``jido.state`` error or tool-call summary that cross, on one line."""
+
+MAX_ERROR = 64 * 1024
+"""Characters of a Lua error message that cross."""
+
+MAX_ARGUMENTS = 16 * 1024
+"""Bytes (as JSON) of a tool call's shown arguments; each argument gets a quarter."""
 
 FUNCTIONS: tuple[str, ...] = (
     "read_file", "write_file", "list_dir", "glob", "file_exists", "is_file", "is_dir",

@@ -36,7 +36,7 @@ from . import protocol
 from .bridge import FUNCTIONS, STATE_OPS, Bridge
 from .errors import LuaValueError
 from .limits import Limiter, LuaHooks
-from .protocol import FROM_KERNEL, ProtocolError
+from .protocol import FROM_KERNEL, MAX_ERROR, ProtocolError
 from .runtime import Callbacks, RunOutcome, SandboxRuntime
 from .values import WireError, check_value, decode, encode
 
@@ -45,7 +45,6 @@ FLUSH_BYTES = 8192
 MAX_OUTPUT = 32 * 1024 * 1024
 """Printed bytes forwarded per run; past it output is dropped with a notice."""
 _TEXT_CHUNK = 1024 * 1024
-MAX_ERROR_CHARS = 64 * 1024
 CPU_MARGIN = 5.0
 _READ_SIZE = 65536
 
@@ -212,8 +211,8 @@ class Worker:
                 self.requests.put(message)
 
     def _fail(self, request: int, kind: str, message: str, chunk: str | None = None, line: int | None = None) -> None:
-        if len(message) > MAX_ERROR_CHARS:
-            message = f"{message[:MAX_ERROR_CHARS]}… (error message truncated, {len(message)} characters)"
+        if len(message) > MAX_ERROR:
+            message = f"{message[:MAX_ERROR]}… (error message truncated, {len(message)} characters)"
         error = {"type": kind, "message": message, "chunk": chunk, "line": line}
         self.channel.send({"type": "error", "id": request, "error": error})
 
