@@ -18,7 +18,7 @@ from jido_kernel.settings.paths import local_path
 from kernel_helpers import execute, jido_kernel
 
 MIB = 1024 * 1024
-CONFIG = dict(timeout=30.0, max_memory=256 * MIB, shell_timeout=25.0, shell_allowlist=["ls"])
+CONFIG: dict[str, Any] = {"timeout": 30.0, "max_memory": 256 * MIB, "shell_timeout": 25.0, "shell_allowlist": ["ls"]}
 KEYS = {"lua_timeout": "timeout", "lua_max_memory_mb": "max_memory", "shell_timeout": "shell_timeout"}
 BOUNDS = {"lua_timeout": (0.001, 3600), "lua_max_memory_mb": (1, 16384), "shell_timeout": (0.001, 3600)}
 

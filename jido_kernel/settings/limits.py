@@ -114,10 +114,11 @@ def _lowered(
     values[name], sources[name] = below, scope
     shown = below // MIB if name == "max_memory" else below
     where = "the global settings" if scope == "global" else "the configuration"
-    return [
+    note = (
         f"{key}: {settings.get(key)} in {settings.sources[key].path} ignored — a project's settings can only "
         f"lower limits; in effect: {shown} (from {where})"
-    ]
+    )
+    return [note]
 
 
 def _narrowed(
@@ -135,7 +136,8 @@ def _narrowed(
     dropped = [command for command in local if command not in below]
     if not dropped:
         return kept, ()
-    return kept, (
+    note = (
         f"shell_allowlist: {', '.join(dropped)} not allowed — a project's settings can only "
-        "remove commands; add them to the global settings (%settings set shell_allowlist ... --global)",
+        "remove commands; add them to the global settings (%settings set shell_allowlist ... --global)"
     )
+    return kept, (note,)
