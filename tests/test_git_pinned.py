@@ -171,3 +171,19 @@ class TestPinnedRepository:
                 run(repo, *args)
             assert caught.value.reason == "not_allowed"
         assert not (repo / "pwned").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["grep", "-n", "alpha"], ["blame", "a.txt"], ["shortlog", "-s", "HEAD"], ["describe", "--always"],
+        ["cat-file", "-p", "HEAD:a.txt"], ["ls-tree", "-r", "HEAD"], ["rev-list", "--count", "HEAD"],
+        ["branch", "--list"], ["tag", "-l"], ["for-each-ref", "--format=%(refname)"], ["show-ref"],
+        ["name-rev", "HEAD"], ["merge-base", "HEAD", "HEAD"], ["diff-tree", "-r", "HEAD"], ["diff-files", "-p"],
+        ["diff-index", "-p", "HEAD"], ["count-objects", "-v"], ["version"], ["log", "--oneline", "-n", "1"],
+        ["show", "--stat"], ["diff", "--cached"], ["status", "-sb"], ["rev-parse", "--show-toplevel"], ["ls-files"],
+    ],
+)  # fmt: skip
+def test_every_subcommand_runs_with_the_added_options(repo: Path, args: list[str]) -> None:
+    result = run(repo, *args)
+    assert result.exit_code == 0, result.stderr
