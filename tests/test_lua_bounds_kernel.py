@@ -88,6 +88,8 @@ def test_a_state_reply_larger_than_the_frame_is_nil_message(kernel: Kernel) -> N
     )
     assert done.status == "ok", done.error
     assert done.result is not None and done.result["text/plain"].startswith("true"), done.result
+    refusal = done.result["text/plain"]
+    assert "\\n" not in refusal and "Traceback" not in refusal and "object at" not in refusal
     after = run(kernel, "%lua after").result
     assert after is not None and after["text/plain"] == "'went on'"
     assert_in_step(kernel, pid)
@@ -151,4 +153,17 @@ def test_slow_kernel_side_state_handling_is_not_a_lua_timeout(kernel: Kernel) ->
     assert done.status == "ok", done.error
     assert done.result is not None and done.result["text/plain"] == "'done'"
     assert elapsed >= 3.0
+    assert_in_step(kernel, pid)
+
+
+def test_a_state_bound_reaches_lua_as_one_line(kernel: Kernel) -> None:
+    pid = worker_pid(kernel)
+    done = run(
+        kernel,
+        "%%lua\nlocal value, message = jido.state.append_message('user', string.rep('m', 8 * 1024 * 1024))\n"
+        "return value == nil, type(message), message",
+    )
+    assert done.status == "ok", done.error
+    assert done.result is not None and done.result["text/plain"].startswith('true, "string", "'), done.result
+    assert "\\n" not in done.result["text/plain"] and "Traceback" not in done.result["text/plain"]
     assert_in_step(kernel, pid)

@@ -21,7 +21,7 @@ from typing import Any
 MAX_MESSAGE = 64 * 1024 * 1024
 """Largest message either side sends or accepts, in bytes (a cell's result, a pulled value)."""
 
-MAX_REPLY = 16 * 1024 * 1024
+MAX_REPLY = 32 * 1024 * 1024
 """Largest ``state_reply`` the kernel sends, in bytes: above it Lua gets ``nil, message``
 (the value is built in the Lua state with its memory limit lifted)."""
 
