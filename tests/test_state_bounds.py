@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from traitlets import TraitError
+from traitlets.config import Config
 
 from jido_kernel.errors import JidoError
 from jido_kernel.session.manager import STATE_CALLS
@@ -16,8 +18,11 @@ def test_defaults() -> None:
     limits = StateLimits()
     assert (limits.max_message_chars, limits.max_chunk_chars, limits.max_stream_chars) == (MiB, MiB, 4 * MiB)
     assert (limits.max_total_chars, limits.max_todos, limits.max_tool_text_chars) == (16 * MiB, 1000, 16 * 1024)
-    with pytest.raises(StateError, match="max_todos=0"):
+    with pytest.raises(TraitError):
         StateLimits(max_todos=0)
+    configured = StateLimits(config=Config({"StateLimits": {"max_message_chars": 10}}))
+    with pytest.raises(StateLimitError, match="StateLimits.max_message_chars"):
+        SessionState("s", configured).append_message("user", "x" * 11)
 
 
 def test_a_large_message_is_refused_with_the_limit_named() -> None:

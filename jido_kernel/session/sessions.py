@@ -55,7 +55,7 @@ def open_session(
     the background so the first ``%%lua`` cell does not wait for it.
     """
     from .. import settings as settings_mod
-    from ..state import SessionState
+    from ..state import SessionState, StateLimits
     from .manager import SessionManager
 
     session = Session.new(project_root, name=name, id=id)
@@ -63,7 +63,7 @@ def open_session(
     from_settings = {k: loaded.values[k] for k in CONFIG_KEYS if k in loaded.values}
     session.update_config({**from_settings, **(config or {})})
     session.settings = loaded
-    session.state = SessionState(session.id)
+    session.state = SessionState(session.id, StateLimits(parent=parent))
     registry().register(session)
     try:
         session.manager = SessionManager(session, parent=parent)

@@ -8,8 +8,10 @@ makes itself (tool calls) are clipped with a visible marker instead.
 from __future__ import annotations
 
 import reprlib
-from dataclasses import dataclass, fields
 from typing import Any
+
+from traitlets import Int
+from traitlets.config import Configurable
 
 from jido_kernel.state.records import StateError
 from jido_kernel.state.text import clip, size_text
@@ -27,9 +29,13 @@ class StateLimitError(StateError):
     reason = "state_limit"
 
 
-@dataclass(frozen=True, slots=True)
-class StateLimits:
-    """The bounds of one :class:`~jido_kernel.state.model.SessionState` (in characters).
+def _bound(default: int, text: str) -> Int:
+    return Int(default, min=1, help=text).tag(config=True)
+
+
+class StateLimits(Configurable):
+    """The bounds of one :class:`~jido_kernel.state.model.SessionState`, in characters
+    (``c.StateLimits.max_message_chars = …`` in the IPython or kernel configuration).
 
     Lists past their count (``max_messages``, ``max_reasoning_steps``,
     ``max_tool_calls``) drop their oldest entries; while the session's text exceeds
@@ -37,25 +43,18 @@ class StateLimits:
     of each stays). The defaults keep the newest items, the todos and a stream within it.
     """
 
-    max_message_chars: int = MiB
-    max_chunk_chars: int = MiB
-    max_stream_chars: int = 4 * MiB
-    max_total_chars: int = 16 * MiB
-    max_messages: int = 1000
-    max_reasoning_steps: int = 100
-    max_todos: int = 1000
-    max_todo_chars: int = 4096
-    max_tool_calls: int = 500
-    max_tool_text_chars: int = 16 * 1024
-
-    def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise StateError(
-                    f"Invalid state limit {item.name}={value!r}: use an integer >= 1.",
-                    reason="invalid_limit",
-                )
+    max_message_chars = _bound(MiB, "Most characters of one message or reasoning step.")
+    max_chunk_chars = _bound(MiB, "Most characters of one stream chunk.")
+    max_stream_chars = _bound(4 * MiB, "Most characters of one streamed message.")
+    max_total_chars = _bound(16 * MiB, "Most characters of text a session keeps; the oldest go.")
+    max_messages = _bound(1000, "Most messages kept; the oldest go.")
+    max_reasoning_steps = _bound(100, "Most reasoning steps kept; the oldest go.")
+    max_todos = _bound(1000, "Most todos in the todo list.")
+    max_todo_chars = _bound(4096, "Most characters of one todo's content or active form.")
+    max_tool_calls = _bound(500, "Most tool call records kept; the oldest go.")
+    max_tool_text_chars = _bound(
+        16 * 1024, "Most characters of a tool call's arguments or result; more is clipped."
+    )
 
     def check(self, size: int, limit_name: str, what: str, reason: str) -> None:
         """StateLimitError ``reason`` when ``size`` exceeds the limit ``limit_name``."""

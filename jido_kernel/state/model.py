@@ -35,10 +35,9 @@ from jido_kernel.state.records import (
 )
 from jido_kernel.state.text import clip
 
-_DEFAULT_LIMITS = StateLimits()
-MAX_MESSAGES = _DEFAULT_LIMITS.max_messages
-MAX_REASONING_STEPS = _DEFAULT_LIMITS.max_reasoning_steps
-MAX_TOOL_CALLS = _DEFAULT_LIMITS.max_tool_calls
+MAX_MESSAGES: int = StateLimits.max_messages.default_value
+MAX_REASONING_STEPS: int = StateLimits.max_reasoning_steps.default_value
+MAX_TOOL_CALLS: int = StateLimits.max_tool_calls.default_value
 _NAME_CHARS = 200
 
 Observer = Callable[[StateEvent], None]
@@ -130,7 +129,7 @@ class SessionState:
     def __init__(self, session_id: str, limits: StateLimits | None = None) -> None:
         check_id(session_id, "session")
         self._session_id = session_id
-        self.limits = _DEFAULT_LIMITS if limits is None else limits
+        self.limits = StateLimits() if limits is None else limits
         self._total_chars = 0  # text held by messages, reasoning, todos and the stream
         self._lock = threading.RLock()
         self._observers: tuple[_Subscription, ...] = ()
