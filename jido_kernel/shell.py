@@ -47,7 +47,15 @@ from pathlib import Path
 
 from .confine._libc import PR_SET_PDEATHSIG, libc
 from .security import SANDBOX
-from .shell_git import GIT_HARDENING, GitPin, driver_overrides, git_argv, git_environment, pin_git_dir
+from .shell_git import (
+    GIT_HARDENING,
+    GitPin,
+    check_worktree_reads,
+    driver_overrides,
+    git_argv,
+    git_environment,
+    pin_git_dir,
+)
 from .shell_options import (
     GIT_OPTIONS,
     OPTION_TABLES,
@@ -206,7 +214,9 @@ def run_command(
     argv = [command, *_guards(command, parsed, root), *args]
     if command == "git":
         env = git_environment(env, root, git if git is not None else pin_git_dir(root))
-        argv = git_argv(list(args), driver_overrides(binary, root, env, timeout))
+        overrides = driver_overrides(binary, root, env, timeout)
+        check_worktree_reads(binary, root, env, timeout, list(args), overrides)
+        argv = git_argv(list(args), overrides)
     return _execute(binary, argv, root, env=env, timeout=timeout, max_output=max_output)
 
 

@@ -11,7 +11,9 @@ includes) configures (:func:`driver_overrides`): ``filter.*.clean|smudge|process
 ``diff.*.textconv|command``, ``merge.*.driver``, ``credential.*.helper``,
 ``gpg.*.program``. Subcommands that diff also get ``--no-ext-diff``/``--no-textconv``.
 Only builtin read-only subcommands run (aliases never do), each with its own option
-table (:data:`jido_kernel.shell_options.GIT_OPTIONS`).
+table (:data:`jido_kernel.shell_options.GIT_OPTIONS`). Subcommands that show work-tree
+files (:data:`WORKTREE_READERS`) are refused while a tracked file is hard-linked, as any
+reader is (:func:`check_worktree_reads`); every helper git run gets the same overrides.
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ from pathlib import Path
 
 from .shell_options import ShellError
 
-__all__ = ["GIT_HARDENING", "GitPin", "driver_overrides", "git_argv", "git_environment", "pin_git_dir"]
+__all__ = [
+    "GIT_HARDENING",
+    "GitPin",
+    "check_worktree_reads",
+    "driver_overrides",
+    "git_argv",
+    "git_environment",
+    "pin_git_dir",
+]
 
 GIT_HARDENING: tuple[str, ...] = (
     "--no-pager",
@@ -74,6 +84,9 @@ _DRIVER_KEY = re.compile(
 )
 _FILTER_KEY = re.compile(r"filter\.(.+)\.(?:clean|smudge|process)", re.IGNORECASE)
 _MAX_CONFIG_LISTING = 1 << 20
+_MAX_FILE_LISTING = 16 << 20
+WORKTREE_READERS = frozenset({"diff", "diff-files", "diff-index", "grep"})
+"""Subcommands that show the content of work-tree files (unless given ``--cached``)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,38 @@ def driver_overrides(binary: str, root: Path, env: dict[str, str], timeout: floa
         if filtered:
             overrides += ["-c", f"filter.{filtered.group(1)}.required=false"]
     return overrides
+
+
+def check_worktree_reads(
+    binary: str, root: Path, env: dict[str, str], timeout: float, args: list[str], overrides: list[str]
+) -> None:
+    """Refuse a subcommand that would show work-tree files when a tracked one is hard-linked
+    (its other name may be a file outside the project)."""
+    subcommand, rest = args[0], args[1:]
+    if subcommand not in WORKTREE_READERS or "--cached" in rest or "--staged" in rest:
+        return
+    others = ["--others", "--exclude-standard"] if "--untracked" in rest else []
+    listing = [binary, *GIT_HARDENING, *overrides, "ls-files", "-z", "--cached", *others]
+    try:
+        done = subprocess.run(
+            listing, executable=binary, cwd=root, env=env, capture_output=True, timeout=timeout,
+            stdin=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ShellError(f"git could not list the work tree: {error}", reason="start_failed") from None
+    if done.returncode != 0 or len(done.stdout) > _MAX_FILE_LISTING:
+        raise ShellError(f"git {subcommand} refused: the work tree cannot be checked", reason="too_many_entries")
+    for raw in filter(None, done.stdout.split(b"\0")):
+        try:
+            info = os.lstat(root / os.fsdecode(raw))
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+            raise ShellError(
+                f"Security error: git {subcommand} would read {os.fsdecode(raw)}: file has more than one hard link "
+                "(it may be a file outside the project)",
+                reason="hardlinked_file",
+            )
 
 
 def git_argv(args: list[str], overrides: list[str]) -> list[str]:

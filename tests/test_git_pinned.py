@@ -187,3 +187,19 @@ class TestPinnedRepository:
 def test_every_subcommand_runs_with_the_added_options(repo: Path, args: list[str]) -> None:
     result = run(repo, *args)
     assert result.exit_code == 0, result.stderr
+
+
+class TestWorkTreeHardLinks:
+    def test_diff_and_grep_refuse_a_hard_linked_tracked_file(self, repo: Path, tmp_path: Path) -> None:
+        outside = tmp_path / "outside.txt"
+        outside.write_text("SECRET\n")
+        os.link(outside, repo / "b.txt")
+        owner_git(repo, "add", "b.txt")
+        owner_git(repo, "commit", "-q", "-m", "b")
+        outside.write_text("SECRET-CHANGED\n")  # the project's b.txt changes with it
+        for args in (["diff"], ["grep", "SECRET"], ["diff-files", "-p"], ["diff-index", "-p", "HEAD"]):
+            with pytest.raises(ShellError) as caught:
+                run(repo, *args)
+            assert caught.value.reason == "hardlinked_file" and "b.txt" in str(caught.value)
+        assert "SECRET" not in run(repo, "diff", "--cached").stdout
+        assert run(repo, "status", "--porcelain").stdout == " M b.txt\n"
