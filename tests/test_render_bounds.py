@@ -86,7 +86,12 @@ def test_the_final_update_of_a_large_stream_is_clipped_and_complete() -> None:
 
 def test_a_large_lua_result_renders_under_the_cap() -> None:
     records = [{"name": "n" * 100, "i": i, "sub": {"a": list(range(30))}} for i in range(50_000)]
-    for value in (records, ["y" * (5 * MiB)], [[["z" * 1000] * 50] * 50] * 50, {f"k{i}": "v" * 50 for i in range(10**5)}):
+    for value in (
+        records,
+        ["y" * (5 * MiB)],
+        [[["z" * 1000] * 50] * 50] * 50,
+        {f"k{i}": "v" * 50 for i in range(10**5)},
+    ):
         started = time.perf_counter()
         bundle = display_value([value])._repr_mimebundle_()
         assert time.perf_counter() - started < 5
