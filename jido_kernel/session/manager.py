@@ -11,6 +11,7 @@ the notebook owner's magics pass ``policy=OWNER``.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from traitlets.config import Configurable
 
 from .. import security
+from ..errors import JidoError
 from ..lua.client import LuaResult, LuaSandbox
 from ..security import SANDBOX, Policy
 from ..settings import Limits, sandbox_limits
@@ -130,7 +132,10 @@ class SessionManager:
         state = self.session.state
         if record["status"] in ("pending", "running"):
             state.add_tool_call(
-                record["name"], record.get("arguments") or {}, status=record["status"], id=record["id"]
+                record["name"],
+                record.get("arguments") or {},
+                status=record["status"],
+                id=record["id"],
             )
         else:
             state.update_tool_call(
@@ -141,7 +146,16 @@ class SessionManager:
             )
 
     def _on_state_call(self, op: str, args: Sequence[Any]) -> Any:
-        return STATE_CALLS[op](self.session.state, *args)
+        call = STATE_CALLS[op]
+        try:
+            inspect.signature(call).bind(self.session.state, *args)
+        except TypeError:
+            parameters = ", ".join(list(inspect.signature(call).parameters)[1:])
+            raise JidoError(
+                f"jido.state.{op} takes ({parameters}), not {len(args)} argument{'s' if len(args) != 1 else ''}",
+                reason="bad_arguments",
+            ) from None
+        return call(self.session.state, *args)
 
 
 def _append_message(state: Any, role: str, content: str) -> bool:
@@ -162,15 +176,23 @@ def _start_streaming(state: Any, message_id: str | None = None) -> bool:
     return True
 
 
+def _add_reasoning_step(state: Any, content: str) -> bool:
+    return bool(state.add_reasoning_step(content))
+
+
+def _update_streaming(state: Any, chunk: str) -> bool:
+    return state.update_streaming(chunk) or True
+
+
 def _end_streaming(state: Any) -> str:
     return state.end_streaming().content
 
 
 STATE_CALLS: dict[str, Callable[..., Any]] = {
     "append_message": _append_message,
-    "add_reasoning_step": lambda state, content: bool(state.add_reasoning_step(content)),
+    "add_reasoning_step": _add_reasoning_step,
     "update_todos": _update_todos,
     "start_streaming": _start_streaming,
-    "update_streaming": lambda state, chunk: state.update_streaming(chunk) or True,
+    "update_streaming": _update_streaming,
     "end_streaming": _end_streaming,
 }
