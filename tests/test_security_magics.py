@@ -75,6 +75,18 @@ def test_writes_of_trusted_names_are_refused(kc: BlockingKernelClient, root: Pat
 def test_dotdot_after_a_link_leading_out_is_an_escape(kc: BlockingKernelClient, root: Path, path: str) -> None:
     _refused(execute(kc, f"%validate_path {path}"), "outside project")
     _refused(execute(kc, f"%validate_path {root}/{path}"), "outside project")
+    _refused(execute(kc, f"%read_file {path}"), "outside project")
+    _refused(execute(kc, f"%%write_file {path}\nx\n"), "outside project")
+    lua = execute(kc, f"%%lua\nlocal ok, msg = jido.read_file({path!r}) print(ok, msg)")
+    assert lua.stdout.startswith("nil\tSecurity error: symlink points outside project"), lua.stdout
+
+
+def test_lua_and_the_magics_read_the_same_file_through_dotdot(kc: BlockingKernelClient, root: Path) -> None:
+    (root / "a" / "x").write_text("a's x\n")
+    magic = execute(kc, "%read_file in_link/../x")
+    lua = execute(kc, "%%lua\nprint(jido.read_file('in_link/../x'))")
+    assert magic.status == "ok" and "a's x" in magic.result["text/plain"]
+    assert "a's x" in lua.stdout
 
 
 def test_dotdot_after_a_link_inside_resolves_as_the_os_does(kc: BlockingKernelClient, root: Path) -> None:

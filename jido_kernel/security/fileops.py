@@ -22,11 +22,11 @@ from typing import Any, TypeVar
 from . import audit
 from .atomic import atomic_write_at
 from .errors import BinaryFile, FileOpError, FileTooLarge, Refusal, file_error
-from .lexical import parts_under
+from .lexical import parts_under, walk_parts
 from .lines import check_window, line_window, number_lines
 from .locate import close_found, open_dir, open_leaf, open_parent
 from .policy import SANDBOX, Policy
-from .resolve import reopen_dir
+from .resolve import Walker, reopen_dir
 from .roots import Root, get_root
 
 DEFAULT_MAX_BYTES = 10_000_000
@@ -55,8 +55,9 @@ def confined(func: _F) -> _F:
 
 
 def begin(path: object, root: str | os.PathLike[str], policy: Policy, *, write: bool) -> tuple[Root, list[str]]:
-    """The root and the lexically validated components of ``path``, with the policy's
-    rules applied to them."""
+    """The root and the validated components of ``path``, with the policy's rules
+    applied to them. A ``..`` is resolved as the OS does (after a symlink it is the
+    parent of the link's target), so a link leading out makes ``link/../x`` an escape."""
     if not isinstance(policy, Policy):
         raise TypeError(f"policy must be a Policy (OWNER or SANDBOX), not {type(policy).__name__}")
     resolved_root = get_root(root)
@@ -64,7 +65,25 @@ def begin(path: object, root: str | os.PathLike[str], policy: Policy, *, write: 
     reason = policy.refusal(parts, write=write)
     if reason:
         raise Refusal(reason)
+    raw = walk_parts(path, resolved_root)
+    if ".." in raw:
+        parts = _without_dotdot(resolved_root, raw, policy, write=write)
     return resolved_root, parts
+
+
+def _without_dotdot(root: Root, raw: list[str], policy: Policy, *, write: bool) -> list[str]:
+    """``raw`` with every ``..`` resolved through the confined walk (the leaf itself is
+    not followed); the operation then resolves the result again as usual."""
+    root_fd = root.open()
+    try:
+        found = Walker(root, root_fd, policy, write=False).resolve(raw, follow_leaf=False)
+        close_found(found, root_fd)
+    finally:
+        os.close(root_fd)
+    reason = policy.refusal(found.parts, write=write)
+    if reason:
+        raise Refusal(reason)
+    return found.parts
 
 
 def _check_size(path: object, size: int, max_bytes: int) -> None:
