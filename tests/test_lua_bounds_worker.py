@@ -40,7 +40,8 @@ WORKER = (
 
     receive()  # config
     send({"type": "ready", "lua": "Lua 5.4", "confinement": {"landlock_abi": None, "landlock_enforced": False,
-          "network_restricted": False, "git_read_only": False, "notes": []}})
+          "network_restricted": False, "git_read_only": False,
+          "notes": ["n" * 100] * (1000 if sys.argv[1] == "notes" else 1)}})
     run = receive()
     rid = run["id"]
     result = {"type": "result", "id": rid, "values": ["finished"], "outputs": {}, "duration": 0.0}
@@ -128,3 +129,8 @@ def test_a_state_call_of_a_finished_run_is_answered(rogue: Any) -> None:
 def test_replies_left_unread_restart_it(rogue: Any) -> None:
     with pytest.raises(LuaWorkerCrashed, match="replies unread"):
         rogue("unread").run("")
+
+
+def test_a_flood_of_confinement_notes_is_refused(rogue: Any) -> None:
+    with pytest.raises(LuaWorkerCrashed, match="confinement notes"):
+        rogue("notes").run("")

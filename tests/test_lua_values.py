@@ -142,7 +142,11 @@ class TestCheck:
 class TestWire:
     @given(plain)
     def test_round_trip_through_json_keeps_every_type(self, value: Any) -> None:
-        checked = check_value(value, "v")
+        try:
+            checked = check_value(value, "v")
+        except LuaValueError as error:  # "a" and b"a": one Lua key
+            assert "which are the same key in Lua" in str(error)
+            return
         assert same(decode(json.loads(json.dumps(encode(checked), allow_nan=False))), checked)
 
     def test_tags(self) -> None:

@@ -87,7 +87,7 @@ class Bridge:
         handler = getattr(self, f"_{name}", None) if name in FUNCTIONS else None
         if handler is None:
             return None, f"jido.{name} does not exist"
-        record = {
+        record: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "name": name,
             "arguments": self._arguments(name, args),

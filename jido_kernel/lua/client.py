@@ -18,7 +18,12 @@ restarted and the error says the Lua state was reset (``error.state_reset``).
 Workers die with the thread that started them (``PR_SET_PDEATHSIG``), so they are
 always started from one long-lived spawner thread, whichever thread calls ``run``.
 Nothing from the worker is ever unpickled or evaluated: its messages are plain JSON,
-checked against :mod:`~jido_kernel.lua.protocol`.
+checked against :mod:`~jido_kernel.lua.protocol`, and bounded: printed text per run,
+tool-call names (known ``jido`` functions only), arguments and summaries, error
+messages, and the replies a worker may leave unread. Whatever the kernel cannot answer
+(a ``jido.state`` failure, a reply too large to send) reaches Lua as ``nil, message``,
+so the worker and the kernel never fall out of step. Time the kernel spends serving a
+run (its ``on_*`` handlers) moves the grace deadline: a slow kernel is not Lua's fault.
 
 No thread stands between a call and the worker: the calling thread writes its request
 to the worker's stdin and reads the answer from its stdout itself. Each worker has two
@@ -43,7 +48,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from traitlets import Float, Int, List, Unicode, default
 from traitlets.config import Configurable
@@ -70,6 +75,7 @@ from .protocol import (
     MAX_BACKLOG,
     MAX_ERROR,
     MAX_REPLY,
+    MAX_TEXT,
     STATE_OPS,
     TOOL_CALL_FIELDS,
     TOOL_STATUSES,
@@ -84,6 +90,7 @@ MIB = 1024 * 1024
 _STDERR_TAIL = 4096
 _WAIT_SLICE = 0.1
 _READ_SIZE = 65536
+_MAX_NOTES = 20
 MAX_OUTPUT = 32 * MIB
 """Characters of printed text passed on per run; the worker stops sooner (its own bound)."""
 _ERRORS: dict[str, type[LuaError]] = {
@@ -738,6 +745,9 @@ class LuaSandbox(Configurable):
         if isinstance(item, dict) and item["type"] == "ready":
             try:
                 protocol.check_fields(item["confinement"], CONFINEMENT_FIELDS, "confinement")
+                notes = item["confinement"]["notes"]
+                if len(notes) > _MAX_NOTES or not all(isinstance(n, str) and len(n) <= MAX_TEXT for n in notes):
+                    raise ProtocolError(f"confinement notes must be at most {_MAX_NOTES} short strings")
             except ProtocolError as error:
                 self._violation(worker, str(error))
             worker.ready = item
@@ -785,12 +795,12 @@ class LuaSandbox(Configurable):
         except WireError as error:
             self._violation(worker or self._worker, f"malformed value ({error})")
 
-    def _violation(self, worker: _Worker | None, problem: str) -> Any:
+    def _violation(self, worker: _Worker | None, problem: str) -> NoReturn:
         if worker is not None:
             worker.kill()
         self._crashed(worker, _End(f"it broke the protocol: {problem}"))
 
-    def _crashed(self, worker: _Worker | None, end: _End) -> Any:
+    def _crashed(self, worker: _Worker | None, end: _End) -> NoReturn:
         detail = end.problem or (worker.exit_description() if worker is not None else "no worker")
         self._restart(worker)
         raise LuaWorkerCrashed(f"The Lua worker stopped unexpectedly ({detail}); {STATE_RESET}.", state_reset=True)
