@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.core.error import UsageError
 
@@ -27,7 +27,6 @@ class SessionMagics(Magics):
     @argument("value", nargs="?", help="PATH for new, KEY for switch/close, NAME for rename")
     @argument("--name", help="name of the new session (default: the directory's name)")
     @line_magic
-    @no_var_expand  # PATH and NAME are taken literally
     def session(self, line: str) -> Session | SessionList | None:
         """%session [show | list | new PATH [--name N] | switch KEY | close [KEY] | rename NAME]
 
