@@ -100,3 +100,15 @@ def jido_kernel(
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def plain(run: Execution) -> str:
+    """The ``text/plain`` of the cell's result (which must exist)."""
+    assert run.result is not None, run.error
+    return str(run.result["text/plain"])
+
+
+def failure(run: Execution) -> dict[str, Any]:
+    """The error content of a cell that must have failed."""
+    assert run.error is not None, run.result
+    return run.error

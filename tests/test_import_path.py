@@ -19,8 +19,7 @@ import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import KernelManager
-
-from kernel_helpers import TIMEOUT, execute, jido_kernel
+from kernel_helpers import TIMEOUT, execute, failure, jido_kernel, plain
 
 pytestmark = pytest.mark.kernel
 
@@ -56,7 +55,7 @@ def _owner_actions(kc: BlockingKernelClient) -> None:
     kc.complete("os.pa", 5)
     kc.get_shell_msg(timeout=TIMEOUT)
     failed = execute(kc, "import os\ndef f():\n    raise ValueError('owner error')\nf()")
-    assert failed.status == "error" and failed.error["ename"] == "ValueError"
+    assert failed.status == "error" and failure(failed)["ename"] == "ValueError"
     assert execute(kc, "%lua return 1 + 1").status == "ok"
 
 
@@ -150,9 +149,9 @@ def test_an_owner_adds_the_root_explicitly_after_installed_code(root: Path) -> N
         missing = execute(kc, "import mymod")
         execute(kc, f"import sys; sys.path.append({str(root)!r})")
         found = execute(kc, "import mymod, importlib; importlib.reload(__import__('json')); mymod.VALUE")
-    assert missing.status == "error" and missing.error["ename"] == "ModuleNotFoundError"
+    assert missing.status == "error" and failure(missing)["ename"] == "ModuleNotFoundError"
     assert found.status == "ok", found.error
-    assert found.result["text/plain"] == "42"
+    assert plain(found) == "42"
 
 
 def test_the_lua_worker_runs_isolated_outside_the_root(root: Path) -> None:

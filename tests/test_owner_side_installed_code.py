@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from kernel_helpers import TIMEOUT, execute, jido_kernel
+from kernel_helpers import TIMEOUT, execute, jido_kernel, plain
 
 pytestmark = pytest.mark.kernel
 
@@ -54,7 +53,7 @@ def test_nothing_lua_plants_in_installed_code_runs_for_the_owner(tmp_path: Path)
         ["bash", "-c", f"source {root}/.venv/bin/activate && python -c 'import sys; print(sys.prefix)'"],
         capture_output=True, text=True, timeout=60, check=False,
     )
-    assert imported.result["text/plain"] == "'reviewed'"
+    assert plain(imported) == "'reviewed'"
     assert activate.returncode == 0, activate.stderr
     assert activate.stdout.strip() == str(root / ".venv")
     assert not canary.exists()

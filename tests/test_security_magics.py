@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
-
-from kernel_helpers import Execution, execute, jido_kernel
+from kernel_helpers import Execution, execute, failure, jido_kernel, plain
 
 pytestmark = pytest.mark.kernel
 
@@ -42,9 +41,9 @@ def kc(root: Path) -> Iterator[BlockingKernelClient]:
 
 def _refused(run: Execution, words: str) -> None:
     assert run.status == "error", run.result
-    assert run.error["ename"] == "SecurityError", run.error
-    assert words in run.error["evalue"], run.error["evalue"]
-    assert len(run.error["traceback"]) == 1
+    assert failure(run)["ename"] == "SecurityError", run.error
+    assert words in failure(run)["evalue"], failure(run)["evalue"]
+    assert len(failure(run)["traceback"]) == 1
 
 
 def test_a_hard_link_to_a_file_outside_is_refused(kc: BlockingKernelClient, root: Path, tmp_path: Path) -> None:
@@ -85,16 +84,16 @@ def test_lua_and_the_magics_read_the_same_file_through_dotdot(kc: BlockingKernel
     (root / "a" / "x").write_text("a's x\n")
     magic = execute(kc, "%read_file in_link/../x")
     lua = execute(kc, "%%lua\nprint(jido.read_file('in_link/../x'))")
-    assert magic.status == "ok" and "a's x" in magic.result["text/plain"]
+    assert magic.status == "ok" and "a's x" in plain(magic)
     assert "a's x" in lua.stdout
 
 
 def test_dotdot_after_a_link_inside_resolves_as_the_os_does(kc: BlockingKernelClient, root: Path) -> None:
     run = execute(kc, "%validate_path in_link/../new.txt")
     assert run.status == "ok", run.error
-    assert run.result["text/plain"] == repr(str(root.resolve() / "a" / "new.txt"))
-    plain = execute(kc, "%validate_path a/../x")
-    assert plain.result["text/plain"] == repr(str(root.resolve() / "x"))
+    assert plain(run) == repr(str(root.resolve() / "a" / "new.txt"))
+    lexical = execute(kc, "%validate_path a/../x")
+    assert plain(lexical) == repr(str(root.resolve() / "x"))
 
 
 def test_paths_are_taken_literally(kc: BlockingKernelClient, root: Path) -> None:
@@ -111,9 +110,9 @@ def test_paths_are_taken_literally(kc: BlockingKernelClient, root: Path) -> None
     execute(kc, "value = 'x'")
     written = execute(kc, "%%write_file out/$value\nliteral\n")
     assert [p.name for p in root.iterdir() if p.name.startswith("CANARY")] == []
-    assert runs[0].status == "error" and runs[0].error["ename"] == "FileNotFound"
-    assert "{__import__(os).system(touch CANARY)}" in runs[0].error["evalue"]
-    assert home.status == "ok" and "a file named $HOME" in home.result["text/plain"]
+    assert runs[0].status == "error" and failure(runs[0])["ename"] == "FileNotFound"
+    assert "{__import__(os).system(touch CANARY)}" in failure(runs[0])["evalue"]
+    assert home.status == "ok" and "a file named $HOME" in plain(home)
     assert listing.status == "ok", listing.error
     assert written.status == "ok", written.error
     assert (root / "out" / "$value").read_text() == "literal\n"
@@ -124,4 +123,4 @@ def test_settings_arguments_are_literal(kc: BlockingKernelClient, root: Path) ->
     run = execute(kc, "%settings set theme {__import__('os').system('touch CANARY')}")
     assert run.status == "ok", run.error
     assert not (root / "CANARY").exists()
-    assert execute(kc, "%settings get theme").result["text/plain"] == repr("{__import__(os).system(touch CANARY)}")
+    assert plain(execute(kc, "%settings get theme")) == repr("{__import__(os).system(touch CANARY)}")

@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 
 import pytest
+from kernel_helpers import execute, jido_kernel
 
 from jido_kernel import security
 from jido_kernel.security import OWNER, SANDBOX, SecurityError
-from kernel_helpers import execute, jido_kernel
 
 
 def _tree(root: Path) -> set[str]:

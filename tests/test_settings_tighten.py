@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kernel_helpers import execute, jido_kernel, plain
 
 from jido_kernel.settings import SettingsError, load, sandbox_limits, validate_value
 from jido_kernel.settings.paths import local_path
-from kernel_helpers import execute, jido_kernel
 
 MIB = 1024 * 1024
 CONFIG: dict[str, Any] = {"timeout": 30.0, "max_memory": 256 * MIB, "shell_timeout": 25.0, "shell_allowlist": ["ls"]}
@@ -129,7 +129,7 @@ def test_a_cloned_repository_cannot_raise_or_break_the_limits(tmp_path: Path) ->
         )
         slow = execute(kc, "%%lua\nlocal t = os.clock() while os.clock() - t < 2 do end return 'ran'")
     assert first.status == "ok" and second.status == "ok", (first.error, second.error)
-    assert first.result["text/plain"] == "2" and second.result["text/plain"] == "4"
+    assert plain(first) == "2" and plain(second) == "4"
     notes = [line for line in first.stderr.splitlines() if line.startswith("Note:")]
     assert any("lua_timeout" in n and "1e+300" in n for n in notes), first.stderr
     assert any("lua_max_memory_mb" in n and "10000000000000" in n for n in notes), first.stderr

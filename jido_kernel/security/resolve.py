@@ -120,15 +120,16 @@ class Walker:
                     continue
                 parent = fds[-1] if fds else self.root_fd
                 if queue or leaf_dir:
+                    entered: int | None
                     try:
-                        fd = os.open(name, _PATH_DIR, dir_fd=parent)
+                        entered = os.open(name, _PATH_DIR, dir_fd=parent)
                     except OSError as exc:
-                        fd = self._enter(exc, parent, name, queue, create)
-                        if fd is None:
+                        entered = self._enter(exc, parent, name, queue, create)
+                        if entered is None:
                             continue
                     resolved.append(name)
-                    fds.append(fd)
-                    self._check_venv(fd)
+                    fds.append(entered)
+                    self._check_venv(entered)
                     continue
                 found = self._leaf(parent, name, queue, follow_leaf, open_flags)
                 if found is not None:
