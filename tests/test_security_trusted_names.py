@@ -164,3 +164,13 @@ print("read=" .. tostring(string.find(jido.read_file("venv2/bin/activate"), "# a
     for line in refusals:
         assert "=nil:" in line and "sandboxed code may not create or change" in line, line
     assert _tree(venvs) == before
+
+
+def test_file_stat_reports_installed_code_as_read_only(venvs: Path, resolution: str) -> None:
+    (venvs / "node_modules").mkdir()
+    (venvs / "node_modules" / "index.js").write_text("x")
+    (venvs / "src.py").write_text("x")
+    assert security.file_stat("venv2/bin/activate", venvs)["access"] == "read"
+    assert security.file_stat("node_modules/index.js", venvs)["access"] == "read"
+    assert security.file_stat("src.py", venvs)["access"] == "read_write"
+    assert security.file_stat("venv2/bin/activate", venvs, policy=OWNER)["access"] == "read_write"

@@ -361,10 +361,9 @@ def file_stat(
             writable = os.access(name, os.W_OK, dir_fd=found.dir_fd, effective_ids=True, follow_symlinks=False)
         finally:
             close_found(found, root_fd)
+        writable = writable and not _write_refused(resolved_root, root_fd, found.parts, policy)
     finally:
         os.close(root_fd)
-    if policy.refusal(found.parts, write=True):
-        writable = False
     mode = st.st_mode
     if (stat.S_ISREG(mode) and policy.refuse_hardlinks and st.st_nlink > 1) or (
         policy.refuse_special_files and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
@@ -373,6 +372,20 @@ def file_stat(
     access = _ACCESS.get((readable, writable), "none")
     mtime = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(st.st_mtime))
     return {"size": st.st_size, "type": _stat_type(mode), "access": access, "mtime": mtime}
+
+
+def _write_refused(root: Root, root_fd: int, parts: list[str], policy: Policy) -> bool:
+    """Whether ``policy`` refuses writing the resolved ``parts`` (names, and for the
+    sandbox a virtual environment on the way); nothing is created."""
+    if policy.refusal(parts, write=True):
+        return True
+    if not policy.guards_installed_code(write=True):
+        return False
+    try:
+        close_found(Walker(root, root_fd, policy, write=True).resolve(parts, follow_leaf=False), root_fd)
+    except Refusal:
+        return True
+    return False
 
 
 def _lookup(path: object, root: str | os.PathLike[str], policy: Policy) -> os.stat_result | None:
