@@ -56,6 +56,7 @@ from traitlets.config import Configurable
 from .. import shell
 from ..confine import DISABLE_ENV
 from ..errors import JidoError
+from ..state.text import terminal_safe
 from . import protocol
 from .errors import (
     STATE_RESET,
@@ -839,5 +840,5 @@ def _chunk_name(name: str) -> str:
 
 
 def _print(text: str) -> None:
-    sys.stdout.write(text)
+    sys.stdout.write(terminal_safe(text))
     sys.stdout.flush()
