@@ -76,7 +76,10 @@ def _raw_process() -> dict[str, float]:
     """Best time of each workload in a fresh process running bare ``lupa.lua54``."""
     done = subprocess.run(
         [sys.executable, "-c", RAW, json.dumps(WORKLOADS), str(ROUNDS)],
-        capture_output=True, text=True, check=True, timeout=600,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
     )
     return json.loads(done.stdout)
 

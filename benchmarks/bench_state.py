@@ -19,7 +19,8 @@ import threading
 import time
 from typing import Any
 
-from jido_kernel.state import LiveDisplay, LiveView, SessionState
+from jido_kernel.display.live import LiveDisplay, LiveView
+from jido_kernel.state import SessionState
 
 CHUNKS = 100_000
 REPEATS = 5
@@ -71,9 +72,7 @@ def produce(state: SessionState, parts: list[str], pace_every: int = 0) -> tuple
     return started, elapsed
 
 
-def run(
-    parts: list[str], *, live: bool, pace_every: int = 0, idle_before: float = 0.0
-) -> dict[str, Any]:
+def run(parts: list[str], *, live: bool, pace_every: int = 0, idle_before: float = 0.0) -> dict[str, Any]:
     state = SessionState("bench")
     publisher = RecordingPublisher(parts[0])
     display = LiveDisplay(max_rate=RATE)
@@ -137,7 +136,7 @@ def main() -> None:
     header = ("measure", "value", "baseline", "ratio", "target")
     widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
     for row in (header, *rows):
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 if __name__ == "__main__":

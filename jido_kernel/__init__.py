@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ._version import __version__
+from jido_kernel._version import __version__
 
 # A library logs, the application decides where it goes (security violations are
 # already reported to the caller as errors).
@@ -18,7 +18,7 @@ logging.getLogger("jido_kernel").addHandler(logging.NullHandler())
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
-    from .session import Session
+    from jido_kernel.session import Session
 
 __all__ = ["__version__", "current_session", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -26,20 +26,20 @@ __all__ = ["__version__", "current_session", "load_ipython_extension", "unload_i
 def current_session() -> Session:
     """The notebook's session (``.id``, ``.name``, ``.project_root``, ``.config``,
     ``.manager``, ``.state``, ``.settings``)."""
-    from .session import current_session as current
+    from jido_kernel.session import current_session as current
 
     return current()
 
 
 def load_ipython_extension(shell: InteractiveShell) -> None:
     """``%load_ext jido_kernel``: open the notebook's session and register the magics."""
-    from .extension import load_ipython_extension as load
+    from jido_kernel.extension import load_ipython_extension as load
 
     load(shell)
 
 
 def unload_ipython_extension(shell: InteractiveShell) -> None:
     """``%unload_ext jido_kernel``: close the sessions."""
-    from .extension import unload_ipython_extension as unload
+    from jido_kernel.extension import unload_ipython_extension as unload
 
     unload(shell)

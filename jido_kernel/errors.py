@@ -29,6 +29,6 @@ class JidoError(Exception):
     def _render_traceback_(self) -> list[str]:
         """One line for IPython instead of a Python traceback (terminal control removed:
         messages may quote untrusted text)."""
-        from .state.text import terminal_safe
+        from jido_kernel.text import terminal_safe
 
         return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {terminal_safe(self.message)}"]

@@ -1,6 +1,6 @@
 """The IPython extension: ``%load_ext jido_kernel``.
 
-Loading it opens the notebook's session (see :mod:`jido_kernel.session.opening`),
+Loading it opens the notebook's session (see :mod:`jido_kernel.session.origin`),
 registers every magic, and flushes live displays before each cell's reply. The
 ``jido`` kernel loads it at start-up; any IPython (terminal or the stock ``python3``
 kernel) can load it too and gets the same magics.
@@ -17,16 +17,16 @@ import sys
 
 from IPython.core.interactiveshell import InteractiveShell
 
-from ._version import __version__
-from .errors import JidoError
-from .magics import MAGIC_CLASSES
-from .magics.display import session_html, session_text
-from .magics.settings import settings_problems
-from .magics.state import show_streams_live
-from .security.importpath import remove_folders
-from .session import Origin, Session, SessionRegistry, locate, open_session, registry, set_registry
-from .session.sessions import close_session
-from .state import LiveDisplay, flush_all
+from jido_kernel._version import __version__
+from jido_kernel.display.live import LiveDisplay, flush_all
+from jido_kernel.display.reprs import session_html, session_text
+from jido_kernel.errors import JidoError
+from jido_kernel.magics import MAGIC_CLASSES
+from jido_kernel.magics.settings import settings_problems
+from jido_kernel.magics.state import show_streams_live
+from jido_kernel.security.importpath import remove_folders
+from jido_kernel.session import Origin, Session, SessionRegistry, locate, open_session, registry, set_registry
+from jido_kernel.session.lifecycle import close_session
 
 log = logging.getLogger("jido_kernel")
 
@@ -47,6 +47,7 @@ def _configured_root(shell: InteractiveShell) -> str:
 
 def _register_formatters(shell: InteractiveShell) -> None:
     """Show a :class:`Session` (``%session``, ``current_session()``) as a summary."""
+    assert shell.display_formatter is not None  # set by InteractiveShell.__init__
     formatters = shell.display_formatter.formatters
     formatters["text/plain"].for_type(Session, session_text)
     formatters["text/html"].for_type(Session, session_html)
@@ -73,7 +74,8 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     _register_formatters(shell)
     displays = LiveDisplay.instance(parent=shell)
     if displays not in shell.configurables:
-        shell.configurables.append(displays)  # so %config LiveDisplay works
+        # so %config LiveDisplay works; IPython infers list[InteractiveShell] from its `[self]`
+        shell.configurables.append(displays)  # type: ignore[arg-type]
     shell.events.register("post_execute", flush_all)  # last update before the cell's reply
     shell.events.register("pre_run_cell", _note_settings_problems)
     _loaded = shell
@@ -121,16 +123,14 @@ def session_banner() -> str:
     head = f"Jido (Python + Lua) {__version__}"
     session = registry().current
     if session is not None:
-        notebook_session = _origin is not None and session.id == _origin.session_id
-        source = f" (from {_origin.root_source})" if notebook_session else ""
+        source = ""
+        if _origin is not None and session.id == _origin.session_id:  # the notebook's own session
+            source = f" (from {_origin.root_source})"
         return (
             f"{head} — session {session.name!r} [{session.id}]\n"
             f"Project root: {session.project_root}{source}\n"
             "Python cells as usual; %%lua runs sandboxed Lua. %session and %lsmagic list the rest."
         )
     if _open_error is not None:
-        return (
-            f"{head} — no session: {_open_error}\n"
-            "Open one with %session new PATH (a writable project directory)."
-        )
+        return f"{head} — no session: {_open_error}\nOpen one with %session new PATH (a writable project directory)."
     return f"{head} — no session open."

@@ -21,8 +21,8 @@ from typing import Any
 from ipykernel.ipkernel import IPythonKernel
 from traitlets import List, Unicode
 
-from ._version import __version__
-from .security.importpath import forbid_cwd_in_app, remove_folders, working_directory
+from jido_kernel._version import __version__
+from jido_kernel.security.importpath import forbid_cwd_in_app, remove_folders, working_directory
 
 EXTENSION = "jido_kernel"
 
@@ -43,7 +43,7 @@ class JidoKernel(IPythonKernel):
         [
             {"text": "jido_kernel", "url": "https://github.com/agentjido/jido_kernel#readme"},
             {"text": "Lua 5.4 Reference Manual", "url": "https://www.lua.org/manual/5.4/"},
-            *IPythonKernel.class_traits()["help_links"].default(),
+            *(IPythonKernel.class_traits()["help_links"].default() or []),
         ]
     ).tag(config=True)
 
@@ -67,7 +67,7 @@ class JidoKernel(IPythonKernel):
                 f"({self._extension_error}); Python cells work, the jido magics do not."
             )
         else:
-            from .extension import session_banner
+            from jido_kernel.extension import session_banner
 
             head = session_banner()
         return f"{head}\n\n{super().banner or ''}".rstrip() + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipykernel.kernelapp import IPKernelApp
 from traitlets import Type
 
-from .kernel import JidoKernel
+from jido_kernel.kernel import JidoKernel
 
 
 class JidoKernelApp(IPKernelApp):

@@ -31,9 +31,7 @@ def spec_source_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "kernelspec" / KERNEL_NAME
 
 
-def kernel_json(
-    *, executable: str = sys.executable, display_name: str = DISPLAY_NAME
-) -> dict[str, object]:
+def kernel_json(*, executable: str = sys.executable, display_name: str = DISPLAY_NAME) -> dict[str, object]:
     """The kernel.json content for an install that runs with ``executable``."""
     spec = json.loads((spec_source_dir() / "kernel.json").read_text(encoding="utf-8"))
     spec["argv"] = [executable, *spec["argv"][1:]]
@@ -41,9 +39,7 @@ def kernel_json(
     return spec
 
 
-def write_spec(
-    target: Path, *, executable: str = sys.executable, display_name: str = DISPLAY_NAME
-) -> Path:
+def write_spec(target: Path, *, executable: str = sys.executable, display_name: str = DISPLAY_NAME) -> Path:
     """Write a complete kernelspec directory (kernel.json and logos) into ``target``."""
     target.mkdir(parents=True, exist_ok=True)
     for logo in spec_source_dir().glob("logo-*"):
@@ -64,9 +60,7 @@ def install(
     """Install the kernelspec; return the directory it was installed to."""
     with tempfile.TemporaryDirectory() as tmp:
         source = write_spec(Path(tmp) / name, executable=executable, display_name=display_name)
-        return KernelSpecManager().install_kernel_spec(
-            str(source), kernel_name=name, user=user, prefix=prefix
-        )
+        return KernelSpecManager().install_kernel_spec(str(source), kernel_name=name, user=user, prefix=prefix)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,9 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     where.add_argument("--prefix", metavar="PREFIX", help="install under PREFIX/share/jupyter")
     parser.add_argument("--name", default=KERNEL_NAME, help="kernelspec name (default: %(default)s)")
-    parser.add_argument(
-        "--display-name", default=DISPLAY_NAME, help="name shown in Jupyter (default: %(default)s)"
-    )
+    parser.add_argument("--display-name", default=DISPLAY_NAME, help="name shown in Jupyter (default: %(default)s)")
     return parser
 
 
@@ -94,9 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     prefix = sys.prefix if args.sys_prefix else args.prefix
     try:
-        dest = install(
-            user=args.user, prefix=prefix, name=args.name, display_name=args.display_name
-        )
+        dest = install(user=args.user, prefix=prefix, name=args.name, display_name=args.display_name)
     except PermissionError as error:
         where = error.filename or "the system kernelspec directory"
         print(

@@ -37,9 +37,7 @@ class Execution:
 
     def _stream(self, name: str) -> str:
         return "".join(
-            m["content"]["text"]
-            for m in self.messages
-            if m["msg_type"] == "stream" and m["content"]["name"] == name
+            m["content"]["text"] for m in self.messages if m["msg_type"] == "stream" and m["content"]["name"] == name
         )
 
     def of_type(self, *msg_types: str) -> list[dict[str, Any]]:
@@ -62,9 +60,9 @@ class Execution:
         for m in self.messages:
             content = m["content"]
             display_id = content.get("transient", {}).get("display_id")
-            if m["msg_type"] == "display_data" and display_id:
-                shown[display_id] = content["data"]
-            elif m["msg_type"] == "update_display_data" and display_id in shown:
+            if (m["msg_type"] == "display_data" and display_id) or (
+                m["msg_type"] == "update_display_data" and display_id in shown
+            ):
                 shown[display_id] = content["data"]
         return shown
 

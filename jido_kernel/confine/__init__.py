@@ -21,12 +21,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import landlock as _landlock
-from ._libc import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, prctl
-from .elf import program_interpreter
-from .landlock import DISABLE_ENV, Rule
-from .mounts import find_protected, protect
-from .rlimits import apply_rlimits, set_cpu_budget
+from jido_kernel.confine import landlock as _landlock
+from jido_kernel.confine._libc import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, prctl
+from jido_kernel.confine.elf import program_interpreter
+from jido_kernel.confine.landlock import DISABLE_ENV, Rule
+from jido_kernel.confine.mounts import find_protected, protect
+from jido_kernel.confine.rlimits import apply_rlimits, set_cpu_budget
 
 __all__ = [
     "DISABLE_ENV",

@@ -14,7 +14,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ._libc import PR_SET_NO_NEW_PRIVS, check, libc, prctl
+from jido_kernel.confine._libc import PR_SET_NO_NEW_PRIVS, check, libc, prctl
 
 DISABLE_ENV = "JIDO_KERNEL_DISABLE_LANDLOCK"
 """Troubleshooting switch: ``JIDO_KERNEL_DISABLE_LANDLOCK=1`` makes Landlock count as unavailable."""

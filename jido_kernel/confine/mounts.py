@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._libc import mount, unshare
+from jido_kernel.confine._libc import mount, unshare
 
 MAX_SCANNED_DIRS = 20_000
 """Directories searched for nested ``.git``/``.jido_code`` (the root's own are always found)."""

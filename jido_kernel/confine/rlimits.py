@@ -76,7 +76,7 @@ def user_task_count(uid: int) -> int:
 
 
 def _cap(limit: int, value: int) -> None:
-    soft, hard = resource.getrlimit(limit)
+    _soft, hard = resource.getrlimit(limit)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
     resource.setrlimit(limit, (value, value))

@@ -1,24 +1,41 @@
-"""Sandboxed Lua 5.4 in a confined worker process, driven from the kernel.
+"""Sandboxed Lua 5.4 in a confined worker process: the kernel side and what both sides share.
 
-:class:`LuaSandbox` (kernel side) starts ``python -m jido_kernel.lua.worker``, which
-holds one persistent Lua state built from an allow-list (:mod:`.runtime`,
-``prelude.lua``), stops it with a count hook armed only when a limit trips
-(:mod:`.limits`), and answers ``jido.*`` calls through the security library
-(:mod:`.bridge`). Values cross as plain data (:mod:`.values`) over a JSON pipe
-(:mod:`.protocol`).
+:class:`LuaSandbox` (:mod:`.sandbox`, over the pipes of :mod:`.transport`) starts
+``python -I -m jido_kernel.lua.worker`` — the untrusted process, whose code is all in
+:mod:`jido_kernel.lua.worker` and which the kernel side never imports. Messages are JSON
+lines (:mod:`.protocol`), values cross as plain data (:mod:`.wire`), errors are typed
+(:mod:`.errors`). Names are imported lazily so that the worker, a subpackage, starts
+without the kernel side's imports.
 """
 
-from .client import LuaResult, LuaSandbox
-from .display import LuaTable, LuaValues, display_value
-from .errors import (
-    LuaError,
-    LuaMemoryError,
-    LuaSyntaxError,
-    LuaTimeoutError,
-    LuaValueError,
-    LuaWorkerCrashed,
-)
-from .values import LuaOpaque
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jido_kernel.lua.errors import (
+        LuaError,
+        LuaMemoryError,
+        LuaSyntaxError,
+        LuaTimeoutError,
+        LuaValueError,
+        LuaWorkerCrashed,
+    )
+    from jido_kernel.lua.sandbox import LuaResult, LuaSandbox
+    from jido_kernel.lua.wire import LuaOpaque
+
+_EXPORTS = {
+    "LuaError": "jido_kernel.lua.errors",
+    "LuaMemoryError": "jido_kernel.lua.errors",
+    "LuaSyntaxError": "jido_kernel.lua.errors",
+    "LuaTimeoutError": "jido_kernel.lua.errors",
+    "LuaValueError": "jido_kernel.lua.errors",
+    "LuaWorkerCrashed": "jido_kernel.lua.errors",
+    "LuaOpaque": "jido_kernel.lua.wire",
+    "LuaResult": "jido_kernel.lua.sandbox",
+    "LuaSandbox": "jido_kernel.lua.sandbox",
+}
 
 __all__ = [
     "LuaError",
@@ -27,10 +44,14 @@ __all__ = [
     "LuaResult",
     "LuaSandbox",
     "LuaSyntaxError",
-    "LuaTable",
-    "LuaValues",
     "LuaTimeoutError",
     "LuaValueError",
     "LuaWorkerCrashed",
-    "display_value",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

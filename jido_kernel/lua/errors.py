@@ -7,7 +7,7 @@ An interrupted run raises the built-in :class:`KeyboardInterrupt`, not a class f
 
 from __future__ import annotations
 
-from ..errors import JidoError
+from jido_kernel.errors import JidoError
 
 STATE_RESET = "the Lua state was reset (globals are lost)"
 

@@ -4,7 +4,7 @@ One JSON object per line (UTF-8, at most :data:`MAX_MESSAGE` bytes including the
 newline), each with a ``"type"``. Nothing but plain JSON crosses: the worker is the
 untrusted side, so every message it sends is checked against :data:`FROM_WORKER` before
 the kernel uses it. Values inside messages use the wire form of
-:mod:`jido_kernel.lua.values`.
+:mod:`jido_kernel.lua.wire`.
 
 Kernel → worker: ``config`` (first, once), ``run``, ``push``, ``pull``, ``reset``,
 ``interrupt``, ``state_reply``, ``shutdown``.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .files import FileMagics
-from .lua import LuaMagics
-from .session import SessionMagics
-from .settings import SettingsMagics
-from .state import StateMagics
+from jido_kernel.magics.files import FileMagics
+from jido_kernel.magics.lua import LuaMagics
+from jido_kernel.magics.session import SessionMagics
+from jido_kernel.magics.settings import SettingsMagics
+from jido_kernel.magics.state import StateMagics
 
 MAGIC_CLASSES: list[type] = [SessionMagics, FileMagics, LuaMagics, SettingsMagics, StateMagics]

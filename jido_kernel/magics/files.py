@@ -15,11 +15,11 @@ import re
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .. import security
-from ..security.lines import line_window, number_lines
-from ..session import current_session
-from .arguments import parse
-from .display import DirListing, FileText
+from jido_kernel import security
+from jido_kernel.display.reprs import DirListing, FileText
+from jido_kernel.magics.arguments import parse
+from jido_kernel.security.lines import line_window, number_lines
+from jido_kernel.session import current_session
 
 
 @magics_class
@@ -70,9 +70,7 @@ class FileMagics(Magics):
         text = current_session().manager.read_file(args.path)
         # Shown with numbers; a final newline ends the last line rather than starting one.
         shown = re.sub(r"\r?\n\Z", "", text)
-        return FileText(
-            line_window(text, args.offset, args.limit), number_lines(shown, args.offset, args.limit)
-        )
+        return FileText(line_window(text, args.offset, args.limit), number_lines(shown, args.offset, args.limit))
 
     @magic_arguments()
     @argument("path", help="file to write, relative to the project root")
@@ -104,7 +102,10 @@ class FileMagics(Magics):
     @magic_arguments()
     @argument("path", nargs="?", default=".", help="directory (default: the project root)")
     @argument(
-        "--ignore", action="append", default=[], metavar="PATTERN",
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="PATTERN",
         help="glob pattern of names to leave out (repeatable)",
     )
     @line_magic
@@ -123,7 +124,5 @@ class FileMagics(Magics):
             entries = %list_dir src --ignore '*.tmp'
         """
         args = parse(self.list_dir, line)
-        entries = current_session().manager.list_dir(
-            args.path, ignore_patterns=args.ignore
-        )
+        entries = current_session().manager.list_dir(args.path, ignore_patterns=args.ignore)
         return DirListing(entries)

@@ -11,11 +11,12 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, needs_local_scope, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .arguments import parse
-from ..lua import LuaSyntaxError, display_value
-from ..session import Session, current_session
-from ..state import LiveView
-from .state import supports_live_updates
+from jido_kernel.display.live import LiveView
+from jido_kernel.display.lua import display_value
+from jido_kernel.lua import LuaSyntaxError
+from jido_kernel.magics.arguments import parse
+from jido_kernel.magics.state import supports_live_updates
+from jido_kernel.session import Session, current_session
 
 
 def _pairs(specs: list[str], flag: str) -> list[tuple[str, str]]:
@@ -40,15 +41,28 @@ class LuaMagics(Magics):
 
     @magic_arguments()
     @argument(
-        "-i", "--input", action="append", default=[], metavar="VAR[=LUANAME]",
+        "-i",
+        "--input",
+        action="append",
+        default=[],
+        metavar="VAR[=LUANAME]",
         help="push Python variable VAR into Lua (as LUANAME); repeatable or comma-separated",
     )
     @argument(
-        "-o", "--output", action="append", default=[], metavar="LUANAME[=VAR]",
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="LUANAME[=VAR]",
         help="after the cell, pull Lua global LUANAME into Python (as VAR); repeatable",
     )
-    @argument("--timeout", type=float, default=None, metavar="S",
-              help="time limit of this cell in seconds (default: the session's lua_timeout)")
+    @argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="time limit of this cell in seconds (default: the session's lua_timeout)",
+    )
     @argument("--no-return", action="store_true", help="do not show the chunk's return values")
     @needs_local_scope
     @no_var_expand
@@ -86,6 +100,7 @@ class LuaMagics(Magics):
         if cell is None:
             return self._line(session, line)
         args = parse(self.lua, line)
+        assert self.shell is not None  # magics are registered with their shell
         namespace = {**self.shell.user_ns, **(local_ns or {})}
         inputs = {}
         for python_name, lua_name in _pairs(args.input, "-i/--input"):
@@ -115,6 +130,7 @@ class LuaMagics(Magics):
         self._note_confinement(session)
         try:
             with self._live_tool_calls(session):
+                assert self.shell is not None  # magics are registered with their shell
                 name = f"<cell {self.shell.displayhook.prompt_count}>"
                 return session.manager.run_lua(code, name=name, **options)
         except KeyboardInterrupt as interrupt:

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from IPython.core.error import UsageError
 
-from .arguments import parse
-from ..session import Session, close_session, current_session, open_session, registry
-from .display import SessionList
-from .state import show_streams_live
+from jido_kernel.display.reprs import SessionList
+from jido_kernel.magics.arguments import parse
+from jido_kernel.magics.state import show_streams_live
+from jido_kernel.session import Session, close_session, current_session, open_session, registry
 
 _COMMANDS = ("show", "list", "new", "switch", "close", "rename")
 
@@ -21,7 +21,10 @@ class SessionMagics(Magics):
 
     @magic_arguments()
     @argument(
-        "command", nargs="?", default="show", choices=_COMMANDS,
+        "command",
+        nargs="?",
+        default="show",
+        choices=_COMMANDS,
         help="show (default), list, new PATH, switch KEY, close [KEY], rename NAME",
     )
     @argument("value", nargs="?", help="PATH for new, KEY for switch/close, NAME for rename")

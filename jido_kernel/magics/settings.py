@@ -11,12 +11,13 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .arguments import parse
-from .. import settings as settings_mod
-from ..session import current_session, reload_settings
-from ..settings import SCHEMA, SettingsWarning
-from ..settings.schema import unknown_key
-from .display import SettingsView
+from jido_kernel import settings as settings_mod
+from jido_kernel.display.reprs import SettingsView
+from jido_kernel.magics.arguments import parse
+from jido_kernel.session import current_session, reload_settings
+from jido_kernel.settings import SCHEMA, SettingsWarning
+from jido_kernel.settings.schema import unknown_key
+from jido_kernel.settings.store import Scope
 
 _COMMANDS = ("show", "get", "set", "unset", "reload", "path")
 
@@ -34,14 +35,17 @@ class SettingsMagics(Magics):
     """Global and project settings of the current session."""
 
     @magic_arguments()
-    @argument("command", nargs="?", default="show", choices=_COMMANDS,
-              help="show (default), get KEY, set KEY VALUE, unset KEY, reload, path")
+    @argument(
+        "command",
+        nargs="?",
+        default="show",
+        choices=_COMMANDS,
+        help="show (default), get KEY, set KEY VALUE, unset KEY, reload, path",
+    )
     @argument("key", nargs="?", help="a settings key (see %%settings for the list)")
-    @argument("value", nargs="*", help="a JSON value (5, true, [\"ls\"]); other text is a string")
-    @argument("--global", dest="is_global", action="store_true",
-              help="change the global file instead of the project's")
-    @argument("--force", action="store_true",
-              help="overwrite a malformed settings file (its content is lost)")
+    @argument("value", nargs="*", help='a JSON value (5, true, ["ls"]); other text is a string')
+    @argument("--global", dest="is_global", action="store_true", help="change the global file instead of the project's")
+    @argument("--force", action="store_true", help="overwrite a malformed settings file (its content is lost)")
     @line_magic
     @no_var_expand  # keys and JSON values are taken literally
     def settings(self, line: str) -> Any:
@@ -70,7 +74,7 @@ class SettingsMagics(Magics):
             raise UsageError(f"%settings {args.command} needs a KEY: see %settings --help")
         if args.command == "set" and not args.value:
             raise UsageError("%settings set needs a VALUE: %settings set KEY VALUE")
-        scope = "global" if args.is_global else "local"
+        scope: Scope = "global" if args.is_global else "local"
         root = session.project_root
         if args.command == "get":
             if args.key not in SCHEMA:

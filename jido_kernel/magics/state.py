@@ -14,10 +14,10 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 
-from .arguments import parse
-from ..session import current_session
-from ..state import LiveView, follow_streams
-from ..state.render import part_bundle
+from jido_kernel.display.live import LiveView, follow_streams
+from jido_kernel.display.state import part_bundle
+from jido_kernel.magics.arguments import parse
+from jido_kernel.session import current_session
 
 
 def _state_view_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -14,8 +14,8 @@ file-system failures raise :class:`FileOpError` subclasses that are also the mat
 built-in exceptions (``FileNotFound`` is a ``FileNotFoundError``).
 """
 
-from .atomic import atomic_write, atomic_write_at
-from .errors import (
+from jido_kernel.security.atomic import atomic_write, atomic_write_at
+from jido_kernel.security.errors import (
     BinaryFile,
     FileExists,
     FileNotFound,
@@ -27,7 +27,7 @@ from .errors import (
     PermissionDenied,
     SecurityError,
 )
-from .fileops import (
+from jido_kernel.security.fileops import (
     DEFAULT_MAX_BYTES,
     delete_file,
     file_exists,
@@ -40,9 +40,9 @@ from .fileops import (
     read_file,
     write_file,
 )
-from .globbing import glob
-from .paths import validate_path, violation_count
-from .policy import OWNER, SANDBOX, Policy
+from jido_kernel.security.globbing import glob
+from jido_kernel.security.paths import validate_path, violation_count
+from jido_kernel.security.policy import OWNER, SANDBOX, Policy
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

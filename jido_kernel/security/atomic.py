@@ -9,6 +9,7 @@ link to a file elsewhere is never written through.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
@@ -17,9 +18,7 @@ from pathlib import Path
 _TEMP_PREFIX = ".jido-tmp-"
 
 
-def atomic_write_at(
-    dir_fd: int, name: str, data: bytes, *, mode: int | None = None
-) -> None:
+def atomic_write_at(dir_fd: int, name: str, data: bytes, *, mode: int | None = None) -> None:
     """Atomically replace ``name`` in the directory open as ``dir_fd`` with ``data``.
 
     ``mode``: permission bits of the new file; ``None`` keeps the mode of an existing
@@ -50,10 +49,8 @@ def atomic_write_at(
             os.close(fd)
         os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp, dir_fd=dir_fd)
-        except OSError:
-            pass
         raise
     os.fsync(dir_fd)
 
@@ -87,7 +84,5 @@ def _keep_owner(fd: int, existing: os.stat_result) -> None:
     try:
         os.fchown(fd, existing.st_uid, existing.st_gid)
     except PermissionError:
-        try:  # an unprivileged owner may still keep the group when it belongs to it
+        with contextlib.suppress(PermissionError):  # an unprivileged owner may still keep the group it belongs to
             os.fchown(fd, -1, existing.st_gid)
-        except PermissionError:
-            pass

@@ -7,7 +7,7 @@ import logging
 import threading
 from collections import Counter
 
-from .errors import SecurityError, display_path
+from jido_kernel.security.errors import SecurityError, display_path
 
 logger = logging.getLogger("jido_kernel.security")
 

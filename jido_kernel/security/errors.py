@@ -11,9 +11,9 @@ from __future__ import annotations
 import errno as errno_codes
 import os
 
-from ..errors import JidoError
+from jido_kernel.errors import JidoError
 
-#: Rule wording per reason; the first three are the original system's exact words.
+#: Rule wording per reason; the first three are jido_code's exact words.
 RULES: dict[str, str] = {
     "path_escapes_boundary": "path escapes project boundary",
     "path_outside_boundary": "path is outside project",
@@ -79,10 +79,13 @@ class FileOpError(JidoError):
         super().__init__(message or self._message(display_path(path)), reason=reason)
         self.path = path
         if isinstance(self, OSError):
-            self.filename = path if isinstance(path, str) else None
+            # Through an ``OSError`` name, so mypy does not take these for attributes
+            # of every FileOpError (only the OSError subclasses have them).
+            os_error: OSError = self
+            os_error.filename = path if isinstance(path, str) else None
             if self.errno_code is not None:
-                self.errno = self.errno_code
-                self.strerror = os.strerror(self.errno_code)
+                os_error.errno = self.errno_code
+                os_error.strerror = os.strerror(self.errno_code)
 
     def _message(self, shown: str) -> str:
         return f"File error: {shown}"
@@ -160,9 +163,7 @@ class FileTooLarge(FileOpError, ValueError):
     reason = "file_too_large"
 
     def __init__(self, path: object, size: int, limit: int) -> None:
-        super().__init__(
-            path, f"File too large: {display_path(path)} ({size} bytes; the limit is {limit} bytes)"
-        )
+        super().__init__(path, f"File too large: {display_path(path)} ({size} bytes; the limit is {limit} bytes)")
         self.size = size
         self.limit = limit
 

@@ -19,15 +19,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from . import audit
-from .atomic import atomic_write_at
-from .errors import BinaryFile, FileOpError, FileTooLarge, Refusal, file_error
-from .lexical import parts_under, walk_parts
-from .lines import check_window, line_window, number_lines
-from .locate import close_found, open_dir, open_leaf, open_parent
-from .policy import SANDBOX, Policy
-from .resolve import Walker, reopen_dir
-from .roots import Root, get_root
+from jido_kernel.security import audit
+from jido_kernel.security.atomic import atomic_write_at
+from jido_kernel.security.errors import BinaryFile, FileOpError, FileTooLarge, Refusal, file_error
+from jido_kernel.security.lexical import parts_under, walk_parts
+from jido_kernel.security.lines import check_window, line_window, number_lines
+from jido_kernel.security.locate import close_found, open_dir, open_leaf, open_parent
+from jido_kernel.security.policy import SANDBOX, Policy
+from jido_kernel.security.resolve import Walker, reopen_dir
+from jido_kernel.security.roots import Root, get_root
 
 DEFAULT_MAX_BYTES = 10_000_000
 BINARY_SNIFF_BYTES = 8192
@@ -342,7 +342,7 @@ def file_stat(
     path: str | os.PathLike[str], root: str | os.PathLike[str], *, policy: Policy = SANDBOX
 ) -> dict[str, Any]:
     """``{"size", "type", "access", "mtime"}`` of ``path`` under ``root`` (in-root
-    symlinks followed), as the original reported them: type ``regular``,
+    symlinks followed), as jido_code reported them: type ``regular``,
     ``directory``, ``device`` or ``other``; access ``read``, ``write``,
     ``read_write`` or ``none`` for this process under ``policy``; mtime in UTC as
     ``YYYY-MM-DDTHH:MM:SS``."""
@@ -421,4 +421,3 @@ def is_dir(path: str | os.PathLike[str], root: str | os.PathLike[str], *, policy
     """Whether ``path`` under ``root`` is a directory (in-root symlinks followed)."""
     st = _lookup(path, root, policy)
     return st is not None and stat.S_ISDIR(st.st_mode)
-

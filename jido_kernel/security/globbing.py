@@ -17,14 +17,14 @@ import re
 import stat
 from dataclasses import dataclass
 
-from . import audit
-from .errors import FileOpError, Refusal, file_error
-from .fileops import begin
-from .lexical import as_text
-from .locate import close_found, open_dir
-from .policy import SANDBOX, Policy
-from .resolve import Walker, reopen_dir
-from .roots import Root, get_root, split
+from jido_kernel.security import audit
+from jido_kernel.security.errors import FileOpError, Refusal, file_error
+from jido_kernel.security.fileops import begin
+from jido_kernel.security.lexical import as_text
+from jido_kernel.security.locate import close_found, open_dir
+from jido_kernel.security.policy import SANDBOX, Policy
+from jido_kernel.security.resolve import Walker, reopen_dir
+from jido_kernel.security.roots import Root, get_root, split
 
 MAX_ALTERNATIVES = 1024
 MAX_DEPTH = 256

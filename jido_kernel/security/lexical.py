@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 
-from .errors import Refusal
-from .roots import Root
+from jido_kernel.security.errors import Refusal
+from jido_kernel.security.roots import Root
 
 MAX_PATH_BYTES = 4096
 MAX_NAME_BYTES = 255
 
-#: The original's URL-encoded traversal markers (matched case-insensitively).
+#: jido_code's URL-encoded traversal markers (matched case-insensitively).
 URL_ENCODED_TRAVERSAL = (
     "%2e%2e%2f",
     "%2e%2e/",

@@ -1,4 +1,4 @@
-"""Line windows over text, and the original's line-numbered agent format."""
+"""Line windows over text, and jido_code's line-numbered agent format."""
 
 from __future__ import annotations
 

@@ -12,10 +12,10 @@ import errno
 import os
 import stat
 
-from .errors import Refusal
-from .policy import Policy
-from .resolve import Found, Walker, fast_open
-from .roots import Root
+from jido_kernel.security.errors import Refusal
+from jido_kernel.security.policy import Policy
+from jido_kernel.security.resolve import Found, Walker, fast_open
+from jido_kernel.security.roots import Root
 
 _PATH_DIR = os.O_PATH | os.O_DIRECTORY
 

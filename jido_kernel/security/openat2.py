@@ -62,7 +62,7 @@ def _load() -> tuple[object, int] | None:
 _LOADED = _load()
 _HOW_SIZE = ctypes.sizeof(_OpenHow)
 # open_how structures are read-only once built: one per (flags, resolve) pair is reused.
-_HOWS: dict[tuple[int, int], "ctypes._Pointer[_OpenHow]"] = {}
+_HOWS: dict[tuple[int, int], ctypes._Pointer[_OpenHow]] = {}
 
 
 class Unavailable(Exception):

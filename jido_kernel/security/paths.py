@@ -1,4 +1,4 @@
-"""``validate_path``: the original's validation, with symlinks resolved at every component
+"""``validate_path``: jido_code's validation, with symlinks resolved at every component
 and ``..`` resolved as the operating system does."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ import os
 import stat
 from pathlib import Path
 
-from . import audit
-from .errors import FileOpError, Refusal, file_error
-from .lexical import parts_under, walk_parts
-from .locate import close_found
-from .policy import OWNER, Policy
-from .resolve import Walker
-from .roots import Root, get_root
+from jido_kernel.security import audit
+from jido_kernel.security.errors import FileOpError, Refusal, file_error
+from jido_kernel.security.lexical import parts_under, walk_parts
+from jido_kernel.security.locate import close_found
+from jido_kernel.security.policy import OWNER, Policy
+from jido_kernel.security.resolve import Walker
+from jido_kernel.security.roots import Root, get_root
 
 
 def _leaf_refusal(st: os.stat_result | None, policy: Policy) -> str | None:

@@ -16,16 +16,17 @@ Where ``openat2`` is usable, the symlink-free case costs one syscall (see
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 from collections import deque
 from dataclasses import dataclass
 
-from . import openat2 as _o2
-from .errors import Refusal
-from .policy import VENV_MARKER, Policy
-from .roots import Root, split
+from jido_kernel.security import openat2 as _o2
+from jido_kernel.security.errors import Refusal
+from jido_kernel.security.policy import VENV_MARKER, Policy
+from jido_kernel.security.roots import Root, split
 
 MAX_HOPS = 40
 
@@ -144,9 +145,7 @@ class Walker:
         finally:
             self._reset()
 
-    def _leaf(
-        self, parent: int, name: str, queue: deque[str], follow: bool, open_flags: int | None
-    ) -> Found | None:
+    def _leaf(self, parent: int, name: str, queue: deque[str], follow: bool, open_flags: int | None) -> Found | None:
         """Look at (or open) the last component; None after queueing a symlink's target."""
         path = [*self._resolved, name]
         reason = self.policy.refusal(path, write=self.write)
@@ -186,10 +185,8 @@ class Walker:
         if isinstance(exc, FileNotFoundError):
             if not create:
                 return self._absent(errno.ENOENT)
-            try:
+            with contextlib.suppress(FileExistsError):
                 os.mkdir(name, 0o777, dir_fd=parent)
-            except FileExistsError:
-                pass
             try:
                 return os.open(name, _PATH_DIR, dir_fd=parent)
             except (FileNotFoundError, NotADirectoryError):

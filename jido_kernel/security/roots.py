@@ -6,7 +6,7 @@ import functools
 import os
 from dataclasses import dataclass
 
-from .errors import FileNotFound, NotADirectory, file_error
+from jido_kernel.security.errors import FileNotFound, NotADirectory, file_error
 
 _ROOT_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 

@@ -6,11 +6,8 @@
 
 from __future__ import annotations
 
-from .errors import SessionError, SessionValidationError
-from .opening import Origin, locate
-from .registry import SessionRegistry
-from .session import Session
-from .sessions import (
+from jido_kernel.session.errors import SessionError, SessionValidationError
+from jido_kernel.session.lifecycle import (
     close_session,
     current_session,
     open_session,
@@ -18,6 +15,9 @@ from .sessions import (
     reload_settings,
     set_registry,
 )
+from jido_kernel.session.origin import Origin, locate
+from jido_kernel.session.registry import SessionRegistry
+from jido_kernel.session.session import Session
 
 __all__ = [
     "Origin",

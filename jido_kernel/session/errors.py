@@ -1,14 +1,14 @@
-"""Errors of the session layer, with the original's reasons."""
+"""Errors of the session layer, with jido_code's reasons."""
 
 from __future__ import annotations
 
-from ..errors import JidoError
+from jido_kernel.errors import JidoError
 
 
 class SessionError(JidoError):
     """A session could not be created, found or changed.
 
-    ``reason`` is one of the original's atoms: ``missing_project_path``,
+    ``reason`` is one of jido_code's atoms: ``missing_project_path``,
     ``invalid_project_path``, ``path_too_long``, ``path_traversal_detected``,
     ``path_not_absolute``, ``path_not_found``, ``path_not_directory``,
     ``symlink_escape``, ``path_permission_denied``, ``path_no_space``,

@@ -1,7 +1,7 @@
 """``SessionManager``: a session's security boundary.
 
 Every file operation goes through :mod:`jido_kernel.security` with the session's
-project root; Lua runs in the session's :class:`~jido_kernel.lua.client.LuaSandbox`
+project root; Lua runs in the session's :class:`~jido_kernel.lua.sandbox.LuaSandbox`
 worker, whose time limit really stops Lua. Lua's bridge calls become tool calls in the
 session's state, and ``jido.state.*`` calls are applied to it.
 
@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets.config import Configurable
 
-from .. import security
-from ..errors import JidoError
-from ..lua.client import LuaResult, LuaSandbox
-from ..security import SANDBOX, Policy
-from ..settings import Limits, sandbox_limits
+from jido_kernel import security
+from jido_kernel.errors import JidoError
+from jido_kernel.lua.sandbox import LuaResult, LuaSandbox
+from jido_kernel.security import SANDBOX, Policy
+from jido_kernel.settings import Limits, sandbox_limits
 
 if TYPE_CHECKING:
-    from .session import Session
+    from jido_kernel.session.session import Session
 
 LIMIT_TRAITS = ("timeout", "max_memory", "shell_timeout", "shell_allowlist")
 
@@ -72,9 +72,7 @@ class SessionManager:
         numbered: bool = False,
         policy: Policy = SANDBOX,
     ) -> str:
-        return security.read_file(
-            path, self.project_root, offset=offset, limit=limit, numbered=numbered, policy=policy
-        )
+        return security.read_file(path, self.project_root, offset=offset, limit=limit, numbered=numbered, policy=policy)
 
     def write_file(self, path: str, content: str | bytes, *, policy: Policy = SANDBOX) -> None:
         security.write_file(path, self.project_root, content, policy=policy)
@@ -118,9 +116,7 @@ class SessionManager:
         on_stdout: Callable[[str], None] | None = None,
     ) -> LuaResult:
         """Run ``code`` in the session's Lua state; ``timeout`` (s) really stops it."""
-        return self.lua.run(
-            code, name=name, timeout=timeout, inputs=inputs, outputs=outputs, on_stdout=on_stdout
-        )
+        return self.lua.run(code, name=name, timeout=timeout, inputs=inputs, outputs=outputs, on_stdout=on_stdout)
 
     def close(self) -> None:
         """Stop the Lua worker."""
@@ -165,9 +161,7 @@ def _append_message(state: Any, role: str, content: str) -> bool:
 
 def _update_todos(state: Any, todos: Sequence[Mapping[str, Any]]) -> bool:
     """Replace the todos; ``activeForm`` (the common agent spelling) means ``active_form``."""
-    state.update_todos(
-        [{("active_form" if k == "activeForm" else k): v for k, v in todo.items()} for todo in todos]
-    )
+    state.update_todos([{("active_form" if k == "activeForm" else k): v for k, v in todo.items()} for todo in todos])
     return True
 
 

@@ -9,16 +9,14 @@ from pathlib import Path
 from traitlets import Int
 from traitlets.config import Configurable
 
-from .errors import SessionError
-from .session import Session
+from jido_kernel.session.errors import SessionError
+from jido_kernel.session.session import Session
 
 
 class SessionRegistry(Configurable):
     """Holds up to ``max_sessions`` sessions, with lookups by id, path and name."""
 
-    max_sessions = Int(
-        10, help="How many sessions one kernel process may hold open at once."
-    ).tag(config=True)
+    max_sessions = Int(10, help="How many sessions one kernel process may hold open at once.").tag(config=True)
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -30,9 +28,7 @@ class SessionRegistry(Configurable):
         """Add ``session``; the first one registered becomes current."""
         with self._lock:
             if session.id in self._sessions:
-                raise SessionError(
-                    f"A session with id {session.id} is already open.", reason="session_exists"
-                )
+                raise SessionError(f"A session with id {session.id} is already open.", reason="session_exists")
             if len(self._sessions) >= self.max_sessions:
                 raise SessionError(
                     f"Session limit reached ({len(self._sessions)} of {self.max_sessions} open): "
@@ -96,8 +92,7 @@ class SessionRegistry(Configurable):
             except SessionError:
                 continue
         raise SessionError(
-            f"No open session matches {key!r}: give its number, id, name or project path "
-            "(see %session list).",
+            f"No open session matches {key!r}: give its number, id, name or project path (see %session list).",
             reason="session_not_found",
         )
 

@@ -1,9 +1,9 @@
 """The ``Session`` record: identity, project root and model configuration.
 
-Validation follows the original jido_code ``Session.new/1`` and ``Session.validate/1``:
+Validation follows jido_code's ``Session.new/1`` and ``Session.validate/1``:
 the project path must be an absolute, existing, readable and writable directory with
 no ``..`` component and at most 4096 bytes; a symlinked root is resolved. Every
-failure is a :class:`SessionError` whose ``reason`` is the original's atom.
+failure is a :class:`SessionError` whose ``reason`` is jido_code's atom.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import SessionError, SessionValidationError
+from jido_kernel.session.errors import SessionError, SessionValidationError
 
 MAX_PATH_BYTES = 4096
 MAX_NAME_LENGTH = 50
@@ -35,7 +35,7 @@ _NOTEBOOK_NAMESPACE = uuid.UUID("4a1d0c0d-6a69-4b1e-9c6f-6a69646f6b72")
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id() -> str:
@@ -49,7 +49,7 @@ def stable_id(key: str) -> str:
 
 
 def validate_project_path(project_path: object) -> Path:
-    """Check a project path as the original does; return it resolved."""
+    """Check a project path as jido_code does; return it resolved."""
     if project_path is None or project_path == "":
         raise SessionError(
             "A project path is required: give the directory of your project.",
@@ -67,24 +67,19 @@ def validate_project_path(project_path: object) -> Path:
             reason="invalid_project_path",
         )
     if len(text.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
-        raise SessionError(
-            f"Project path is longer than {MAX_PATH_BYTES} bytes.", reason="path_too_long"
-        )
+        raise SessionError(f"Project path is longer than {MAX_PATH_BYTES} bytes.", reason="path_too_long")
     if ".." in Path(text).parts:
         raise SessionError(
             f"Project path must not contain '..': {text}. Give the resolved directory.",
             reason="path_traversal_detected",
         )
     if not os.path.isabs(text):
-        raise SessionError(
-            f"Project path must be absolute: {text}.", reason="path_not_absolute"
-        )
+        raise SessionError(f"Project path must be absolute: {text}.", reason="path_not_absolute")
     path = Path(text)
     if path.is_symlink():
         if ".." in Path(os.readlink(path)).parts:
             raise SessionError(
-                f"Project path is a symlink whose target contains '..': {text}. "
-                "Give the resolved directory.",
+                f"Project path is a symlink whose target contains '..': {text}. Give the resolved directory.",
                 reason="symlink_escape",
             )
         return _check_directory(text, Path(os.path.realpath(text)), symlink=True)
@@ -197,7 +192,7 @@ class Session:
         config: Mapping[str, Any] | None = None,
         id: str | None = None,
     ) -> Session:
-        """Create a validated session (the original's ``Session.new/1``)."""
+        """Create a validated session (jido_code's ``Session.new/1``)."""
         root = validate_project_path(project_root)
         session = cls(
             id=id or new_id(),

@@ -8,7 +8,7 @@ Files
 
 Schema
     :data:`SCHEMA` lists every key with its type, description and default: the
-    original's ``version``, ``provider``, ``model``, ``theme``, ``providers``, ``models``,
+    jido_code's ``version``, ``provider``, ``model``, ``theme``, ``providers``, ``models``,
     and the sandbox's ``lua_timeout``, ``lua_max_memory_mb``, ``shell_allowlist``,
     ``shell_timeout``. :func:`validate` raises :class:`SettingsError` naming the key and
     the expected type.
@@ -43,9 +43,9 @@ Composition with traitlets configuration
 
 from __future__ import annotations
 
-from .errors import InvalidProjectPath, SettingsError, SettingsWarning
-from .limits import Limits, sandbox_limits
-from .loading import (
+from jido_kernel.settings.errors import InvalidProjectPath, SettingsError, SettingsWarning
+from jido_kernel.settings.limits import Limits, sandbox_limits
+from jido_kernel.settings.loading import (
     Effective,
     ReadResult,
     Settings,
@@ -55,7 +55,7 @@ from .loading import (
     load_local,
     read_file,
 )
-from .paths import (
+from jido_kernel.settings.paths import (
     ensure_local_dir,
     global_dir,
     global_path,
@@ -63,8 +63,8 @@ from .paths import (
     local_path,
     validate_project_path,
 )
-from .schema import SCHEMA, Setting, validate, validate_value
-from .store import save, set, unset, update
+from jido_kernel.settings.schema import SCHEMA, Setting, validate, validate_value
+from jido_kernel.settings.store import save, set, unset, update
 
 __all__ = [
     "SCHEMA",

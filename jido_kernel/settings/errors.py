@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import JidoError
+from jido_kernel.errors import JidoError
 
 
 class SettingsError(JidoError):

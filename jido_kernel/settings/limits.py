@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .loading import Settings
+from jido_kernel.settings.loading import Settings
 
 MIB = 1024 * 1024
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
-from .errors import SettingsError, SettingsWarning
-from .paths import FILE_NAME, global_path, local_path
-from .schema import SCHEMA, unknown_key, validate_value
+from jido_kernel.settings.errors import SettingsError, SettingsWarning
+from jido_kernel.settings.paths import FILE_NAME, global_path, local_path
+from jido_kernel.settings.schema import SCHEMA, unknown_key, validate_value
 
 Status = Literal["missing", "ok", "malformed", "unreadable"]
 
@@ -35,8 +35,12 @@ class ReadResult:
 
 
 _JSON_KINDS = {
-    list: "an array", str: "a string", int: "a number", float: "a number",
-    bool: "a boolean", type(None): "null",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
 }
 
 
@@ -156,9 +160,7 @@ def _usable(result: ReadResult, problems: list[str]) -> dict[str, Any]:
     return usable
 
 
-def _settings(
-    layers: list[tuple[str, Path]], *, global_file: Path | None, local_file: Path | None
-) -> Settings:
+def _settings(layers: list[tuple[str, Path]], *, global_file: Path | None, local_file: Path | None) -> Settings:
     values: dict[str, Any] = {}
     sources: dict[str, Source] = {}
     problems: list[str] = []
@@ -171,7 +173,11 @@ def _settings(
             values[key] = value
             sources[key] = Source(scope, path)
     return Settings(
-        values, MappingProxyType(sources), tuple(problems), global_file, local_file,
+        values,
+        MappingProxyType(sources),
+        tuple(problems),
+        global_file,
+        local_file,
         MappingProxyType(by_scope),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import InvalidProjectPath, SettingsError
+from jido_kernel.settings.errors import InvalidProjectPath, SettingsError
 
 HOME_ENV = "JIDO_CODE_HOME"
 DIR_NAME = ".jido_code"
@@ -21,17 +21,13 @@ def validate_project_path(root: str | os.PathLike[str]) -> Path:
     most 4096 bytes long. It is not resolved and need not exist.
     """
     if not isinstance(root, (str, os.PathLike)) or not isinstance(os.fspath(root), str):
-        raise InvalidProjectPath(
-            f"path must be a string or a path, got: {root!r}", reason="invalid_project_path"
-        )
+        raise InvalidProjectPath(f"path must be a string or a path, got: {root!r}", reason="invalid_project_path")
     text = os.fspath(root)
     if "\x00" in text:
         raise InvalidProjectPath("path contains null byte", reason="null_byte")
     text = os.path.expanduser(text)
     if len(os.fsencode(text)) > MAX_PATH_BYTES:
-        raise InvalidProjectPath(
-            f"path exceeds maximum length of {MAX_PATH_BYTES} bytes", reason="path_too_long"
-        )
+        raise InvalidProjectPath(f"path exceeds maximum length of {MAX_PATH_BYTES} bytes", reason="path_too_long")
     if ".." in text.split("/"):
         raise InvalidProjectPath("path contains '..' traversal", reason="path_traversal_detected")
     if not os.path.isabs(text):
@@ -65,8 +61,7 @@ def local_path(root: str | os.PathLike[str]) -> Path:
 def write_error(path: Path, error: OSError) -> SettingsError:
     """The typed error for an OS failure while writing settings at ``path``."""
     return SettingsError(
-        f"cannot write settings at {path}: {error.strerror or error}; "
-        "check that the directory exists and is writable",
+        f"cannot write settings at {path}: {error.strerror or error}; check that the directory exists and is writable",
         reason="write_failed",
         path=path,
     )

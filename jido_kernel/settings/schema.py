@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .errors import SettingsError
+from jido_kernel.settings.errors import SettingsError
 
 _TYPE = "invalid_type"
 _VALUE = "invalid_value"
@@ -100,25 +100,53 @@ def _table(*rows: Setting) -> MappingProxyType[str, Setting]:
 
 
 SCHEMA: MappingProxyType[str, Setting] = _table(
-    Setting("version", f"a positive integer (at most {MAX_VERSION})", "Format version of the settings file.",
-            None, _int_in(1, MAX_VERSION)),
+    Setting(
+        "version",
+        f"a positive integer (at most {MAX_VERSION})",
+        "Format version of the settings file.",
+        None,
+        _int_in(1, MAX_VERSION),
+    ),
     Setting("provider", "a string", "LLM provider of new sessions.", None, _string),
     Setting("model", "a string", "LLM model of new sessions.", None, _string),
     Setting("theme", "a string", "Display theme name.", None, _string),
-    Setting("providers", "a list of strings", "Providers offered for selection.", None,
-            _string_list),
-    Setting("models", "an object mapping provider names to lists of strings",
-            "Models offered for each provider.", None, _models),
-    Setting("lua_timeout", f"a positive number of seconds ({MIN_SECONDS} to {MAX_SECONDS})",
-            "Time limit of one Lua cell or script.", 30, _seconds_in(MIN_SECONDS, MAX_SECONDS)),
-    Setting("lua_max_memory_mb", f"a positive integer (MiB, at most {MAX_MEMORY_MB})",
-            "Memory limit of a session's Lua state.", 256, _int_in(1, MAX_MEMORY_MB)),
-    Setting("shell_allowlist", "a list of command names (non-empty, without '/')",
-            "Commands jido.shell may run; replaces the built-in allow-list (a project's "
-            "own file can only remove commands from the list below it).", None,
-            _command_names),
-    Setting("shell_timeout", f"a positive number of seconds ({MIN_SECONDS} to {MAX_SECONDS})",
-            "Time limit of one jido.shell command.", 25, _seconds_in(MIN_SECONDS, MAX_SECONDS)),
+    Setting("providers", "a list of strings", "Providers offered for selection.", None, _string_list),
+    Setting(
+        "models",
+        "an object mapping provider names to lists of strings",
+        "Models offered for each provider.",
+        None,
+        _models,
+    ),
+    Setting(
+        "lua_timeout",
+        f"a positive number of seconds ({MIN_SECONDS} to {MAX_SECONDS})",
+        "Time limit of one Lua cell or script.",
+        30,
+        _seconds_in(MIN_SECONDS, MAX_SECONDS),
+    ),
+    Setting(
+        "lua_max_memory_mb",
+        f"a positive integer (MiB, at most {MAX_MEMORY_MB})",
+        "Memory limit of a session's Lua state.",
+        256,
+        _int_in(1, MAX_MEMORY_MB),
+    ),
+    Setting(
+        "shell_allowlist",
+        "a list of command names (non-empty, without '/')",
+        "Commands jido.shell may run; replaces the built-in allow-list (a project's "
+        "own file can only remove commands from the list below it).",
+        None,
+        _command_names,
+    ),
+    Setting(
+        "shell_timeout",
+        f"a positive number of seconds ({MIN_SECONDS} to {MAX_SECONDS})",
+        "Time limit of one jido.shell command.",
+        25,
+        _seconds_in(MIN_SECONDS, MAX_SECONDS),
+    ),
 )
 
 
@@ -132,9 +160,7 @@ def _shown(value: Any, limit: int = 80) -> str:
 
 def unknown_key(key: Any) -> SettingsError:
     """The error for a key that is not in :data:`SCHEMA`."""
-    return SettingsError(
-        f"unknown key: {key} (known keys: {', '.join(SCHEMA)})", reason="unknown_key", key=str(key)
-    )
+    return SettingsError(f"unknown key: {key} (known keys: {', '.join(SCHEMA)})", reason="unknown_key", key=str(key))
 
 
 def validate_value(key: Any, value: Any) -> None:
@@ -144,9 +170,7 @@ def validate_value(key: Any, value: Any) -> None:
         raise unknown_key(key)
     problem = setting.check(value)
     if problem is not None:
-        raise SettingsError(
-            f"{key} must be {setting.type}, got: {_shown(value)}", reason=problem, key=key
-        )
+        raise SettingsError(f"{key} must be {setting.type}, got: {_shown(value)}", reason=problem, key=key)
 
 
 def validate(settings: Any) -> None:

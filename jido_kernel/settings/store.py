@@ -11,11 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from ..security.atomic import atomic_write_at
-from .errors import SettingsError
-from .loading import ReadResult, read_at
-from .paths import FILE_NAME, LOCK_NAME, global_dir, local_dir, open_settings_dir, write_error
-from .schema import validate, validate_value
+from jido_kernel.security.atomic import atomic_write_at
+from jido_kernel.settings.errors import SettingsError
+from jido_kernel.settings.loading import ReadResult, read_at
+from jido_kernel.settings.paths import FILE_NAME, LOCK_NAME, global_dir, local_dir, open_settings_dir, write_error
+from jido_kernel.settings.schema import validate, validate_value
 
 Scope = Literal["local", "global"]
 FILE_MODE = 0o600
@@ -29,9 +29,7 @@ def _locked(root: str | os.PathLike[str] | None, scope: str) -> Iterator[tuple[i
     elif scope == "global":
         directory = global_dir()
     else:
-        raise SettingsError(
-            f"unknown settings scope {scope!r}: use 'local' or 'global'", reason="invalid_scope"
-        )
+        raise SettingsError(f"unknown settings scope {scope!r}: use 'local' or 'global'", reason="invalid_scope")
     dir_fd = open_settings_dir(directory, follow_symlink=scope == "global")
     try:
         try:
@@ -121,7 +119,7 @@ def save(
     return update(root, lambda _old: copy.deepcopy(settings), scope=scope, force=force)
 
 
-def set(  # the public name of the original; shadows the builtin in this module
+def set(  # the public name of jido_code; shadows the builtin in this module
     root: str | os.PathLike[str] | None,
     key: str,
     value: Any,
@@ -142,6 +140,4 @@ def unset(
     force: bool = False,
 ) -> Path:
     """Remove one key from the scope's file (any key, known or not), keeping the others."""
-    return update(
-        root, lambda old: {k: v for k, v in old.items() if k != key}, scope=scope, force=force
-    )
+    return update(root, lambda old: {k: v for k, v in old.items() if k != key}, scope=scope, force=force)

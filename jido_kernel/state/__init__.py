@@ -1,13 +1,12 @@
-"""Session state: the model, its renderings and live views in the notebook.
+"""Session state as plain data: messages, streaming, reasoning, tool calls and todos.
 
-``SessionState`` holds messages, streaming, reasoning steps, tool calls, todos and the
-scroll offset within :class:`StateLimits`; records render as ``text/plain`` and
-``text/html``; ``LiveView`` keeps a displayed part of the state up to date. Importing this
-package does not import IPython.
+``SessionState`` holds them within :class:`StateLimits` and tells observers of every
+change. Renderings and live views live in :mod:`jido_kernel.display`; records render
+through it lazily (``_repr_mimebundle_``), so importing this package does not import
+IPython.
 """
 
 from jido_kernel.state.limits import StateLimitError, StateLimits
-from jido_kernel.state.live import LiveDisplay, LiveView, flush_all, follow_streams
 from jido_kernel.state.model import (
     MAX_MESSAGES,
     MAX_REASONING_STEPS,
@@ -24,15 +23,11 @@ from jido_kernel.state.records import (
     Todo,
     ToolCall,
 )
-from jido_kernel.state.render import PARTS
 
 __all__ = [
     "MAX_MESSAGES",
     "MAX_REASONING_STEPS",
     "MAX_TOOL_CALLS",
-    "PARTS",
-    "LiveDisplay",
-    "LiveView",
     "Message",
     "ReasoningStep",
     "SessionState",
@@ -44,6 +39,4 @@ __all__ = [
     "StreamWriter",
     "Todo",
     "ToolCall",
-    "flush_all",
-    "follow_streams",
 ]

@@ -14,7 +14,7 @@ from traitlets import Int
 from traitlets.config import Configurable
 
 from jido_kernel.state.records import StateError
-from jido_kernel.state.text import clip, size_text
+from jido_kernel.text import clip, size_text
 
 MiB = 1 << 20
 
@@ -52,9 +52,7 @@ class StateLimits(Configurable):
     max_todos = _bound(1000, "Most todos in the todo list.")
     max_todo_chars = _bound(4096, "Most characters of one todo's content or active form.")
     max_tool_calls = _bound(500, "Most tool call records kept; the oldest go.")
-    max_tool_text_chars = _bound(
-        16 * 1024, "Most characters of a tool call's arguments or result; more is clipped."
-    )
+    max_tool_text_chars = _bound(16 * 1024, "Most characters of a tool call's arguments or result; more is clipped.")
 
     def check(self, size: int, limit_name: str, what: str, reason: str) -> None:
         """StateLimitError ``reason`` when ``size`` exceeds the limit ``limit_name``."""

@@ -1,6 +1,6 @@
 """The session's conversation and UI state: thread-safe, observable, capped.
 
-:class:`SessionState` mirrors the original ``Session.State``: messages, one streaming
+:class:`SessionState` mirrors jido_code's ``Session.State``: messages, one streaming
 message at a time, reasoning steps, tool calls, todos and a scroll offset. Every change
 is announced to observers as a :class:`~jido_kernel.state.records.StateEvent`; display
 code subscribes, the model never imports a front end.
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jido_kernel.state import render
 from jido_kernel.state.limits import StateLimitError, StateLimits, clip_arguments
 from jido_kernel.state.records import (
     EVENT_KINDS,
@@ -33,7 +32,7 @@ from jido_kernel.state.records import (
     new_id,
     utc_now,
 )
-from jido_kernel.state.text import clip
+from jido_kernel.text import clip
 
 MAX_MESSAGES: int = StateLimits.max_messages.default_value
 MAX_REASONING_STEPS: int = StateLimits.max_reasoning_steps.default_value
@@ -67,6 +66,8 @@ class StateSnapshot:
         return self.streaming is not None
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from jido_kernel.display import state as render
+
         return render.part_bundle(self, "state")
 
 
@@ -149,9 +150,7 @@ class SessionState:
 
     # -- observers ---------------------------------------------------------------
 
-    def subscribe(
-        self, callback: Observer, kinds: Iterable[str] | None = None
-    ) -> Callable[[], None]:
+    def subscribe(self, callback: Observer, kinds: Iterable[str] | None = None) -> Callable[[], None]:
         """Call ``callback(event)`` after every change (of the given ``kinds`` only).
 
         Returns the function that unsubscribes. Observers that leave out
@@ -180,9 +179,7 @@ class SessionState:
             callback for callback, kinds in observers if kinds is None or "stream_chunk" in kinds
         )
 
-    def _changed(
-        self, kind: str, payload: Any = None
-    ) -> tuple[tuple[_Subscription, ...], StateEvent]:
+    def _changed(self, kind: str, payload: Any = None) -> tuple[tuple[_Subscription, ...], StateEvent]:
         """Count a change (lock held) and return who to tell about it."""
         self._seq += 1
         return self._observers, StateEvent(kind, self._seq, payload)
@@ -277,9 +274,7 @@ class SessionState:
                 seq=self._seq,
             )
 
-    def get_messages(
-        self, offset: int = 0, limit: int | None = None
-    ) -> tuple[list[Message], dict[str, Any]]:
+    def get_messages(self, offset: int = 0, limit: int | None = None) -> tuple[list[Message], dict[str, Any]]:
         """Messages oldest first, skipping ``offset``, at most ``limit`` (``None``: all).
 
         Returns ``(messages, {"total", "offset", "limit", "returned", "has_more"})``.
@@ -289,9 +284,7 @@ class SessionState:
                 f"Invalid offset {offset!r}: use an integer >= 0.",
                 reason="invalid_pagination",
             )
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-        ):
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise StateError(
                 f"Invalid limit {limit!r}: use an integer >= 1, or None for all.",
                 reason="invalid_pagination",
@@ -347,8 +340,7 @@ class SessionState:
         with self._lock:
             if self._stream_id is not None:
                 raise StateError(
-                    f"Message {self._stream_id} is already streaming: call end_streaming() "
-                    "before starting another.",
+                    f"Message {self._stream_id} is already streaming: call end_streaming() before starting another.",
                     reason="already_streaming",
                 )
             self._stream_id = message_id
@@ -379,8 +371,7 @@ class SessionState:
                 if message_id is None:
                     return
                 raise StateError(
-                    f"Message {message_id} is no longer streaming: write inside its "
-                    "stream() block.",
+                    f"Message {message_id} is no longer streaming: write inside its stream() block.",
                     reason="not_streaming",
                 )
             self._check_chunk(len(chunk))
@@ -436,9 +427,7 @@ class SessionState:
         return message
 
     @contextmanager
-    def stream(
-        self, role: str = "assistant", *, message_id: str | None = None
-    ) -> Iterator[StreamWriter]:
+    def stream(self, role: str = "assistant", *, message_id: str | None = None) -> Iterator[StreamWriter]:
         """Stream one message: ``with state.stream() as s: s.write(chunk)``.
 
         The stream ends when the block ends; if the block raises (including
@@ -458,14 +447,10 @@ class SessionState:
     def add_reasoning_step(self, content: str, *, id: str | None = None) -> ReasoningStep:
         """Append a reasoning step."""
         step = ReasoningStep(new_id() if id is None else id, content)
-        self.limits.check(
-            len(content), "max_message_chars", "The reasoning step", "message_too_large"
-        )
+        self.limits.check(len(content), "max_message_chars", "The reasoning step", "message_too_large")
         with self._lock:
             self._total_chars += len(content)
-            self._total_chars -= _append_capped(
-                self._reasoning_steps, step, self.limits.max_reasoning_steps
-            )
+            self._total_chars -= _append_capped(self._reasoning_steps, step, self.limits.max_reasoning_steps)
             self._trim_total()
             observers, event = self._changed("reasoning_added", step)
         self._emit(observers, event)
@@ -499,8 +484,7 @@ class SessionState:
         with self._lock:
             if any(existing.id == call.id for existing in self._tool_calls):
                 raise StateError(
-                    f"A tool call with id {call.id!r} already exists: use a new id or "
-                    "update_tool_call().",
+                    f"A tool call with id {call.id!r} already exists: use a new id or update_tool_call().",
                     reason="invalid_tool_call",
                 )
             self._tool_calls.append(call)
@@ -522,9 +506,7 @@ class SessionState:
         if status is not None:
             changes["status"] = status
         if result is not None:
-            changes["result"] = (
-                clip(result, self.limits.max_tool_text_chars) if isinstance(result, str) else result
-            )
+            changes["result"] = clip(result, self.limits.max_tool_text_chars) if isinstance(result, str) else result
         if duration_ms is not None:
             changes["duration_ms"] = duration_ms
         with self._lock:
@@ -558,8 +540,7 @@ class SessionState:
         items = tuple(Todo.coerce(item) for item in itertools.islice(todos, limits.max_todos + 1))
         if len(items) > limits.max_todos:
             raise StateLimitError(
-                f"The todo list has more than {limits.max_todos} items (StateLimits.max_todos): "
-                "keep the list shorter.",
+                f"The todo list has more than {limits.max_todos} items (StateLimits.max_todos): keep the list shorter.",
                 reason="too_many_todos",
             )
         for todo in items:

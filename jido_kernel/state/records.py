@@ -9,11 +9,10 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from jido_kernel.errors import JidoError
-from jido_kernel.state import render
 
 ROLES: tuple[str, ...] = ("user", "assistant", "system", "tool")
 TOOL_STATUSES: tuple[str, ...] = ("pending", "running", "completed", "error")
@@ -39,7 +38,7 @@ def new_id() -> str:
 
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def check_role(role: Any) -> str:
@@ -65,9 +64,7 @@ def check_text(value: object, what: str) -> str:
 def check_id(value: object, what: str) -> str:
     """``value`` if it is a non-empty string; StateError ``invalid_id`` otherwise."""
     if not isinstance(value, str) or not value:
-        raise StateError(
-            f"Invalid {what} id {value!r}: use a non-empty string.", reason="invalid_id"
-        )
+        raise StateError(f"Invalid {what} id {value!r}: use a non-empty string.", reason="invalid_id")
     return value
 
 
@@ -100,6 +97,8 @@ class Message:
         }
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from jido_kernel.display import state as render
+
         return render.message_bundle(self)
 
 
@@ -120,6 +119,8 @@ class ReasoningStep:
         return {"id": self.id, "content": self.content, "timestamp": self.timestamp.isoformat()}
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from jido_kernel.display import state as render
+
         return render.reasoning_bundle((self,))
 
 
@@ -147,17 +148,14 @@ class ToolCall:
                 f"Invalid tool call name {self.name!r}: use a non-empty string.",
                 reason="invalid_tool_call",
             )
-        if not isinstance(self.arguments, dict) or not all(
-            isinstance(key, str) for key in self.arguments
-        ):
+        if not isinstance(self.arguments, dict) or not all(isinstance(key, str) for key in self.arguments):
             raise StateError(
                 f"Invalid arguments for tool call {self.name!r}: use a dict with string keys.",
                 reason="invalid_tool_call",
             )
         if self.status not in TOOL_STATUSES:
             raise StateError(
-                f"Invalid tool call status {self.status!r}: use one of "
-                f"{', '.join(TOOL_STATUSES)}.",
+                f"Invalid tool call status {self.status!r}: use one of {', '.join(TOOL_STATUSES)}.",
                 reason="invalid_tool_call",
             )
         if self.result is not None and not isinstance(self.result, str):
@@ -194,6 +192,8 @@ class ToolCall:
         }
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from jido_kernel.display import state as render
+
         return render.tool_calls_bundle((self,))
 
 
@@ -219,8 +219,7 @@ class Todo:
             )
         if self.status not in TODO_STATUSES:
             raise StateError(
-                f"Invalid todo status {self.status!r} for {self.content!r}: use one of "
-                f"{', '.join(TODO_STATUSES)}.",
+                f"Invalid todo status {self.status!r} for {self.content!r}: use one of {', '.join(TODO_STATUSES)}.",
                 reason="invalid_todo",
             )
         if self.active_form is not None and not isinstance(self.active_form, str):
@@ -254,6 +253,8 @@ class Todo:
         return {"content": self.content, "status": self.status, "active_form": self.active_form}
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from jido_kernel.display import state as render
+
         return render.todos_bundle((self,))
 
 

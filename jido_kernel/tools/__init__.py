@@ -3,7 +3,7 @@ session-aware handler helpers."""
 
 from __future__ import annotations
 
-from .handlers import get_project_root, validate_path
-from .manager import ToolsManager, tools_manager
+from jido_kernel.tools.handlers import get_project_root, validate_path
+from jido_kernel.tools.manager import ToolsManager, tools_manager
 
 __all__ = ["ToolsManager", "get_project_root", "tools_manager", "validate_path"]

@@ -1,6 +1,6 @@
 """Session-aware helpers for tool handlers.
 
-``context`` is the tool call's context mapping. Order of precedence (the original's):
+``context`` is the tool call's context mapping. Order of precedence (jido_code's):
 ``session_id`` (must be a UUID, case-insensitive; delegates to that session) →
 ``project_root`` (used directly) → an error when
 ``c.ToolsManager.require_session_context`` is set → the global tools manager, with a
@@ -14,18 +14,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import security
-from ..session import SessionError, registry
-from ..session.session import UUID_RE
-from .manager import tools_manager
+from jido_kernel import security
+from jido_kernel.session import SessionError, registry
+from jido_kernel.session.session import UUID_RE
+from jido_kernel.tools.manager import tools_manager
 
 
 def _session_manager(context: Mapping[str, Any]) -> Any:
     session_id = context["session_id"]
     if not isinstance(session_id, str) or not UUID_RE.match(session_id):
-        raise SessionError(
-            f"Invalid session ID format (expected UUID): {session_id!r}", reason="invalid_session_id"
-        )
+        raise SessionError(f"Invalid session ID format (expected UUID): {session_id!r}", reason="invalid_session_id")
     return registry().lookup(session_id).manager
 
 

@@ -19,10 +19,12 @@ from typing import Any, TypeVar
 from traitlets import Bool, Unicode
 from traitlets.config import Configurable
 
-from .. import security, shell
-from ..errors import JidoError
-from ..lua import LuaSandbox
-from ..session import registry
+from jido_kernel import security
+from jido_kernel.commands.allowlist import DEFAULT_ALLOWLIST
+from jido_kernel.commands.run import CommandResult, run_command
+from jido_kernel.errors import JidoError
+from jido_kernel.lua import LuaSandbox
+from jido_kernel.session import registry
 
 T = TypeVar("T")
 
@@ -30,12 +32,10 @@ T = TypeVar("T")
 class ToolsManager(Configurable):
     """File tools on the global project root, or on a session's root via ``session_id``."""
 
-    root = Unicode(
-        "", help="Global project root for calls without a session_id (default: the working directory)."
-    ).tag(config=True)
-    suppress_global_warnings = Bool(
-        False, help="Do not warn when a tool call has no session_id."
-    ).tag(config=True)
+    root = Unicode("", help="Global project root for calls without a session_id (default: the working directory).").tag(
+        config=True
+    )
+    suppress_global_warnings = Bool(False, help="Do not warn when a tool call has no session_id.").tag(config=True)
     require_session_context = Bool(
         False,
         help="Handler helpers refuse calls with neither session_id nor project_root "
@@ -81,33 +81,44 @@ class ToolsManager(Configurable):
 
     def validate_path(self, path: str, *, session_id: str | None = None) -> Path:
         return self._call(
-            "validate_path", {"path": path}, session_id,
-            lambda m: m.validate_path(path), lambda root: security.validate_path(path, root),
+            "validate_path",
+            {"path": path},
+            session_id,
+            lambda m: m.validate_path(path),
+            lambda root: security.validate_path(path, root),
         )
 
     def read_file(
         self, path: str, *, session_id: str | None = None, offset: int | None = None, limit: int | None = None
     ) -> str:
         """The line-numbered text of a file (the agent format)."""
-        opts = {"offset": offset, "limit": limit, "numbered": True}
         return self._call(
-            "read_file", {"path": path, "offset": offset, "limit": limit}, session_id,
-            lambda m: m.read_file(path, **opts), lambda root: security.read_file(path, root, **opts),
+            "read_file",
+            {"path": path, "offset": offset, "limit": limit},
+            session_id,
+            lambda m: m.read_file(path, offset=offset, limit=limit, numbered=True),
+            lambda root: security.read_file(path, root, offset=offset, limit=limit, numbered=True),
         )
 
     def write_file(self, path: str, content: str, *, session_id: str | None = None) -> None:
         self._call(
-            "write_file", {"path": path, "bytes": len(content.encode("utf-8"))}, session_id,
-            lambda m: m.write_file(path, content), lambda root: security.write_file(path, root, content),
+            "write_file",
+            {"path": path, "bytes": len(content.encode("utf-8"))},
+            session_id,
+            lambda m: m.write_file(path, content),
+            lambda root: security.write_file(path, root, content),
         )
 
     def list_dir(self, path: str = ".", *, session_id: str | None = None) -> list[dict[str, str]]:
         return self._call(
-            "list_dir", {"path": path}, session_id,
-            lambda m: m.list_dir(path), lambda root: security.list_dir(path, root),
+            "list_dir",
+            {"path": path},
+            session_id,
+            lambda m: m.list_dir(path),
+            lambda root: security.list_dir(path, root),
         )
 
-    # -- global-only extras of the original ------------------------------------------------
+    # -- global-only extras of jido_code ------------------------------------------------
 
     def file_stat(self, path: str) -> dict[str, Any]:
         self.warn_global("ToolsManager.file_stat")
@@ -135,7 +146,7 @@ class ToolsManager(Configurable):
 
     def execute(self, script: str, args: Any = None, *, timeout: float | None = None) -> Any:
         """Run ``script`` in a fresh sandboxed Lua state on the global root (``args`` is
-        the Lua global ``args``); nothing persists between calls, as in the original.
+        the Lua global ``args``); nothing persists between calls, as in jido_code.
 
         Returns ``None`` for no result, the value for one, a list for several.
         """
@@ -154,12 +165,10 @@ class ToolsManager(Configurable):
             self._lua.close()
             self._lua = None
 
-    def shell(self, command: str, args: Sequence[str] = (), *, timeout: float = 25.0) -> shell.CommandResult:
+    def shell(self, command: str, args: Sequence[str] = (), *, timeout: float = 25.0) -> CommandResult:
         """Run an allow-listed command in the global root (default allow-list)."""
         self.warn_global("ToolsManager.shell")
-        return shell.run_command(
-            command, list(args), self.global_root(), allowlist=shell.DEFAULT_ALLOWLIST, timeout=timeout
-        )
+        return run_command(command, list(args), self.global_root(), allowlist=DEFAULT_ALLOWLIST, timeout=timeout)
 
 
 def _recorded(state: Any, name: str, arguments: Mapping[str, Any], call: Callable[[], T]) -> T:
@@ -169,13 +178,9 @@ def _recorded(state: Any, name: str, arguments: Mapping[str, Any], call: Callabl
     try:
         result = call()
     except JidoError as error:
-        state.update_tool_call(
-            record.id, status="error", result=str(error), duration_ms=_ms_since(started)
-        )
+        state.update_tool_call(record.id, status="error", result=str(error), duration_ms=_ms_since(started))
         raise
-    state.update_tool_call(
-        record.id, status="completed", result=_summary(result), duration_ms=_ms_since(started)
-    )
+    state.update_tool_call(record.id, status="completed", result=_summary(result), duration_ms=_ms_since(started))
     return result
 
 

@@ -1,0 +1,492 @@
+"""Live views: a displayed part of a session's state, updated in place as it changes.
+
+A :class:`LiveView` sends ``display_data`` once with a fresh ``display_id``, subscribes
+to its :class:`~jido_kernel.state.model.SessionState`, and sends ``update_display_data``
+for that id after changes, from whichever thread made them. Updates are coalesced: per
+view at most :attr:`LiveDisplay.max_rate` per second and at most
+:attr:`LiveDisplay.max_bytes_rate` bytes per second on average, so IOPub is never
+flooded. One shared flusher thread sends the updates that are due; a producer only sets
+a flag per change. Every update renders the current state, so the last one is complete.
+Register :func:`flush_all` as a ``post_execute`` hook so a cell's last update is sent
+before its reply (updates sent after ``idle`` are lost to headless runners).
+
+Bounds: no update is larger than :attr:`LiveDisplay.max_update_bytes` (content beyond
+it is clipped with a visible marker, the final update included), and at most
+:attr:`LiveDisplay.max_stream_views` streams of one cell get a view of their own; the
+later ones share one view.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection
+from dataclasses import replace
+from typing import Any, Protocol, cast
+
+from traitlets import Float, Int
+from traitlets.config import SingletonConfigurable
+
+from jido_kernel.display import state as render
+from jido_kernel.state.model import SessionState, StateSnapshot
+from jido_kernel.state.records import Message, StateError, StateEvent
+
+_log = logging.getLogger(__name__)
+
+_HISTORY = frozenset({"message_appended", "messages_cleared", "stream_started", "stream_ended"})
+_KINDS: dict[str, frozenset[str]] = {
+    "state": _HISTORY
+    | {
+        "reasoning_added",
+        "reasoning_cleared",
+        "tool_call_added",
+        "tool_call_updated",
+        "todos_updated",
+    },
+    "messages": _HISTORY,
+    "todos": frozenset({"todos_updated"}),
+    "tool_calls": frozenset({"tool_call_added", "tool_call_updated"}),
+    "reasoning": frozenset({"reasoning_added", "reasoning_cleared"}),
+    "stream": frozenset({"stream_started", "stream_ended"}),
+}
+
+_LISTS = {
+    "messages": "messages",
+    "tool_calls": "tool_calls",
+    "reasoning": "reasoning_steps",
+}
+
+
+class DisplayPublisher(Protocol):
+    """What a live view sends through: IPython's ``shell.display_pub`` interface."""
+
+    def publish(
+        self,
+        data: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+        *,
+        transient: dict[str, Any] | None = None,
+        update: bool = False,
+    ) -> None: ...
+
+
+class LiveDisplay(SingletonConfigurable):
+    """Settings and registry of the live views (``c.LiveDisplay.max_rate = 5``)."""
+
+    max_rate = Float(
+        10.0,
+        min=0.1,
+        max=100.0,
+        help="Most display updates per second sent for one live view.",
+    ).tag(config=True)
+
+    max_bytes_rate = Float(
+        500_000.0,
+        min=1000.0,
+        help="Average bytes per second a live view may send; large views update less often "
+        "(Jupyter Server drops output beyond 1 MB/s by default).",
+    ).tag(config=True)
+
+    max_rows = Int(
+        200,
+        min=1,
+        help="Most recent messages, reasoning steps or tool calls shown by a live view.",
+    ).tag(config=True)
+
+    max_views = Int(
+        20,
+        min=1,
+        help="Most live views kept updating; opening one more closes the oldest.",
+    ).tag(config=True)
+
+    max_stream_views = Int(
+        20,
+        min=1,
+        help="Most streams of one cell shown in a live view of their own; the later ones "
+        "share one view that shows the current stream.",
+    ).tag(config=True)
+
+    max_update_bytes = Int(
+        512 * 1024,
+        min=4096,
+        help="Most bytes of one display or update message; longer content is clipped with a visible marker.",
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._lock = threading.Lock()
+        self._views: list[LiveView] = []
+        self._cell_streams = 0
+        self._shared_stream: LiveView | None = None
+
+    @classmethod
+    def current(cls) -> LiveDisplay:
+        """The process-wide instance, configured from the running IPython shell if any."""
+        shell = _running_shell()
+        if not cls.initialized() and shell is not None:
+            return cls.instance(parent=shell)
+        return cls.instance()
+
+    def show_stream(self, state: SessionState) -> None:
+        """Show a stream that starts: in a view of its own, or past the cell's
+        :attr:`max_stream_views` in the one view the later streams share."""
+        with self._lock:
+            self._cell_streams += 1
+            own = self._cell_streams <= self.max_stream_views
+            shared = self._shared_stream
+            needed = not own and (shared is None or shared.closed or shared.state is not state)
+        if own:
+            LiveView(state, "stream", single=True, display=self)
+        elif needed:
+            note = (
+                f"More than {self.max_stream_views} streams in this cell: the later ones are "
+                "shown here, one at a time (LiveDisplay.max_stream_views)."
+            )
+            view = LiveView(state, "stream", display=self, note=note)
+            with self._lock:
+                self._shared_stream = view
+
+    def end_cell(self) -> None:
+        """Send every pending update; the next cell's streams get views of their own again."""
+        self.flush_all()
+        with self._lock:
+            shared, self._shared_stream = self._shared_stream, None
+            self._cell_streams = 0
+        if shared is not None:
+            shared.close()
+
+    @property
+    def views(self) -> tuple[LiveView, ...]:
+        """The open views, oldest first."""
+        with self._lock:
+            return tuple(self._views)
+
+    def flush_all(self) -> None:
+        """Send every pending update now (from the calling thread)."""
+        for view in self.views:
+            view.flush()
+
+    def close_all(self) -> None:
+        """Send pending updates and stop updating every view."""
+        for view in self.views:
+            view.close()
+
+    def _register(self, view: LiveView) -> None:
+        with self._lock:
+            self._views.append(view)
+            evicted = self._views[: max(0, len(self._views) - self.max_views)]
+        for old in evicted:
+            old.close()
+
+    def _forget(self, view: LiveView) -> None:
+        with self._lock:
+            if view in self._views:
+                self._views.remove(view)
+
+
+def follow_streams(state: SessionState) -> Callable[[], None]:
+    """Show every stream of ``state`` live where it starts (the running cell's output):
+    a ``single`` stream view opens when a message starts streaming, grows as chunks
+    arrive and closes with the complete message. Returns the unsubscribe function."""
+
+    def started(_event: StateEvent) -> None:
+        LiveDisplay.current().show_stream(state)
+
+    return state.subscribe(started, kinds=("stream_started",))
+
+
+def flush_all(*_: object) -> None:
+    """Send every pending live update now and end the cell's count of stream views;
+    register as IPython ``post_execute`` hook."""
+    if LiveDisplay.initialized():
+        LiveDisplay.instance().end_cell()
+
+
+class _Flusher:
+    """One daemon thread that sends the updates of every view when they fall due."""
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, LiveView, int]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, due: float, view: LiveView, generation: int) -> None:
+        with self._cond:
+            order = next(self._order)
+            heapq.heappush(self._heap, (due, order, view, generation))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="jido-live-display", daemon=True)
+                self._thread.start()
+            elif self._heap[0][1] == order:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                due, _, view, generation = self._heap[0]
+                delay = due - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+            try:
+                view._send(generation)
+            except Exception:
+                _log.exception("Live view %s failed to send an update", view.display_id)
+
+
+_FLUSHER = _Flusher()
+
+
+def _running_shell() -> Any:
+    """The running IPython shell, or ``None`` (IPython is imported only if it is loaded)."""
+    if "IPython" not in sys.modules:
+        return None
+    from IPython.core.interactiveshell import InteractiveShell
+
+    return InteractiveShell.instance() if InteractiveShell.initialized() else None
+
+
+def _shell_publisher() -> DisplayPublisher:
+    shell = _running_shell()
+    if shell is None:
+        raise StateError(
+            "Live views need a running IPython shell (a Jupyter kernel or IPython): "
+            "display the state object instead, or pass publisher=.",
+            reason="no_display",
+        )
+    publisher: DisplayPublisher = shell.display_pub
+    return publisher
+
+
+class LiveView:
+    """A part of a session's state, displayed once and updated in place.
+
+    ``part`` is one of ``state``, ``messages``, ``todos``, ``tool_calls``, ``reasoning``,
+    ``stream``. The ``stream`` view shows only the streaming message (and, once it has
+    ended, the message it became); it does not listen to chunks but looks at the state
+    at the update rate while a message streams, so a producer pays nothing per chunk.
+    The history views show that a message is streaming, not its text. With
+    ``new_only`` the ``messages``, ``tool_calls`` and ``reasoning`` views leave out the
+    items that existed when the view was created (a cell's own tool calls); ``hidden``
+    names the ids to leave out explicitly (those that existed before a cell started).
+    A ``single`` stream view shows one stream: it closes, after its final update, when
+    that stream ends. ``note`` is shown above the view's content. ``publisher``
+    defaults to the running shell's ``display_pub`` (looked up at each send);
+    ``display`` to :meth:`LiveDisplay.current`.
+    """
+
+    def __init__(
+        self,
+        state: SessionState,
+        part: str = "state",
+        *,
+        display: LiveDisplay | None = None,
+        publisher: DisplayPublisher | None = None,
+        new_only: bool = False,
+        hidden: Collection[str] | None = None,
+        single: bool = False,
+        note: str | None = None,
+    ) -> None:
+        if part not in _KINDS:
+            raise StateError(
+                f"Unknown state view {part!r}: use one of {', '.join(render.PARTS)}.",
+                reason="invalid_part",
+            )
+        if (new_only or hidden is not None) and part not in _LISTS:
+            raise StateError(
+                f"new_only and hidden apply to the {', '.join(_LISTS)} views, not {part!r}.",
+                reason="invalid_part",
+            )
+        self.state = state
+        self.part = part
+        self.display_id = uuid.uuid4().hex
+        self._display = display if display is not None else LiveDisplay.current()
+        self._publisher = publisher
+        self._lock = threading.Lock()  # guards the scheduling fields below
+        self._send_lock = threading.Lock()  # one send at a time, in state order
+        self._dirty = False  # a relevant change since the last send
+        self._armed = False  # a flusher entry with the current generation is queued
+        self._generation = 0
+        self._closed = False
+        self._last_sent = 0.0
+        self._last_size = 0
+        self._sent_seq = -1
+        self._hold_until: float | None = None  # a visit deferred for the byte budget
+        self._finishing = False  # a single stream view whose stream has ended
+        self._last_stream: Message | None = None
+        if single and part != "stream":
+            raise StateError("single applies to the stream view only.", reason="invalid_part")
+        self._single = single
+        self._note = note
+        self._hidden: frozenset[str] | None = None if hidden is None else frozenset(hidden)
+        if new_only:
+            self._hidden = frozenset(item.id for item in getattr(state.get_state(), _LISTS[part]))
+        self._display._register(self)
+        self._unsubscribe = state.subscribe(self._on_event, _KINDS[part])
+        try:
+            self.show()
+        except BaseException:
+            self._unsubscribe()
+            self._display._forget(self)
+            raise
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def bundle(self) -> dict[str, str]:
+        """The current mimebundle of this view."""
+        return self._render(self.state.get_state())
+
+    def _render(self, snapshot: StateSnapshot) -> dict[str, str]:
+        if self._finishing:  # its own stream has ended: not the one that may follow
+            snapshot = replace(snapshot, streaming=None)
+        if self._hidden is not None:
+            field = _LISTS[self.part]
+            items = getattr(snapshot, field)
+            kept = tuple(item for item in items if item.id not in self._hidden)
+            snapshot = replace(snapshot, **cast(dict[str, Any], {field: kept}))
+        return render.part_bundle(
+            snapshot,
+            self.part,
+            limit=self._display.max_rows,
+            stream_text=False,
+            last_stream=self._last_stream,
+            max_bytes=self._display.max_update_bytes,
+            note=self._note,
+        )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return self.bundle()
+
+    def show(self) -> None:
+        """Send ``display_data`` with this view's id (again: another place kept in sync)."""
+        with self._send_lock:
+            with self._lock:
+                self._dirty = False
+            self._publish(update=False)
+
+    def flush(self) -> None:
+        """Send the update now if the view is behind the state."""
+        self._send(None)
+
+    def close(self) -> None:
+        """Send the last update and stop following the state (idempotent)."""
+        if self._closed:
+            return
+        self._unsubscribe()
+        self._send(None)
+        self._retire()
+
+    def _retire(self) -> None:
+        """Stop following the state (after the last update has been sent)."""
+        self._unsubscribe()
+        with self._lock:
+            self._closed = True
+            self._generation += 1
+        self._display._forget(self)
+
+    def __enter__(self) -> LiveView:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "live"
+        return f"<LiveView {self.part} {self.display_id} ({state})>"
+
+    def _interval(self, size: int) -> float:
+        """Seconds between two sends for a message of ``size`` characters."""
+        display = self._display
+        return max(1.0 / display.max_rate, size / display.max_bytes_rate)
+
+    def _arm(self, earliest: float) -> None:
+        """Queue a flusher visit at ``earliest`` or when the rate allows (lock held)."""
+        if self._armed or self._closed:
+            return
+        self._armed = True
+        self._generation += 1
+        due = max(earliest, self._last_sent + self._interval(self._last_size))
+        _FLUSHER.schedule(due, self, self._generation)
+
+    def _on_event(self, event: StateEvent) -> None:
+        with self._lock:
+            if event.kind == "stream_ended":
+                self._last_stream = event.payload
+                self._finishing = self._single  # retired once its final update is sent
+            self._dirty = True
+            self._arm(time.monotonic())
+
+    def _send(self, generation: int | None) -> None:
+        """Publish an update if the view is behind; ``generation``: a flusher visit.
+
+        A visit also waits until the byte budget covers what it is about to send (the
+        streaming text grows between sends), once per update so that a stream growing
+        faster than the budget is still shown; :meth:`flush` does not wait.
+        """
+        with self._send_lock:
+            with self._lock:
+                if self._closed or (generation is not None and generation != self._generation):
+                    return
+                if generation is not None:
+                    self._armed = False
+            if generation is not None:
+                if self._hold_until is None:
+                    ready = self._last_sent + self._interval(self._next_size())
+                    if ready > time.monotonic():
+                        self._hold_until = ready
+                        with self._lock:
+                            self._arm(ready)
+                        return
+                self._hold_until = None
+            with self._lock:
+                dirty, self._dirty = self._dirty, False
+                finishing = self._finishing
+            if dirty or (self.part == "stream" and self.state.seq != self._sent_seq):
+                self._publish(update=True)
+            elif generation is not None and not finishing:
+                self._follow_stream(time.monotonic() + 1.0 / self._display.max_rate)
+        if finishing:
+            self._retire()
+
+    def _next_size(self) -> int:
+        """Expected size of the next update: the stream view grows with its text."""
+        if self.part == "stream":
+            text = self.state.streaming_message
+            if text is not None:
+                return min(max(self._last_size, 2 * len(text)), self._display.max_update_bytes)
+        return self._last_size
+
+    def _publish(self, *, update: bool) -> None:
+        """Render the state and send it (send lock held)."""
+        snapshot = self.state.get_state()
+        data = self._render(snapshot)
+        publisher = self._publisher if self._publisher is not None else _shell_publisher()
+        publisher.publish(data, {}, transient={"display_id": self.display_id}, update=update)
+        self._sent_seq = snapshot.seq
+        self._hold_until = None
+        self._last_sent = time.monotonic()
+        self._last_size = sum(len(value) for value in data.values())
+        if snapshot.streaming is not None:
+            self._follow_stream(self._last_sent)
+
+    def _follow_stream(self, earliest: float) -> None:
+        """While a message streams, the stream view looks again at the update rate."""
+        if self.part == "stream" and self.state.is_streaming:
+            with self._lock:
+                self._arm(earliest)

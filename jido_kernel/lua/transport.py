@@ -1,0 +1,287 @@
+"""The Lua worker process and its pipes: start, send, receive, stop (kernel side).
+
+Workers die with the thread that started them (``PR_SET_PDEATHSIG``), so they are
+always started from one long-lived spawner thread (:data:`SPAWNER`), whichever thread
+calls. No thread stands between a call and the worker: the calling thread writes its
+request to the worker's stdin and reads the answer from its stdout itself. Each worker
+has two threads of its own: one writes what the pipe cannot take at once (a large
+message, a stopped worker), so sending never blocks, and one keeps the tail of its
+stderr. Nothing from the worker is ever unpickled or evaluated: messages are JSON lines
+checked by :mod:`~jido_kernel.lua.protocol`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any
+
+from jido_kernel.commands.allowlist import SEARCH_PATH
+from jido_kernel.confine import DISABLE_ENV
+from jido_kernel.lua import protocol
+from jido_kernel.lua.errors import LuaValueError
+from jido_kernel.lua.protocol import FROM_WORKER, ProtocolError
+
+_STDERR_TAIL = 4096
+_WAIT_SLICE = 0.1
+_READ_SIZE = 65536
+
+
+class End:
+    """Returned by :meth:`_Inbox.receive` once the worker's stream ends or breaks the protocol."""
+
+    def __init__(self, problem: str | None = None) -> None:
+        self.problem = problem
+
+
+SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jido-lua-spawner")
+"""Starts every worker: its thread lives as long as the process, so ``PR_SET_PDEATHSIG``
+fires only when the kernel itself goes away."""
+
+
+class _Outbox:
+    """The worker's stdin: messages written in order, never blocking the sender.
+
+    The sending thread writes a message itself when nothing is queued before it; what the
+    pipe cannot take (a large message, a busy or stopped worker) waits in a backlog that
+    the outbox's thread writes as the worker makes room.
+    """
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        os.set_blocking(pipe.fileno(), False)
+        self._pipe = pipe
+        self._backlog = bytearray()
+        self._closed = False  # by close(), or because the worker is gone: nothing more is written
+        self._changed = threading.Condition()
+        threading.Thread(target=self._drain, name="jido-lua-writer", daemon=True).start()
+
+    def send(self, data: bytes) -> None:
+        """Write ``data`` after everything sent before it (any thread)."""
+        with self._changed:
+            rest = memoryview(data)
+            if not self._backlog:
+                rest = rest[self._write(rest) :]
+            if rest:
+                self._backlog += rest
+                self._changed.notify()
+
+    @property
+    def backlog(self) -> int:
+        """Bytes sent but not yet taken by the worker."""
+        return len(self._backlog)
+
+    def close(self) -> None:
+        """Drop what is queued; the outbox's thread closes the pipe."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+
+    def _write(self, data: memoryview | bytearray) -> int:
+        """Bytes of ``data`` the pipe took; all of them once closed (they are dropped)."""
+        if self._closed:
+            return len(data)
+        try:
+            return self._pipe.write(data) or 0  # None: the pipe is full
+        except OSError:  # the worker is gone; its end of file reaches the waiting thread
+            self._closed = True
+            return len(data)
+
+    def _drain(self) -> None:
+        poller = select.poll()
+        poller.register(self._pipe, select.POLLOUT)
+        while self._wait_for_backlog():
+            poller.poll(_WAIT_SLICE * 1000)  # a slice: close() is noticed even if the pipe stays full
+            with self._changed:
+                del self._backlog[: self._write(self._backlog)]
+        with self._changed:
+            self._pipe.close()
+
+    def _wait_for_backlog(self) -> bool:
+        """True once there is a backlog to write, False once the outbox is closed."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._backlog or self._closed)
+            return not self._closed
+
+
+class _Inbox:
+    """The worker's stdout, read by the thread that waits for a message.
+
+    No thread stands between the pipe and :meth:`receive`: its caller reads and frames
+    the bytes itself, waiting in short slices so that a SIGINT (the kernel's interrupt)
+    raises promptly. Only the caller of :meth:`receive` reads; :meth:`close` may come
+    from any thread.
+    """
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        os.set_blocking(pipe.fileno(), False)
+        self._pipe = pipe
+        self._poller = select.poll()
+        self._poller.register(pipe, select.POLLIN)
+        self._decoder = protocol.Decoder(FROM_WORKER)
+        self._lock = threading.Lock()
+        self._end: End | None = None
+
+    def receive(self, deadline: float) -> dict[str, Any] | End | None:
+        """The next message; :class:`End` once the stream is over (for good); ``None``
+        once ``deadline`` (monotonic) passes."""
+        while True:
+            with self._lock:
+                if self._end is not None:
+                    return self._end
+                try:
+                    message = self._decoder.next()
+                except ProtocolError as error:
+                    self._end = End(f"it broke the protocol: {error}")
+                    continue
+                if message is not None:
+                    return message
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                if self._poller.poll(math.ceil(min(remaining, _WAIT_SLICE) * 1000)):
+                    self._fill()
+
+    def close(self) -> None:
+        """Close the pipe; :meth:`receive` then returns :class:`End`."""
+        with self._lock:
+            if self._end is None:
+                self._end = End()
+            self._pipe.close()
+
+    def _fill(self) -> None:
+        try:
+            data = self._pipe.read(_READ_SIZE)
+            if data:
+                self._decoder.feed(data)
+        except KeyboardInterrupt:  # raised once the read returned, its bytes may be lost
+            self._decoder.resync()
+            raise
+        except OSError as error:
+            self._end = End(f"it broke the protocol: {error}")
+            return
+        if data == b"":
+            try:
+                self._decoder.end()
+            except ProtocolError as error:
+                self._end = End(f"it broke the protocol: {error}")
+            else:
+                self._end = End()
+
+
+MALLOC_TUNING = "glibc.malloc.tcache_count=1000"
+"""glibc malloc setting of the worker. A process with threads (the worker has a few)
+loses glibc's single-thread fast path, which made allocation-heavy Lua ~20% slower;
+a larger per-thread cache serves Lua's allocations without locks again. It may keep
+up to about 33 MB of freed small blocks per thread. Ignored by other C libraries."""
+
+
+class Worker:
+    """One worker process: its pipes and the tail of its stderr."""
+
+    command: tuple[str, ...] = (sys.executable, "-I", "-m", "jido_kernel.lua.worker")
+    """The worker's argv: isolated mode, so nothing in the project root can shadow a module."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        env = {"PATH": SEARCH_PATH, "LC_ALL": "C.UTF-8", "GLIBC_TUNABLES": MALLOC_TUNING}
+        if os.environ.get(DISABLE_ENV):
+            env[DISABLE_ENV] = os.environ[DISABLE_ENV]
+        self.config = config
+        self.process = subprocess.Popen(
+            list(self.command),
+            bufsize=0,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd="/",
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+        self._stderr = bytearray()
+        self.ready: dict[str, Any] | None = None
+        assert self.process.stdin and self.process.stdout and self.process.stderr
+        self._outbox = _Outbox(self.process.stdin)
+        self._inbox = _Inbox(self.process.stdout)
+        threading.Thread(target=self._drain, args=(self.process.stderr,), daemon=True).start()
+        self.send({"type": "config", **config})
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Send ``message`` (any thread; never blocks); :class:`LuaValueError` if it is
+        larger than the protocol allows (huge code, inputs or pushed values)."""
+        try:
+            data = protocol.dump(message)
+        except ProtocolError as error:
+            raise LuaValueError(
+                f"Too much data to send to Lua in one {message['type']} request: {error}. "
+                "Pass smaller values, or write the data to a file in the project and read it "
+                "with jido.read_file.",
+                reason="too_large",
+            ) from None
+        self._outbox.send(data)
+
+    def send_line(self, data: bytes) -> None:
+        """Send a message already made by :func:`protocol.dump` (never blocks)."""
+        self._outbox.send(data)
+
+    @property
+    def backlog(self) -> int:
+        """Bytes of messages the worker has not taken yet."""
+        return self._outbox.backlog
+
+    def receive(self, deadline: float) -> dict[str, Any] | End | None:
+        """The next message, :class:`End`, or ``None`` once ``deadline`` (monotonic) passes."""
+        return self._inbox.receive(deadline)
+
+    def _drain(self, stream: IO[bytes]) -> None:
+        with stream:
+            while chunk := stream.read(65536):
+                self._stderr += chunk
+                del self._stderr[:-_STDERR_TAIL]
+
+    def kill(self) -> None:
+        """SIGKILL the worker's process group, reap it and close its pipes."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self._outbox.close()
+        self._inbox.close()
+
+    def stop(self, wait: float) -> None:
+        """Ask the worker to exit; kill it if it has not within ``wait`` seconds."""
+        self.send({"type": "shutdown"})
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(wait)
+        self.kill()
+
+    def exit_description(self) -> str:
+        """How the process ended, with the last line it wrote to stderr.
+
+        Called once its output has ended; a worker that closed its output but lingers is
+        broken and is killed rather than waited for.
+        """
+        try:
+            code = self.process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.process.wait()
+        if code < 0:
+            try:
+                how = f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"killed by signal {-code}"
+        else:
+            how = f"exit code {code}"
+        lines = bytes(self._stderr).decode("utf-8", "replace").strip().splitlines()
+        return f"{how}: {lines[-1]}" if lines else how

@@ -1,0 +1,258 @@
+"""Plain data that crosses between Python and Lua, and its JSON wire form.
+
+Python → Lua accepts ``None``, ``bool``, ``int`` (64-bit), ``float``, ``str``, ``bytes``,
+and lists, tuples and dicts of those, nested (see :func:`check_value`). Lua → Python
+gives ``None``, ``bool``, ``int``, ``float``, ``str`` (``bytes`` when a Lua string is not
+valid UTF-8), and tables as ``list`` (keys exactly ``1..n``, so the empty table is
+``[]``) or ``dict``. Lua's integer/float distinction is kept (``1`` vs ``1.0``).
+
+Lua has no ``nil`` inside tables: ``None`` in a list leaves a hole (``[1, None, 3]``
+comes back as ``{1: 1, 3: 3}``) and a dict entry whose value is ``None`` is dropped.
+
+Values with no plain-data form (functions, coroutines, userdata, and in results a table
+that contains itself) come back as :class:`LuaOpaque` placeholders in a run's return
+values; pulling them as data (``pull``, ``outputs``) is an error instead.
+
+The wire form is JSON: scalars and lists as themselves, dicts with string keys as
+objects, and single-key ``"$"`` objects for the rest — ``{"$bytes": base64}``,
+``{"$float": "inf"|"-inf"|"nan"}``, ``{"$map": [[key, value], ...]}`` (non-string keys,
+or string keys starting with ``$``) and ``{"$lua": [kind, description]}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import numbers
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jido_kernel.lua.errors import LuaValueError
+
+MAX_DEPTH = 100
+"""Deepest nesting of tables that crosses in either direction."""
+
+MAX_ITEMS = 1_000_000
+"""Most table entries one value may hold in total (every nesting level counted)."""
+
+INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
+OPAQUE_KINDS = frozenset({"function", "thread", "userdata", "table"})
+LUA_KEYWORDS = frozenset(
+    [
+        "and",
+        "break",
+        "do",
+        "else",
+        "elseif",
+        "end",
+        "false",
+        "for",
+        "function",
+        "goto",
+        "if",
+        "in",
+        "local",
+        "nil",
+        "not",
+        "or",
+        "repeat",
+        "return",
+        "then",
+        "true",
+        "until",
+        "while",
+    ]
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class LuaOpaque:
+    """A Lua value with no plain-data form: ``kind`` is its Lua type, ``description``
+    what is shown (``<Lua function>``; ``<Lua table (cycle)>`` for a table met again
+    inside itself)."""
+
+    kind: str
+    description: str
+
+    def __repr__(self) -> str:
+        return self.description
+
+
+class WireError(ValueError):
+    """Wire data that no well-behaved peer produces."""
+
+
+def is_identifier(name: object) -> bool:
+    """True for a Lua name (letters, digits, ``_``; not a keyword)."""
+    return isinstance(name, str) and _IDENTIFIER.fullmatch(name) is not None and name not in LUA_KEYWORDS
+
+
+def check_name(name: object) -> str:
+    """``name`` if it can name a Lua global; else :class:`LuaValueError`."""
+    if not is_identifier(name):
+        raise LuaValueError(
+            f"{name!r} is not a Lua variable name: use letters, digits and '_', not starting with a digit "
+            "and not a Lua keyword."
+        )
+    return name  # type: ignore[return-value]
+
+
+def check_value(value: Any, name: str) -> Any:
+    """Return ``value`` as plain data Lua can hold, or raise :class:`LuaValueError`.
+
+    Tuples become lists, other mappings dicts, ``bytearray`` bytes, integral and real
+    numbers ``int`` and ``float``. ``name`` (the variable) is used in messages.
+    """
+    checker = _Checker(name)
+    return checker.check(value, name, 0, frozenset())
+
+
+class _Checker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.items = 0
+
+    def fail(self, where: str, problem: str) -> LuaValueError:
+        return LuaValueError(f"Cannot pass {self.name!r} to Lua: {where} {problem}.")
+
+    def check(self, value: Any, where: str, depth: int, path: frozenset[int]) -> Any:
+        if value is None or isinstance(value, (bool, str)):
+            if isinstance(value, str):
+                _check_text(value, lambda: self.fail(where, "contains a lone surrogate (not valid Unicode)"))
+            return value
+        if isinstance(value, numbers.Integral):
+            number = int(value)
+            if not INT_MIN <= number <= INT_MAX:
+                raise self.fail(where, f"is {number}, beyond Lua's 64-bit integers; pass it as a float or a string")
+            return number
+        if isinstance(value, numbers.Real):
+            return float(value)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)
+        if isinstance(value, (list, tuple, Mapping)):
+            if depth >= MAX_DEPTH:
+                raise self.fail(where, f"is nested more than {MAX_DEPTH} levels deep")
+            if id(value) in path:
+                raise self.fail(where, "contains itself (Lua tables passed in must not form cycles)")
+            inner = path | {id(value)}
+            self.items += len(value)
+            if self.items > MAX_ITEMS:
+                raise self.fail(where, f"holds more than {MAX_ITEMS} items in total")
+            if isinstance(value, Mapping):
+                return self.mapping(value, where, depth, inner)
+            return [self.check(item, f"{where}[{index}]", depth + 1, inner) for index, item in enumerate(value)]
+        raise self.fail(
+            where,
+            f"is a Python {type(value).__name__}; use None, bool, int, float, str, bytes, "
+            "or lists, tuples and dicts of those",
+        )
+
+    def mapping(self, value: Mapping[Any, Any], where: str, depth: int, path: frozenset[int]) -> dict[Any, Any]:
+        """A checked dict; two keys that are one Lua key (``"a"`` and ``b"a"``) raise."""
+        result: dict[Any, Any] = {}
+        seen: dict[Any, Any] = {}
+        for key, item in value.items():
+            checked = self.key(key, where)
+            same = seen.setdefault(_lua_identity(checked), key)
+            if same is not key:
+                raise self.fail(where, f"has keys {same!r} and {key!r}, which are the same key in Lua")
+            result[checked] = self.check(item, f"{where}[{key!r}]", depth + 1, path)
+        return result
+
+    def key(self, key: Any, where: str) -> Any:
+        if isinstance(key, float) and math.isnan(key):
+            raise self.fail(where, "has a NaN key (Lua tables cannot hold one)")
+        if key is None or not isinstance(key, (str, bytes, numbers.Real)):
+            raise self.fail(where, f"has a Python {type(key).__name__} key; use str, bytes, int, float or bool keys")
+        return self.check(key, f"{where} key {key!r}", 0, frozenset())
+
+
+def _lua_identity(key: Any) -> tuple[str, Any]:
+    """What makes a checked key distinct in a Lua table: strings are bytes, floats with an
+    integer value are integers."""
+    if isinstance(key, bool):
+        return ("boolean", key)
+    if isinstance(key, str):
+        return ("string", key.encode("utf-8"))
+    if isinstance(key, bytes):
+        return ("string", key)
+    if isinstance(key, float) and key.is_integer() and INT_MIN <= key < -float(INT_MIN):
+        return ("number", int(key))
+    return ("number", key)
+
+
+def _check_text(text: str, error: Any) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise error() from None
+
+
+# -- wire form -------------------------------------------------------------------------
+
+
+def encode(value: Any) -> Any:
+    """The JSON-ready wire form of a plain value (see the module docstring)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return {"$float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, list):
+        return [encode(item) for item in value]
+    if isinstance(value, dict):
+        if all(isinstance(key, str) and not key.startswith("$") for key in value):
+            return {key: encode(item) for key, item in value.items()}
+        return {"$map": [[encode(key), encode(item)] for key, item in value.items()]}
+    if isinstance(value, LuaOpaque):
+        return {"$lua": [value.kind, value.description]}
+    raise TypeError(f"not plain data: {type(value).__name__}")
+
+
+def decode(data: Any, depth: int = 0) -> Any:
+    """The value of wire ``data``; :class:`WireError` for anything :func:`encode` never makes."""
+    if data is None or isinstance(data, (bool, int, float, str)):
+        return data
+    if depth > MAX_DEPTH + 1:
+        raise WireError("value nested too deeply")
+    if isinstance(data, list):
+        return [decode(item, depth + 1) for item in data]
+    if not isinstance(data, dict):
+        raise WireError(f"unexpected {type(data).__name__}")
+    tags = [key for key in data if key.startswith("$")]
+    if not tags:
+        return {key: decode(item, depth + 1) for key, item in data.items()}
+    if len(data) != 1:
+        raise WireError("a tagged value must have exactly one key")
+    tag, body = tags[0], data[tags[0]]
+    if tag == "$bytes" and isinstance(body, str):
+        try:
+            return base64.b64decode(body, validate=True)
+        except binascii.Error:
+            raise WireError("malformed $bytes") from None
+    if tag == "$float" and body in ("inf", "-inf", "nan"):
+        return float(body)
+    if tag == "$lua" and isinstance(body, list) and len(body) == 2:
+        kind, description = body
+        if kind in OPAQUE_KINDS and isinstance(description, str):
+            return LuaOpaque(kind, description)
+    if tag == "$map" and isinstance(body, list):
+        result: dict[Any, Any] = {}
+        for pair in body:
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise WireError("malformed $map entry")
+            key = decode(pair[0], depth + 1)
+            if not isinstance(key, (str, bytes, int, float, LuaOpaque)):
+                raise WireError(f"unusable key type {type(key).__name__}")
+            if key in result:
+                raise WireError(f"duplicate $map key {key!r}")
+            result[key] = decode(pair[1], depth + 1)
+        return result
+    raise WireError(f"unknown or malformed tag {tag!r}")

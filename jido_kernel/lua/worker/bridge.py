@@ -1,0 +1,321 @@
+"""The Python side of the ``jido`` table, in the worker.
+
+``jido.read_file`` … ``jido.shell`` check their Lua arguments, go through
+:mod:`jido_kernel.security` and :mod:`jido_kernel.commands.run` with the session's root and
+limits, and answer ``value`` or ``nil, message`` — the security library's messages,
+verbatim. Each call is announced as a tool call (a ``running`` record, then a
+``completed`` or ``error`` one). ``jido.state.*`` calls are sent to the kernel as
+``state_call`` requests and wait for its answer. Waits give up as soon as a limit trips,
+so an interrupt or a deadline is never held up by a slow command or a busy kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jido_kernel import security
+from jido_kernel.commands.allowlist import DEFAULT_ALLOWLIST
+from jido_kernel.commands.git import pin_git_dir
+from jido_kernel.commands.run import run_command
+from jido_kernel.errors import JidoError
+from jido_kernel.lua.errors import LuaValueError
+from jido_kernel.lua.protocol import FUNCTIONS, MAX_ARGUMENTS, STATE_OPS, ProtocolError, one_line
+from jido_kernel.lua.wire import LuaOpaque, decode, encode
+from jido_kernel.lua.worker.lupa_data import from_lua
+from jido_kernel.lua.worker.stopper import Limiter
+from jido_kernel.security import FileTooLarge
+
+_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "read_file": ("path", "options"),
+    "write_file": ("path", "content"),
+    "list_dir": ("path", "options"),
+    "glob": ("pattern", "base"),
+    "shell": ("command", "args", "options"),
+}
+_SHOWN_CHARS = 200
+_SHOWN_ITEMS = 20
+_RECORD_ITEMS = 1000
+"""Table entries converted to show a tool call's arguments (more: not shown)."""
+_ARGUMENT_ITEMS = 100_000
+"""Table entries a bridge or state call accepts in one argument."""
+_STOPPED = "stopped: a time, interrupt or memory limit was reached"
+
+
+@dataclass
+class BridgeLimits:
+    """Limits applied to bridge calls (updated before each run)."""
+
+    max_file_size: int = security.DEFAULT_MAX_BYTES
+    shell_timeout: float = 25.0
+    shell_max_output: int = 1 << 20
+    allowlist: tuple[str, ...] = DEFAULT_ALLOWLIST
+
+
+class ArgumentError(Exception):
+    """A Lua argument of the wrong type or value; the message is the whole answer."""
+
+
+class Bridge:
+    """Implements :class:`~jido_kernel.lua.worker.runtime.Callbacks` ``bridge`` and ``state``.
+
+    ``send(message)`` writes a protocol message to the kernel; ``run_id`` is the id of
+    the run in progress (set by the worker).
+    """
+
+    def __init__(self, root: Path, limiter: Limiter, send: Callable[[dict[str, Any]], None]) -> None:
+        self.root = root
+        self.git = pin_git_dir(root)  # git for Lua uses the .git that exists now, never a later one
+        self.limits = BridgeLimits()
+        self.run_id = 0
+        self._limiter = limiter
+        self._send = send
+        self._commands = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jido-shell")
+        self._lock = threading.Lock()
+        self._next_call = 0
+        self._replies: dict[int, Future[tuple[bool, Any]]] = {}
+
+    # -- jido.* ---------------------------------------------------------------------------
+
+    def call(self, name: str, args: tuple[Any, ...]) -> tuple[Any, str | None]:
+        """Run bridge function ``name``; ``(value, None)`` or ``(None, message)``."""
+        handler = getattr(self, f"_{name}", None) if name in FUNCTIONS else None
+        if handler is None:
+            return None, f"jido.{name} does not exist"
+        record: dict[str, Any] = {
+            "id": uuid.uuid4().hex,
+            "name": name,
+            "arguments": self._arguments(name, args),
+            "status": "running",
+            "duration_ms": None,
+            "result_summary": None,
+        }
+        self._send({"type": "tool_call", "id": self.run_id, "call": dict(record)})
+        start = time.perf_counter()
+        try:
+            value, summary = handler(*args)
+            answer: tuple[Any, str | None] = (value, None)
+            record.update(status="completed", result_summary=summary)
+        except (ArgumentError, JidoError) as error:
+            answer = (None, str(error))
+        except Exception as error:
+            answer = (None, f"{name} failed: {error}")
+        if answer[1] is not None:
+            record.update(status="error", result_summary=one_line(answer[1]))
+        record["duration_ms"] = round((time.perf_counter() - start) * 1000, 3)
+        self._send({"type": "tool_call", "id": self.run_id, "call": record})
+        return answer
+
+    def _arguments(self, name: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        names = _PARAMETERS.get(name, ("path",))
+        shown: dict[str, Any] = {}
+        for index, value in enumerate(args[: len(names)]):
+            if value is not None:
+                try:
+                    plain = _shown(from_lua(value, strict=False, name=names[index], max_items=_RECORD_ITEMS))
+                except LuaValueError:
+                    plain = None
+                too_large = plain is None or len(json.dumps(plain)) > MAX_ARGUMENTS // 4
+                shown[names[index]] = "<too large to show>" if too_large else plain
+        return shown
+
+    def _read_file(self, path: Any = None, options: Any = None, *_: Any) -> tuple[str, str]:
+        offset, limit = _options(options, "read_file", "offset", "limit")
+        text = security.read_file(
+            _path(path, "read_file", "path"), self.root,
+            offset=_count(offset, "read_file", "offset"), limit=_count(limit, "read_file", "limit"),
+            numbered=True, max_bytes=self.limits.max_file_size,
+        )  # fmt: skip
+        lines = text.count("\n") + 1 if text else 0
+        return text, f"{lines} line{'s' if lines != 1 else ''}"
+
+    def _write_file(self, path: Any = None, content: Any = None, *_: Any) -> tuple[bool, str]:
+        target = _path(path, "write_file", "path")
+        if not isinstance(content, bytes):
+            raise ArgumentError("write_file content must be a string")
+        if len(content) > self.limits.max_file_size:
+            raise FileTooLarge(target, len(content), self.limits.max_file_size)
+        security.write_file(target, self.root, content, max_bytes=self.limits.max_file_size)
+        return True, f"wrote {len(content)} bytes"
+
+    def _list_dir(self, path: Any = None, options: Any = None, *_: Any) -> tuple[list[dict[str, str]], str]:
+        target = "." if path is None else _path(path, "list_dir", "path")
+        (patterns,) = _options(options, "list_dir", "ignore_patterns")
+        ignore = _strings(patterns, "list_dir", "ignore_patterns") if patterns is not None else []
+        entries = security.list_dir(target, self.root, ignore_patterns=ignore)
+        return entries, f"{len(entries)} entr{'ies' if len(entries) != 1 else 'y'}"
+
+    def _glob(self, pattern: Any = None, base: Any = None, *_: Any) -> tuple[list[str], str]:
+        text = _path(pattern, "glob", "pattern")
+        where = "." if base is None else _path(base, "glob", "base")
+        paths = security.glob(text, self.root, base=where)
+        return paths, f"{len(paths)} path{'s' if len(paths) != 1 else ''}"
+
+    def _file_exists(self, path: Any = None, *_: Any) -> tuple[bool, str]:
+        return _truth(security.file_exists(_path(path, "file_exists", "path"), self.root))
+
+    def _is_file(self, path: Any = None, *_: Any) -> tuple[bool, str]:
+        return _truth(security.is_file(_path(path, "is_file", "path"), self.root))
+
+    def _is_dir(self, path: Any = None, *_: Any) -> tuple[bool, str]:
+        return _truth(security.is_dir(_path(path, "is_dir", "path"), self.root))
+
+    def _file_stat(self, path: Any = None, *_: Any) -> tuple[dict[str, Any], str]:
+        info = security.file_stat(_path(path, "file_stat", "path"), self.root)
+        return info, f"{info['type']}, {info['size']} bytes"
+
+    def _delete_file(self, path: Any = None, *_: Any) -> tuple[bool, str]:
+        security.delete_file(_path(path, "delete_file", "path"), self.root)
+        return True, "deleted"
+
+    def _mkdir_p(self, path: Any = None, *_: Any) -> tuple[bool, str]:
+        security.mkdir_p(_path(path, "mkdir_p", "path"), self.root)
+        return True, "created"
+
+    def _shell(self, command: Any = None, args: Any = None, options: Any = None, *_: Any) -> tuple[dict[str, Any], str]:
+        name = _path(command, "shell", "command")
+        argv = [] if args is None else _strings(args, "shell", "args")
+        (timeout_ms,) = _options(options, "shell", "timeout")
+        limit = self.limits.shell_timeout
+        if timeout_ms is not None:
+            if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)) or not timeout_ms > 0:
+                raise ArgumentError("shell: timeout must be a positive number of milliseconds")
+            limit = min(limit, timeout_ms / 1000)
+        # Never outlive the run's own deadline: the command is killed and Lua stops cleanly.
+        limit = max(0.001, min(limit, self._limiter.remaining() + 0.05))
+        job = self._commands.submit(
+            run_command, name, argv, self.root,
+            allowlist=self.limits.allowlist, timeout=limit, max_output=self.limits.shell_max_output, git=self.git,
+        )  # fmt: skip
+        result = self._wait(job)
+        summary = f"exit code {result.exit_code}" + (", output truncated" if result.truncated else "")
+        return {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}, summary
+
+    def _wait(self, job: Future[Any]) -> Any:
+        while not self._limiter.tripped.is_set():
+            try:
+                return job.result(timeout=0.05)
+            except TimeoutError:
+                continue
+        raise ArgumentError(_STOPPED)
+
+    # -- jido.state.* ------------------------------------------------------------------
+
+    def state(self, op: str, args: tuple[Any, ...]) -> tuple[Any, str | None]:
+        """Ask the kernel to apply state operation ``op``; wait for its answer."""
+        if op not in STATE_OPS:
+            return None, f"jido.state.{op} does not exist"
+        try:
+            values = [
+                encode(from_lua(arg, strict=True, name=f"argument {index}", max_items=_ARGUMENT_ITEMS))
+                for index, arg in enumerate(args, 1)
+            ]
+        except LuaValueError as error:
+            return None, f"jido.state.{op}: {error}"
+        reply: Future[tuple[bool, Any]] = Future()
+        with self._lock:
+            self._next_call += 1
+            call_id = self._next_call
+            self._replies[call_id] = reply
+        try:
+            message = {"type": "state_call", "id": self.run_id, "call_id": call_id, "op": op, "args": values}
+            with self._limiter.paused():  # the kernel's time, not Lua's
+                self._send(message)
+                ok, value = self._wait(reply)
+        except ProtocolError as error:
+            return None, f"jido.state.{op}: the arguments cannot be sent to the kernel ({error})"
+        except ArgumentError as error:
+            return None, f"jido.state.{op}: {error}"
+        finally:
+            with self._lock:
+                self._replies.pop(call_id, None)
+        return (value, None) if ok else (None, value)
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        """A ``state_reply`` from the kernel (reader thread)."""
+        with self._lock:
+            reply = self._replies.get(message["id"])
+        if reply is None or reply.done():
+            return
+        if message["ok"]:
+            try:
+                reply.set_result((True, decode(message["value"])))
+            except ValueError:
+                reply.set_result((False, "the kernel sent a malformed state value"))
+        else:
+            reply.set_result((False, one_line(str(message["error"]))))
+
+
+def _path(value: Any, function: str, argument: str) -> str:
+    if not isinstance(value, bytes):
+        raise ArgumentError(f"{function}: {argument} must be a string")
+    return value.decode("utf-8", "surrogateescape")
+
+
+def _strings(value: Any, function: str, argument: str) -> list[str]:
+    """An array of strings, from a Lua table or from already converted options."""
+    if isinstance(value, (list, dict, str, bytes)):
+        items = value
+    else:
+        items = from_lua(value, strict=False, name=argument, max_items=_ARGUMENT_ITEMS)
+    if not isinstance(items, list) or not all(isinstance(item, (str, bytes)) for item in items):
+        raise ArgumentError(f"{function}: {argument} must be an array of strings")
+    return [item if isinstance(item, str) else item.decode("utf-8", "surrogateescape") for item in items]
+
+
+def _options(value: Any, function: str, *names: str) -> tuple[Any, ...]:
+    if value is None:
+        return (None,) * len(names)
+    if isinstance(value, (bytes, bool, int, float)):
+        table = None
+    else:
+        table = from_lua(value, strict=False, name="options", max_items=_ARGUMENT_ITEMS)
+    if table == []:
+        table = {}
+    if not isinstance(table, dict):
+        raise ArgumentError(f"{function}: options must be a table of named fields")
+    return tuple(table.get(name) for name in names)
+
+
+def _count(value: Any, function: str, argument: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ArgumentError(f"{function}: {argument} must be a non-negative integer")
+    return value
+
+
+def _truth(value: bool) -> tuple[bool, str]:
+    return value, "true" if value else "false"
+
+
+def _shown(value: Any) -> Any:
+    """A tool-call argument as JSON-plain data, with long strings and tables shortened."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value if len(value) <= _SHOWN_CHARS else f"{value[:_SHOWN_CHARS]}… ({len(value)} characters)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, list):
+        more = [f"… ({len(value) - _SHOWN_ITEMS} more)"] if len(value) > _SHOWN_ITEMS else []
+        return [_shown(item) for item in value[:_SHOWN_ITEMS]] + more
+    if isinstance(value, dict):
+        items = list(value.items())
+        shown = {_shown(key if isinstance(key, str) else repr(key)): _shown(item) for key, item in items[:_SHOWN_ITEMS]}
+        if len(items) > _SHOWN_ITEMS:
+            shown["…"] = f"{len(items) - _SHOWN_ITEMS} more"
+        return shown
+    if isinstance(value, LuaOpaque):
+        return value.description
+    return value

@@ -1,0 +1,329 @@
+"""The Lua worker process: ``python -I -m jido_kernel.lua.worker`` (started by the client).
+
+stdin and stdout carry the protocol (:mod:`jido_kernel.lua.protocol`); anything else
+written to stdout goes to stderr instead. The first message is ``config``: the worker
+builds its Lua state, confines itself (:func:`jido_kernel.confine.confine_process`,
+while it still has one thread), starts its threads, and answers ``ready`` with the
+confinement report — or ``fatal``.
+
+Lua runs on the main thread. A reader thread takes the kernel's messages: ``interrupt``
+trips the running chunk at once, ``state_reply`` wakes a waiting ``jido.state`` call,
+the rest queue for the main thread. A watchdog thread trips the deadline, and printed
+text is batched (sent every 50 ms or 8 KiB). SIGINT is ignored: interrupts come as
+messages. When the kernel closes the pipe, the worker exits.
+
+Time the Lua thread spends waiting on the kernel (sending into a full pipe, waiting for
+a ``state_reply``) stops the run's clock (:meth:`~jido_kernel.lua.worker.stopper.Limiter.paused`).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from jido_kernel import confine
+from jido_kernel.commands.allowlist import resolve_allowlist
+from jido_kernel.errors import JidoError
+from jido_kernel.lua import protocol
+from jido_kernel.lua.errors import LuaValueError
+from jido_kernel.lua.protocol import FROM_KERNEL, MAX_ERROR, ProtocolError
+from jido_kernel.lua.wire import WireError, check_value, decode, encode
+from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
+from jido_kernel.lua.worker.runtime import Callbacks, RunOutcome, SandboxRuntime
+from jido_kernel.lua.worker.stopper import Limiter, LuaHooks
+
+FLUSH_INTERVAL = 0.05
+FLUSH_BYTES = 8192
+MAX_OUTPUT = 32 * 1024 * 1024
+"""Printed bytes forwarded per run; past it output is dropped with a notice."""
+_TEXT_CHUNK = 1024 * 1024
+CPU_MARGIN = 5.0
+_READ_SIZE = 65536
+
+
+class Inbox:
+    """Reads the kernel's messages from a pipe, one at a time."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._decoder = protocol.Decoder(FROM_KERNEL)
+
+    def next(self) -> dict[str, Any] | None:
+        """The next message (blocking); ``None`` at end of file; :class:`ProtocolError` if malformed."""
+        while (message := self._decoder.next()) is None:
+            data = os.read(self._fd, _READ_SIZE)
+            if not data:
+                self._decoder.end()
+                return None
+            self._decoder.feed(data)
+        return message
+
+
+class Channel:
+    """Writes protocol messages to the kernel, one at a time (any thread)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._lock = threading.Lock()
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = memoryview(protocol.dump(message))
+        with self._lock:
+            try:
+                while data:
+                    data = data[os.write(self._fd, data) :]
+            except OSError:  # the kernel is gone
+                os._exit(0)
+
+
+class Output:
+    """Printed text of the current run, batched into ``stdout`` messages."""
+
+    def __init__(self, channel: Channel, pause: Callable[[], AbstractContextManager[None]]) -> None:
+        self._channel = channel
+        self._pause = pause
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._pending = threading.Event()
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._total = 0
+        self._run_id = 0
+
+    def begin(self, run_id: int) -> None:
+        with self._lock:
+            self._run_id, self._total = run_id, 0
+
+    def write(self, data: bytes) -> None:
+        """Lua's ``print`` (the Lua thread)."""
+        with self._lock:
+            if self._total >= MAX_OUTPUT:
+                return
+            room = MAX_OUTPUT - self._total
+            self._total += len(data)
+            if self._total >= MAX_OUTPUT:
+                data = data[:room] + b"\n[output truncated: the cell printed more than %d MiB]\n" % (MAX_OUTPUT >> 20)
+            self._parts.append(data)
+            self._size += len(data)
+            full = self._size >= FLUSH_BYTES
+        if full:
+            with self._pause():  # the kernel may be slow to take it
+                self.flush()
+        else:
+            self._pending.set()
+
+    def flush(self) -> None:
+        """Send what is buffered (before any other event of the run, and before its answer)."""
+        with self._flushing:
+            with self._lock:
+                data, run_id = b"".join(self._parts), self._run_id
+                self._parts.clear()
+                self._size = 0
+            text = data.decode("utf-8", "replace")
+            for start in range(0, len(text), _TEXT_CHUNK):
+                self._channel.send({"type": "stdout", "id": run_id, "text": text[start : start + _TEXT_CHUNK]})
+
+    def loop(self) -> None:
+        """Flusher thread: at most one ``stdout`` message per interval while Lua prints."""
+        while True:
+            self._pending.wait()
+            time.sleep(FLUSH_INTERVAL)
+            self._pending.clear()
+            self.flush()
+
+
+class Worker:
+    """One worker: its Lua state, bridge, threads and request loop."""
+
+    def __init__(self, config: dict[str, Any], channel: Channel) -> None:
+        self.root = Path(config["root"]).resolve(strict=True)
+        if not self.root.is_dir():
+            raise NotADirectoryError(f"the project root is not a directory: {self.root}")
+        self.channel = channel
+        self.max_memory = _positive_int(config["max_memory"], "max_memory")
+        allowlist = _strings(config["allowlist"], "allowlist")
+        self.limiter = Limiter(LuaHooks())
+        self.output = Output(channel, self.limiter.paused)
+        self.bridge = Bridge(self.root, self.limiter, self._event)
+        self.bridge.limits.allowlist = allowlist
+        self.runtime = self._new_runtime()
+        self.requests: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        executables = list(resolve_allowlist(allowlist).values())
+        self.confinement = confine.confine_process(self.root, max_memory=self.max_memory, exec_allowlist=executables)
+
+    def _event(self, message: dict[str, Any]) -> None:
+        """A tool or state call of the running chunk, after what it printed before."""
+        with self.limiter.paused():
+            self.output.flush()
+            self.channel.send(message)
+
+    def _new_runtime(self) -> SandboxRuntime:
+        callbacks = Callbacks(
+            emit=self.output.write,
+            bridge=self.bridge.call,
+            state=self.bridge.state,
+            bridge_names=FUNCTIONS,
+            state_names=STATE_OPS,
+        )
+        return SandboxRuntime(callbacks, self.limiter, max_memory=self.max_memory)
+
+    def serve(self, inbox: Inbox) -> None:
+        """Start the threads, say ready, and answer requests until told to stop."""
+        for target in (self.limiter.watch, self.output.loop, lambda: self._read(inbox)):
+            threading.Thread(target=target, daemon=True).start()
+        version = self.runtime.lua.eval(b"_VERSION").decode()
+        self.channel.send({"type": "ready", "confinement": self.confinement.to_json(), "lua": version})
+        handlers = {"run": self._run, "push": self._push, "pull": self._pull, "reset": self._reset}
+        while True:
+            message = self.requests.get()
+            if message["type"] == "shutdown":
+                os._exit(0)
+            try:
+                handlers[message["type"]](message)
+            except (JidoError, WireError, ProtocolError, ValueError, TypeError) as error:
+                self._fail(message["id"], _error_type(error), str(error))
+            except Exception as error:
+                problem = f"internal error in the Lua worker: {type(error).__name__}: {error}"
+                self._fail(message["id"], "LuaError", problem)
+
+    def _read(self, inbox: Inbox) -> None:
+        while True:
+            try:
+                message = inbox.next()
+            except ProtocolError as error:
+                print(f"jido Lua worker: protocol error from the kernel: {error}", file=sys.stderr)
+                os._exit(2)
+            if message is None:
+                os._exit(0)
+            if message["type"] == "interrupt":
+                self.limiter.interrupt(message["id"])
+            elif message["type"] == "state_reply":
+                self.bridge.deliver(message)
+            else:
+                self.requests.put(message)
+
+    def _fail(self, request: int, kind: str, message: str, chunk: str | None = None, line: int | None = None) -> None:
+        if len(message) > MAX_ERROR:
+            message = f"{message[:MAX_ERROR]}… (error message truncated, {len(message)} characters)"
+        error = {"type": kind, "message": message, "chunk": chunk, "line": line}
+        self.channel.send({"type": "error", "id": request, "error": error})
+
+    def _run(self, message: dict[str, Any]) -> None:
+        run_id = message["id"]
+        timeout = _positive_number(message["timeout"], "timeout")
+        kernel_time = _positive_number(message["kernel_time"], "kernel_time")
+        self._apply(message["limits"])
+        confine.set_cpu_budget(timeout + _positive_number(message["grace"], "grace") + CPU_MARGIN)
+        outputs = _strings(message["outputs"], "outputs")
+        for name, value in message["inputs"].items():
+            self.runtime.push(name, check_value(decode(value), name))
+        self.bridge.run_id = run_id
+        self.output.begin(run_id)
+        outcome = self.runtime.run(
+            message["code"], message["name"], timeout=timeout, want_return=message["want_return"], run_id=run_id,
+            kernel_time=kernel_time,
+        )  # fmt: skip
+        self.output.flush()
+        if outcome.error is not None:
+            error = outcome.error
+            self._fail(run_id, error.type, error.message, error.chunk, error.line)
+            return
+        self._answer(run_id, outcome, {name: self.runtime.pull(name) for name in outputs})
+
+    def _answer(self, run_id: int, outcome: RunOutcome, outputs: dict[str, Any]) -> None:
+        try:
+            result = {
+                "type": "result",
+                "id": run_id,
+                "values": [encode(value) for value in outcome.values],
+                "outputs": {name: encode(value) for name, value in outputs.items()},
+                "duration": outcome.duration,
+            }
+            self.channel.send(result)
+        except ProtocolError as error:
+            raise LuaValueError(f"The cell's result cannot be sent to Python: {error}.") from None
+
+    def _apply(self, limits: dict[str, Any]) -> None:
+        bridge = self.bridge.limits
+        self.runtime.max_memory = self.max_memory = _positive_int(limits["max_memory"], "max_memory")
+        bridge.max_file_size = _positive_int(limits["max_file_size"], "max_file_size")
+        bridge.shell_timeout = _positive_number(limits["shell_timeout"], "shell_timeout")
+        bridge.shell_max_output = _positive_int(limits["shell_max_output"], "shell_max_output")
+        bridge.allowlist = _strings(limits["allowlist"], "allowlist")
+
+    def _push(self, message: dict[str, Any]) -> None:
+        self.runtime.push(message["name"], check_value(decode(message["value"]), message["name"]))
+        self.channel.send({"type": "done", "id": message["id"]})
+
+    def _pull(self, message: dict[str, Any]) -> None:
+        value = encode(self.runtime.pull(message["name"]))
+        try:
+            self.channel.send({"type": "value", "id": message["id"], "value": value})
+        except ProtocolError as error:
+            raise LuaValueError(f"{message['name']!r} cannot be sent to Python: {error}.") from None
+
+    def _reset(self, message: dict[str, Any]) -> None:
+        self.runtime.close()
+        gc.collect()  # the old state and the callables it held form reference cycles
+        self.runtime = self._new_runtime()
+        self.channel.send({"type": "done", "id": message["id"]})
+
+
+def _error_type(error: Exception) -> str:
+    name = type(error).__name__
+    return name if name in ("LuaValueError", "LuaMemoryError") else "LuaError"
+
+
+def _positive_number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _strings(value: Any, name: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"{name} must be a list of strings")
+    return tuple(value)
+
+
+def _streams() -> tuple[Inbox, int]:
+    """Private copies of the protocol pipes; fd 0 becomes /dev/null and fd 1 stderr."""
+    inbox, outbox = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    os.close(devnull)
+    return Inbox(inbox), outbox
+
+
+def main() -> None:
+    """Entry point of the worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    inbox, outbox = _streams()
+    channel = Channel(outbox)
+    try:
+        config = inbox.next()
+        if config is None:
+            return
+        if config["type"] != "config":
+            raise ProtocolError(f"the first message must be 'config', not {config['type']!r}")
+        worker = Worker(config, channel)
+    except BaseException as error:
+        channel.send({"type": "fatal", "message": f"{type(error).__name__}: {error}"})
+        os._exit(1)
+    worker.serve(inbox)

@@ -1,0 +1,271 @@
+"""The sandboxed Lua state of one worker: build it, run chunks, move values in and out.
+
+A :class:`SandboxRuntime` wraps one ``lupa.lua54.LuaRuntime`` set up by ``prelude.lua``
+(the allow-listed environment, guarded ``pcall``/``xpcall``/``load``/coroutines, the
+``jido`` bridge). Strings cross as bytes (``encoding=None``): Lua strings need not be
+UTF-8, and nothing ever fails to decode. The Lua memory limit is in force only while a
+chunk runs (lupa aborts on an allocation failure outside a protected call), and
+:class:`~jido_kernel.lua.worker.stopper.Limiter` stops a chunk when a limit trips.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import lupa.lua54
+from lupa.lua54 import LuaRuntime
+
+from jido_kernel.lua.errors import LuaMemoryError
+from jido_kernel.lua.wire import check_name
+from jido_kernel.lua.worker.lupa_data import from_lua, to_lua
+from jido_kernel.lua.worker.stopper import Limiter
+
+MIB = 1024 * 1024
+PRELUDE_NAME = b"=[jido sandbox]"
+PRELUDE_CHUNK = PRELUDE_NAME[1:].decode()
+STOPPED = "Lua execution stopped"  # start of the hook's error (prelude.lua)
+_PRELUDE = resources.files(__package__).joinpath("prelude.lua").read_bytes()
+_POSITION = re.compile(r"(?P<chunk>[^\n]+?):(?P<line>\d+): ")
+
+
+@dataclass(frozen=True)
+class RunError:
+    """How a run failed: ``type`` is an error class name of :mod:`jido_kernel.lua.errors`
+    or ``"KeyboardInterrupt"``."""
+
+    type: str
+    message: str
+    chunk: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced: its return values (plain data), or ``error``."""
+
+    values: list[Any] = field(default_factory=list)
+    error: RunError | None = None
+    duration: float = 0.0
+
+
+Handler = Callable[[str, tuple[Any, ...]], tuple[Any, str | None]]
+
+
+@dataclass(frozen=True)
+class Callbacks:
+    """The worker's side of the bridge, called from Lua on the main thread.
+
+    ``emit(bytes)``: printed text. ``bridge(name, args)`` and ``state(op, args)``
+    implement ``jido.*`` and ``jido.state.*``: they receive lupa's values and return
+    ``(value, None)`` (plain data for Lua) or ``(None, message)``.
+    """
+
+    emit: Callable[[bytes], None]
+    bridge: Handler
+    state: Handler
+    bridge_names: Sequence[str]
+    state_names: Sequence[str]
+
+
+def position(message: str) -> tuple[str | None, int | None]:
+    """The ``chunk:line:`` a Lua error message starts with, if any."""
+    match = _POSITION.match(message)
+    if match is None:
+        return None, None
+    return match["chunk"], int(match["line"])
+
+
+def _stop_position(message: str) -> tuple[str | None, int | None]:
+    """Where the limit hook stopped a cell (not when it was inside the sandbox's own code)."""
+    chunk, line = position(message) if STOPPED in message else (None, None)
+    return (None, None) if chunk == PRELUDE_CHUNK else (chunk, line)
+
+
+def _deny_get(obj: object, name: object) -> None:
+    raise AttributeError("Python objects are not accessible from the sandbox")
+
+
+def _deny_set(obj: object, name: object, value: object) -> None:
+    raise AttributeError("Python objects are not accessible from the sandbox")
+
+
+def _lua_text(message: str) -> str:
+    # lupa decodes error messages as latin-1 when encoding is None: recover the bytes.
+    return message.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+class SandboxRuntime:
+    """One sandboxed Lua state, used from one thread (its limiter trips from any).
+
+    ``max_memory`` (bytes) may be changed between runs.
+    """
+
+    def __init__(self, callbacks: Callbacks, limiter: Limiter, *, max_memory: int) -> None:
+        self.max_memory = max_memory
+        self.lua = LuaRuntime(
+            encoding=None,
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_handlers=(_deny_get, _deny_set),
+            max_memory=0,
+        )
+        main = int(self.lua.eval(b'string.format("%p", coroutine.running())'), 16)
+        self.lua.execute(b"debug.sethook(function() end, '', 1 << 30)")
+        if limiter.hooks.hookf is None:
+            limiter.hooks.capture(main)
+        limiter.attach(main)
+        self.limiter = limiter
+        self._callbacks = callbacks
+        entry = self.lua.execute(
+            _PRELUDE,
+            callbacks.emit,
+            self.limiter.enter,
+            self.limiter.leave,
+            self._trip_memory,
+            self._limit_on,
+            self._lift,
+            self._limit_on,
+            self._bridge,
+            self._state,
+            self.lua.table_from([name.encode() for name in callbacks.bridge_names]),
+            self.lua.table_from([name.encode() for name in callbacks.state_names]),
+            name=PRELUDE_NAME,
+            mode="t",
+        )
+        self._entry = {key.decode(): value for key, value in entry.items()}
+        self.lua.gccollect()
+
+    # -- callbacks from Lua -----------------------------------------------------------
+
+    def _bridge(self, name: bytes, *args: Any) -> Any:
+        return self._reply(self._callbacks.bridge, name, args)
+
+    def _state(self, op: bytes, *args: Any) -> Any:
+        return self._reply(self._callbacks.state, op, args)
+
+    def _reply(self, handler: Handler, name: bytes, args: tuple[Any, ...]) -> Any:
+        # Lua gets plain data or (nil, message); nothing here may raise into Lua.
+        try:
+            value, error = handler(name.decode(), args)
+            if error is None:
+                return to_lua(self.lua, value)
+            return None, error.encode("utf-8", "replace")
+        except BaseException as exc:
+            return None, f"{name.decode()}: internal error in the jido bridge ({type(exc).__name__})".encode()
+
+    def _trip_memory(self) -> None:
+        self.limiter.trip("memory")
+
+    def _limit_on(self) -> None:
+        self.lua.set_max_memory(self.max_memory)
+
+    def _lift(self) -> None:
+        self.lua.set_max_memory(0)
+
+    # -- operations ----------------------------------------------------------------------
+
+    def run(
+        self, code: str, name: str, *, timeout: float, want_return: bool, run_id: int = 0, kernel_time: float = 0.0
+    ) -> RunOutcome:
+        """Compile ``code`` as chunk ``name`` and run it in the cells' environment.
+
+        ``run_id`` identifies the run for :meth:`Limiter.interrupt`; up to ``kernel_time``
+        seconds spent waiting on the kernel do not count against ``timeout``.
+        """
+        chunkname = b"=" + name.encode("utf-8", "replace")
+        answer: Any = None
+        failure = ""
+        memory_error = False
+        self.limiter.begin(timeout, run_id, kernel_time)
+        start = time.perf_counter()
+        try:
+            answer = self._entry["run"](code.encode("utf-8", "surrogateescape"), chunkname, want_return)
+        except lupa.lua54.LuaMemoryError:
+            memory_error = True
+        except lupa.lua54.LuaError as error:
+            failure = _lua_text(str(error))
+        finally:
+            duration = time.perf_counter() - start
+            self._lift()
+            if self.limiter.end():
+                self._entry["finish"]()
+        outcome = RunOutcome(duration=duration)
+        if answer is True:
+            outcome.values = self._results() if want_return else []
+        elif isinstance(answer, tuple):  # did not compile
+            message = answer[1].decode("utf-8", "replace")
+            if message == "not enough memory":
+                outcome.error = self._memory_error("")
+            else:
+                outcome.error = RunError("LuaSyntaxError", message, *position(message))
+        else:
+            outcome.error = self._failure(failure, memory_error, timeout)
+        return outcome
+
+    def _failure(self, text: str, memory_error: bool, timeout: float) -> RunError:
+        reason = self.limiter.reason
+        if reason in ("timeout", "interrupt"):
+            chunk, line = _stop_position(text)
+            at = f" at {chunk}:{line}" if chunk else ""
+            if reason == "timeout":
+                message = (
+                    f"Lua time limit exceeded: the cell ran longer than {timeout:g} s and was stopped{at}. "
+                    "The Lua state is intact; allow more time with --timeout or the lua_timeout setting."
+                )
+                return RunError("LuaTimeoutError", message, chunk, line)
+            message = f"Lua execution interrupted{at}; the Lua state is intact."
+            return RunError("KeyboardInterrupt", message, chunk, line)
+        if memory_error or reason == "memory" or text.startswith("not enough memory"):
+            return self._memory_error(text)
+        chunk, line = position(text)
+        if chunk == PRELUDE_CHUNK:  # raised on behalf of a cell (a tail call hid its line)
+            text = text.split(": ", 1)[1]
+            chunk = line = None
+        return RunError("LuaError", text, chunk, line)
+
+    def _memory_error(self, text: str) -> RunError:
+        self.lua.gccollect()  # without it the state stays at its limit
+        chunk, line = _stop_position(text)
+        at = f" (at {chunk}:{line})" if chunk else ""
+        message = (
+            f"Lua memory limit exceeded: the cell needed more than {self.max_memory / MIB:g} MiB{at}. "
+            "The Lua state is intact; free memory (set large tables to nil) or raise the "
+            "lua_max_memory_mb setting."
+        )
+        return RunError("LuaMemoryError", message, chunk, line)
+
+    def _results(self) -> list[Any]:
+        taken = self._entry["take"]()
+        if not isinstance(taken, tuple):
+            return []
+        count, table = taken
+        entries = dict(table.items())
+        return [from_lua(entries.get(index), strict=False, name="the result") for index in range(1, count + 1)]
+
+    def push(self, name: str, value: Any) -> None:
+        """Set global ``name`` to checked plain data ``value`` (raw: no metamethod runs)."""
+        key = check_name(name).encode()
+        self._entry["set"](key, to_lua(self.lua, value))
+        used = self.lua.get_memory_used() or 0
+        if used > self.max_memory:
+            self._entry["set"](key, None)
+            self.lua.gccollect()
+            raise LuaMemoryError(
+                f"Cannot pass {name!r} to Lua: with it the Lua state would use {used / MIB:.1f} MiB, "
+                f"over its {self.max_memory / MIB:g} MiB limit."
+            )
+
+    def pull(self, name: str) -> Any:
+        """Global ``name`` as plain data (raw read); :class:`LuaValueError` if it has none."""
+        return from_lua(self._entry["get"](check_name(name).encode()), strict=True, name=name)
+
+    def close(self) -> None:
+        """Release the Lua state."""
+        self._entry.clear()
+        self.lua = None

@@ -1,0 +1,88 @@
+"""Session lifecycle: opening a session with its settings, state and manager; closing it; the current one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from traitlets.config import Configurable
+
+from jido_kernel.session.errors import SessionError
+from jido_kernel.session.registry import SessionRegistry
+from jido_kernel.session.session import CONFIG_KEYS, Session
+
+_registry: SessionRegistry | None = None
+
+
+def registry() -> SessionRegistry:
+    """This process's session registry (created on first use)."""
+    global _registry
+    if _registry is None:
+        _registry = SessionRegistry()
+    return _registry
+
+
+def set_registry(new: SessionRegistry) -> None:
+    """Use ``new`` as the process's registry (the extension passes a configured one)."""
+    global _registry
+    _registry = new
+
+
+def current_session() -> Session:
+    """The current session of this process (the notebook's, unless switched)."""
+    session = registry().current
+    if session is None:
+        raise SessionError(
+            "No jido session is open: run %load_ext jido_kernel, or open one with %session new PATH.",
+            reason="no_session",
+        )
+    return session
+
+
+def open_session(
+    project_root: object,
+    *,
+    name: str | None = None,
+    id: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    parent: Configurable | None = None,
+) -> Session:
+    """Create a session with its settings, state and manager, and register it.
+
+    The model config comes from the merged settings (``provider``, ``model``,
+    ``temperature``, ``max_tokens``) under ``config``. The Lua worker is started in
+    the background so the first ``%%lua`` cell does not wait for it.
+    """
+    from jido_kernel import settings as settings_mod
+    from jido_kernel.session.manager import SessionManager
+    from jido_kernel.state import SessionState, StateLimits
+
+    session = Session.new(project_root, name=name, id=id)
+    loaded = settings_mod.load(session.project_root)
+    from_settings = {k: loaded.values[k] for k in CONFIG_KEYS if k in loaded.values}
+    session.update_config({**from_settings, **(config or {})})
+    session.settings = loaded
+    session.state = SessionState(session.id, StateLimits(parent=parent))
+    registry().register(session)
+    try:
+        session.manager = SessionManager(session, parent=parent)
+    except BaseException:
+        registry().unregister(session.id)
+        raise
+    return session
+
+
+def reload_settings(session: Session) -> Any:
+    """Re-read the session's settings files and apply their limits to its Lua sandbox."""
+    from jido_kernel import settings as settings_mod
+
+    session.settings = settings_mod.load(session.project_root)
+    session.manager.apply_settings()
+    return session.settings
+
+
+def close_session(session: Session) -> None:
+    """Stop the session's Lua worker and remove it from the registry."""
+    registry().unregister(session.id)
+    if session.manager is not None:
+        session.manager.close()

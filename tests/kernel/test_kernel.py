@@ -1,0 +1,93 @@
+"""The ``jido`` kernel over the Jupyter protocol: conformance and identity."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import jupyter_kernel_test
+import pytest
+from jupyter_client.manager import start_new_kernel
+from kernel_helpers import execute
+from kernel_helpers import jido_kernel as start_jido
+
+import jido_kernel
+
+pytestmark = pytest.mark.kernel
+
+
+class JidoKernelTests(jupyter_kernel_test.KernelTests):
+    """jupyter_kernel_test's protocol checks, run against kernel ``jido``."""
+
+    kernel_name = "jido"
+    language_name = "python"
+    file_extension = ".py"
+
+    code_hello_world = "print('hello, world')"
+    code_stderr = "import sys; print('test', file=sys.stderr)"
+    # jupyter_kernel_test is configured through these class attributes (its own defaults are
+    # plain lists, annotated as instance attributes), so they are not ClassVar here either.
+    completion_samples = [{"text": "zi", "matches": {"zip"}}]  # noqa: RUF012
+    complete_code_samples = ["1", "print('hello, world')", "def f(x):\n  return x*2\n\n\n"]  # noqa: RUF012
+    incomplete_code_samples = ["print('''hello", "def f(x):\n  x*2"]  # noqa: RUF012
+    invalid_code_samples = ["import = 7q"]  # noqa: RUF012
+    code_page_something = "zip?"
+    code_generate_error = "raise ValueError('boom')"
+    code_execute_result = [  # noqa: RUF012
+        {"code": "1+2+3", "result": "6"},
+        {"code": "[n * n for n in range(1, 4)]", "result": "[1, 4, 9]"},
+    ]
+    code_display_data = [  # noqa: RUF012
+        {"code": "from IPython.display import HTML, display; display(HTML('<b>test</b>'))", "mime": "text/html"},
+        {"code": "from IPython.display import Math, display; display(Math('\\\\frac{1}{2}'))", "mime": "text/latex"},
+    ]
+    code_history_pattern = "1?2*"
+    supported_history_operations = ("tail", "search")
+    code_inspect_sample = "zip"
+    code_clear_output = "from IPython.display import clear_output; clear_output()"
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls._cwd = tempfile.TemporaryDirectory()
+        cls.km, cls.kc = start_new_kernel(kernel_name=cls.kernel_name, cwd=cls._cwd.name)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        super().tearDownClass()
+        cls._cwd.cleanup()
+
+
+def test_kernel_info_names_the_kernel_the_session_and_the_root(tmp_path: Path) -> None:
+    with start_jido(tmp_path) as (_, kc):
+        kc.kernel_info()
+        reply = kc.get_shell_msg(timeout=30)["content"]
+    assert reply["implementation"] == "jido_kernel"
+    assert reply["implementation_version"] == jido_kernel.__version__
+    assert reply["language_info"]["name"] == "python"
+    assert str(tmp_path.resolve()) in reply["banner"]
+    assert f"session {tmp_path.name!r}" in reply["banner"]
+    assert any("Lua" in link["text"] for link in reply["help_links"])
+
+
+def test_kernel_loads_the_extension_at_start(tmp_path: Path) -> None:
+    with start_jido(tmp_path) as (_, kc):
+        run = execute(kc, "%project_root")
+        magics = execute(kc, "sorted(get_ipython().magics_manager.lsmagic()['cell'])")
+    assert run.status == "ok"
+    assert run.result is not None and str(tmp_path.resolve()) in run.result["text/plain"]
+    assert "lua" in magics.result["text/plain"]
+
+
+def test_kernel_starts_without_a_session_when_the_root_is_invalid(tmp_path: Path) -> None:
+    missing = tmp_path / "does-not-exist"
+    with start_jido(tmp_path, env={"JIDO_PROJECT_ROOT": str(missing)}) as (_, kc):
+        kc.kernel_info()
+        banner = kc.get_shell_msg(timeout=30)["content"]["banner"]
+        run = execute(kc, "%project_root")
+        alive = execute(kc, "1 + 1")
+    assert "no session" in banner and str(missing) in banner
+    assert run.status == "error"
+    assert run.error["ename"] == "SessionError"
+    assert "%session new" in run.error["evalue"]
+    assert len(run.error["traceback"]) == 1
+    assert alive.result["text/plain"] == "2"
