@@ -2,9 +2,9 @@
 
 Scalars stay plain Python values. A table (``list`` or ``dict``) is wrapped in
 :class:`LuaTable`, shown as a Lua table constructor (``text/plain``) and as an HTML
-table (``text/html``, styled with JupyterLab's CSS variables so light and dark themes
-both read well). A list of records (tables with the same string keys, such as
-``jido.list_dir`` results) becomes one row per record.
+table (``text/html``, styled by ``jido.css``). A list of records (tables with the same
+string keys, such as ``jido.list_dir`` results) becomes one row per record. A multi-line
+string is shown as text: a ``<pre>``, and a long string ``[[…]]`` in Lua constructors.
 
 Renderings are bounded like IPython's reprs: :data:`MAX_DEPTH` levels, :data:`MAX_ITEMS`
 entries per table, :data:`MAX_STRING` characters per string and a total of
@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from jido_kernel.display.html import page
 from jido_kernel.lua.wire import LuaOpaque, is_identifier
 from jido_kernel.text import clip, size_text, terminal_safe
 
@@ -46,23 +47,32 @@ class _Budget:
         return text
 
 
-_TABLE_STYLE = (
-    "border-collapse: collapse; font-family: var(--jp-code-font-family, monospace); "
-    "font-size: var(--jp-code-font-size, 13px); color: var(--jp-content-font-color1, inherit);"
-)
-_CELL_STYLE = (
-    "border: 1px solid var(--jp-border-color2, #ccc); padding: 2px 6px; text-align: left; vertical-align: top;"
-)
-_HEAD_STYLE = _CELL_STYLE + " background: var(--jp-layout-color2, #f0f0f0); font-weight: bold;"
-
-
 def display_value(values: Sequence[Any]) -> Any:
     """What a cell shows for its return ``values``: ``None`` for none, the value itself
     (tables wrapped in :class:`LuaTable`), or :class:`LuaValues` for several."""
-    shown = [LuaTable(value) if isinstance(value, (list, dict)) else value for value in values]
+    shown = [_shown(value) for value in values]
     if not shown:
         return None
     return shown[0] if len(shown) == 1 else LuaValues(shown)
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return LuaTable(value)
+    if isinstance(value, str) and "\n" in value:
+        return LuaText(value)
+    return value
+
+
+class LuaText(str):
+    """A multi-line string returned by a cell (a plain ``str``), shown as text: no quotes
+    or escapes, a ``<pre>`` in HTML, at most :data:`MAX_REPR_CHARS` characters shown."""
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(terminal_safe(clip(str(self), MAX_REPR_CHARS)))
+
+    def _repr_html_(self) -> str:
+        return page("lua", f'<pre class="jido-lua-text">{html.escape(clip(str(self), MAX_REPR_CHARS))}</pre>')
 
 
 class LuaValues(tuple[Any, ...]):
@@ -84,7 +94,7 @@ class LuaValues(tuple[Any, ...]):
                 return _html(v.value, 0, budget)
             return budget.take(f"<pre>{html.escape(_scalar(v))}</pre>")
 
-        return _html_within("".join(_bounded(self, budget, one)), self)
+        return page("lua", _html_within("".join(_bounded(self, budget, one)), self))
 
 
 class LuaTable:
@@ -102,7 +112,7 @@ class LuaTable:
     __hash__ = None  # type: ignore[assignment]
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": lua_repr(self.value), "text/html": html_table(self.value)}
+        return {"text/plain": lua_repr(self.value), "text/html": page("lua", html_table(self.value))}
 
 
 def _bounded(values: Sequence[Any], budget: _Budget, render: Any) -> list[str]:
@@ -129,7 +139,7 @@ def lua_repr(value: Any, level: int = 0) -> str:
 
 def _repr(value: Any, level: int, budget: _Budget) -> str:
     if not isinstance(value, (list, dict)):
-        return budget.take(_scalar(value))
+        return budget.take(_long_string(value) or _scalar(value))
     if not value:
         return "{}"
     if level >= MAX_DEPTH:
@@ -151,6 +161,11 @@ def _repr(value: Any, level: int, budget: _Budget) -> str:
 
 def _key(key: Any) -> str:
     return key if is_identifier(key) else f"[{_scalar(key)}]"
+
+
+def scalar_repr(value: Any) -> str:
+    """A scalar as Lua writes it, strings quoted (see :func:`_scalar`)."""
+    return _scalar(value)
 
 
 def _scalar(value: Any) -> str:
@@ -175,6 +190,26 @@ def _scalar(value: Any) -> str:
     if isinstance(value, LuaOpaque):
         return terminal_safe(clip(value.description, 200))
     return terminal_safe(clip(repr(value), 200))
+
+
+_LONG_LEVELS = 8
+
+
+def _long_string(value: Any) -> str | None:
+    """A multi-line string as a Lua long string (``[[…]]``, shown as the text reads), or
+    ``None`` when it is not one or holds control characters other than tab."""
+    if not isinstance(value, str) or "\n" not in value:
+        return None
+    text = value[:MAX_STRING]
+    if any((ord(ch) < 32 and ch not in "\n\t") or 127 <= ord(ch) < 160 for ch in text):
+        return None
+    for level in range(_LONG_LEVELS):
+        close = "]" + "=" * level + "]"
+        if close not in text + "]":
+            more = len(value) - len(text)
+            tail = f" --[[ {size_text(more)} more ]]" if more > 0 else ""
+            return f"[{'=' * level}[\n{text}{close}{tail}"
+    return None
 
 
 _ESCAPES = {ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
@@ -212,6 +247,9 @@ def _html_within(page: str, value: Any) -> str:
 
 
 def _html(value: Any, depth: int, budget: _Budget) -> str:
+    if isinstance(value, str) and "\n" in value:
+        text = clip(value, MAX_STRING)
+        return budget.take(f'<pre class="jido-lua-text">{html.escape(text)}</pre>')
     if not isinstance(value, (list, dict)):
         return budget.take(f"<code>{html.escape(_scalar(value))}</code>")
     if depth >= MAX_HTML_DEPTH:
@@ -237,12 +275,9 @@ def _html(value: Any, depth: int, budget: _Budget) -> str:
             rows.append(budget.take(_row(html.escape(_key_text(key)), _html_item(item, depth, budget))))
     more = len(value) - len(rows)
     if more > 0:
-        rows.append(f'<tr><td colspan="99" style="{_CELL_STYLE}">… {more} more</td></tr>')
+        rows.append(f'<tr><td colspan="99">… {more} more</td></tr>')
     body = "".join(rows)
-    return (
-        f'<table class="jido-lua-table" style="{_TABLE_STYLE}">'
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    )
+    return f'<table class="jido-lua-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _record_columns(value: list[Any] | dict[Any, Any]) -> list[str] | None:
@@ -274,4 +309,4 @@ def _row(*cells: str) -> str:
 
 def _cell(content: str, *, head: bool = False) -> str:
     tag = "th" if head else "td"
-    return f'<{tag} style="{_HEAD_STYLE if head else _CELL_STYLE}">{content}</{tag}>'
+    return f"<{tag}>{content}</{tag}>"

@@ -6,28 +6,16 @@ names may have been written by Lua.
 
 from __future__ import annotations
 
-import html
 import json
 from typing import Any, Self
 
+from jido_kernel.display.html import esc, page, table
 from jido_kernel.text import terminal_safe
-
-_TABLE_STYLE = (
-    "border-collapse:collapse;font-family:var(--jp-code-font-family,monospace);"
-    "font-size:var(--jp-code-font-size,13px);color:var(--jp-content-font-color1,inherit)"
-)
-_CELL_STYLE = "padding:2px 10px;border-bottom:1px solid var(--jp-border-color2,#ddd);text-align:left"
 
 
 def html_table(headers: list[str], rows: list[list[Any]]) -> str:
-    """An escaped HTML table styled with JupyterLab CSS variables (light and dark themes)."""
-    head = "".join(f'<th style="{_CELL_STYLE}">{html.escape(h)}</th>' for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f'<td style="{_CELL_STYLE}">{html.escape(str(c))}</td>' for c in row) + "</tr>" for row in rows
-    )
-    return (
-        f'<table class="jido-table" style="{_TABLE_STYLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-    )
+    """An escaped HTML table in a jido output (its look from ``jido.css``)."""
+    return page("table", table(headers, rows))
 
 
 class FileText(str):
@@ -74,11 +62,9 @@ class SettingsView:
         p.text(terminal_safe("\n".join(lines)))
 
     def _repr_html_(self) -> str:
-        table = html_table(["key", "value", "source"], [[k, _json(v), s] for k, (v, s) in self.rows.items()])
-        warn = "".join(
-            f'<div style="color:var(--jp-warn-color1,#b65c00)">{html.escape(p)}</div>' for p in self.problems
-        )
-        return table + warn
+        rows = table(["key", "value", "source"], [[k, _json(v), s] for k, (v, s) in self.rows.items()])
+        warn = "".join(f'<div class="jido-warn">! {esc(p)}</div>' for p in self.problems)
+        return page("table", rows + warn)
 
 
 class SessionList(list[Any]):

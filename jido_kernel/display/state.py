@@ -8,19 +8,14 @@ only ``jido-`` scoped class names.
 
 from __future__ import annotations
 
-import functools
-import html
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
-from markdown_it import MarkdownIt
-from markdown_it.renderer import RendererHTML
-from markdown_it.token import Token
-from markdown_it.utils import EnvType, OptionsDict
-
-from jido_kernel.text import clip, clip_utf8, size_text, terminal_safe
+from jido_kernel.display import tools
+from jido_kernel.display.html import CSS, esc, page
+from jido_kernel.display.markdown import MARKDOWN_MAX_CHARS, markdown_html
+from jido_kernel.text import clip, clip_utf8, terminal_safe
 
 if TYPE_CHECKING:
     from jido_kernel.state.model import StateSnapshot
@@ -39,76 +34,12 @@ _T = TypeVar("_T")
 
 Bundle = dict[str, str]
 
-_RESULT_HTML_CHARS = 2000
-MARKDOWN_MAX_CHARS = 32 * 1024
-MAX_ITEM_CHARS = 256 * 1024
+__all__ = ["MARKDOWN_MAX_CHARS", "MAX_BUNDLE_BYTES", "PARTS", "markdown_html", "part_bundle"]
+
 MAX_BUNDLE_BYTES = 512 * 1024
 _MIN_ITEM_CHARS = 1024
 _TODO_MARKS = {"pending": "[ ]", "in_progress": "[~]", "completed": "[x]"}
 _TODO_ICONS = {"pending": "\u2610", "in_progress": "\u25d0", "completed": "\u2611"}
-
-_CSS = (
-    ".jido{font-family:var(--jp-ui-font-family,system-ui,sans-serif);"
-    "font-size:var(--jp-ui-font-size1,13px);color:var(--jp-ui-font-color1,inherit);"
-    "line-height:1.45}"
-    ".jido .jido-msg{border-left:3px solid var(--jp-border-color2,#9e9e9e);"
-    "padding:2px 8px;margin:4px 0;background:var(--jp-layout-color1,transparent)}"
-    ".jido .jido-role-user{border-left-color:var(--jp-brand-color1,#1976d2);"
-    "background:var(--jp-layout-color2,rgba(127,127,127,.08))}"
-    ".jido .jido-role-assistant{border-left-color:var(--jp-success-color1,#388e3c)}"
-    ".jido .jido-role-system{border-left-color:var(--jp-warn-color1,#f57c00)}"
-    ".jido .jido-role-tool{border-left-color:var(--jp-border-color1,#757575)}"
-    ".jido .jido-role{font-size:.8em;font-weight:600;letter-spacing:.04em;"
-    "text-transform:uppercase;color:var(--jp-ui-font-color2,inherit)}"
-    ".jido .jido-note{font-weight:400;text-transform:none;font-style:italic}"
-    ".jido .jido-text{white-space:pre-wrap;overflow-wrap:anywhere}"
-    ".jido .jido-md>:first-child{margin-top:0}.jido .jido-md>:last-child{margin-bottom:0}"
-    ".jido .jido-md p,.jido .jido-md ul,.jido .jido-md ol,.jido .jido-md pre{margin:4px 0}"
-    ".jido .jido-md h1,.jido .jido-md h2,.jido .jido-md h3,.jido .jido-md h4,"
-    ".jido .jido-md h5,.jido .jido-md h6{font-size:1.05em;margin:6px 0 2px;"
-    "color:var(--jp-ui-font-color0,inherit)}"
-    ".jido .jido-md h1{font-size:1.25em}.jido .jido-md h2{font-size:1.15em}"
-    ".jido code,.jido pre{font-family:var(--jp-code-font-family,monospace);"
-    "font-size:var(--jp-code-font-size,12px)}"
-    ".jido code{background:var(--jp-layout-color2,rgba(127,127,127,.15));"
-    "padding:0 3px;border-radius:2px}"
-    ".jido pre{background:var(--jp-layout-color2,rgba(127,127,127,.15));padding:6px 8px;"
-    "overflow-x:auto;white-space:pre;border-radius:2px}"
-    ".jido pre code{background:none;padding:0}"
-    ".jido a{color:var(--jp-content-link-color,#1976d2)}"
-    ".jido .jido-cursor{color:var(--jp-brand-color1,#1976d2)}"
-    ".jido .jido-empty,.jido .jido-more{color:var(--jp-ui-font-color2,inherit);"
-    "font-style:italic}"
-    ".jido .jido-section>summary{font-weight:600;cursor:pointer;margin-top:4px;"
-    "color:var(--jp-ui-font-color0,inherit)}"
-    ".jido .jido-tool{padding:2px 0;border-bottom:1px solid var(--jp-border-color2,#9e9e9e)}"
-    ".jido .jido-badge{display:inline-block;min-width:6em;font-size:.8em;font-weight:600;"
-    "text-transform:uppercase}"
-    ".jido .jido-status-pending .jido-badge{color:var(--jp-ui-font-color2,inherit)}"
-    ".jido .jido-status-running .jido-badge{color:var(--jp-brand-color1,#1976d2)}"
-    ".jido .jido-status-completed .jido-badge{color:var(--jp-success-color1,#388e3c)}"
-    ".jido .jido-status-error .jido-badge{color:var(--jp-error-color1,#d32f2f)}"
-    ".jido .jido-duration{color:var(--jp-ui-font-color2,inherit);font-size:.85em}"
-    ".jido .jido-result summary{cursor:pointer;font-size:.85em;"
-    "color:var(--jp-ui-font-color2,inherit)}"
-    ".jido .jido-todos,.jido .jido-reasoning{margin:2px 0;padding-left:1.6em}"
-    ".jido .jido-todos{list-style:none;padding-left:.2em}"
-    ".jido .jido-check{display:inline-block;width:1.4em}"
-    ".jido .jido-todo-in_progress{font-weight:600}"
-    ".jido .jido-todo-in_progress .jido-check{color:var(--jp-warn-color1,#f57c00)}"
-    ".jido .jido-todo-completed{color:var(--jp-ui-font-color2,inherit);"
-    "text-decoration:line-through}"
-    ".jido .jido-todo-completed .jido-check{color:var(--jp-success-color1,#388e3c);"
-    "text-decoration:none}"
-)
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
 def _plural(count: int, noun: str) -> str:
@@ -120,10 +51,6 @@ def _tail(items: Sequence[_T], limit: int | None) -> tuple[int, Sequence[_T]]:
     if limit is None or len(items) <= limit:
         return 0, items
     return len(items) - limit, items[len(items) - limit :]
-
-
-def _wrap(part: str, body: str) -> str:
-    return f'<div class="jido jido-{part}"><style>{_CSS}</style>{body}</div>'
 
 
 def _bundle(
@@ -141,17 +68,17 @@ def _bundle(
     """
     if note is not None:
         text = f"({note})\n{text}"
-        body = f'<div class="jido-more">{_esc(note)}</div>{body}'
+        body = f'<div class="jido-more">{esc(note)}</div>{body}'
     plain = terminal_safe(clip_utf8(text, max_bytes // 3))
-    page = _wrap(part, body)
+    shown_html = page(part, body)
     html_bytes = max_bytes - max_bytes // 3
-    if 4 * len(page) > html_bytes and len(page.encode("utf-8", "surrogatepass")) > html_bytes:
-        shown = clip_utf8(plain, (html_bytes - len(_CSS) - 500) // 6)
-        page = _wrap(
+    if 4 * len(shown_html) > html_bytes and len(shown_html.encode("utf-8", "surrogatepass")) > html_bytes:
+        shown = clip_utf8(plain, (html_bytes - len(CSS) - 500) // 6)
+        shown_html = page(
             part,
-            f'<div class="jido-more">too large for HTML: shown as text</div><div class="jido-text">{_esc(shown)}</div>',
+            f'<div class="jido-more">too large for HTML: shown as text</div><div class="jido-text">{esc(shown)}</div>',
         )
-    return {"text/plain": plain, "text/html": page}
+    return {"text/plain": plain, "text/html": shown_html}
 
 
 def _clip_record(record: _T, chars: int) -> _T:
@@ -191,71 +118,6 @@ def _more_html(hidden: int, noun: str) -> str:
     return f'<div class="jido-more">{_plural(hidden, "earlier " + noun)} not shown</div>'
 
 
-# -- markdown -------------------------------------------------------------------------
-
-_SAFE_LINK = re.compile(r"(?:https?://|mailto:)", re.IGNORECASE)
-_ALIGN = re.compile(r"text-align:(left|right|center)")
-
-
-def _validate_link(url: str) -> bool:
-    return _SAFE_LINK.match(url) is not None
-
-
-def _link_open(
-    renderer: RendererHTML,
-    tokens: Sequence[Token],
-    idx: int,
-    options: OptionsDict,
-    env: EnvType,
-) -> str:
-    token = tokens[idx]
-    token.attrSet("target", "_blank")
-    token.attrSet("rel", "noopener noreferrer")
-    return renderer.renderToken(tokens, idx, options, env)
-
-
-def _cell_open(
-    renderer: RendererHTML,
-    tokens: Sequence[Token],
-    idx: int,
-    options: OptionsDict,
-    env: EnvType,
-) -> str:
-    token = tokens[idx]
-    align = _ALIGN.fullmatch(str(token.attrGet("style") or ""))
-    token.attrs.pop("style", None)
-    if align is not None:
-        token.attrSet("class", f"jido-align-{align.group(1)}")
-    return renderer.renderToken(tokens, idx, options, env)
-
-
-def _markdown() -> MarkdownIt:
-    parser = MarkdownIt("commonmark", {"html": False, "breaks": True, "xhtmlOut": False})
-    parser.enable(["table", "strikethrough"]).disable(["image"])
-    parser.validateLink = _validate_link  # type: ignore[method-assign]
-    parser.add_render_rule("link_open", _link_open)
-    parser.add_render_rule("th_open", _cell_open)
-    parser.add_render_rule("td_open", _cell_open)
-    return parser
-
-
-_MARKDOWN = _markdown()
-
-
-@functools.lru_cache(maxsize=64)
-def markdown_html(text: str) -> str:
-    """HTML of CommonMark with tables and strikethrough, by markdown-it-py.
-
-    Raw HTML in ``text`` is shown as text, images are not loaded, links must be http(s) or
-    mailto. Text longer than :data:`MARKDOWN_MAX_CHARS` is shown as plain text (clipped
-    to :data:`MAX_ITEM_CHARS`): rendering time stays small and linear.
-    """
-    if len(text) > MARKDOWN_MAX_CHARS:
-        note = f'<div class="jido-more">longer than {size_text(MARKDOWN_MAX_CHARS)}: shown as plain text</div>'
-        return f'<div class="jido-md">{note}<div class="jido-text">{_esc(clip(text, MAX_ITEM_CHARS))}</div></div>'
-    return f'<div class="jido-md">{_MARKDOWN.render(text).rstrip()}</div>'
-
-
 # -- messages -------------------------------------------------------------------------
 
 
@@ -271,7 +133,7 @@ def message_text(message: Message, *, streaming: bool = False) -> str:
 
 def message_html(message: Message, *, streaming: bool = False) -> str:
     """One message; assistant content as markdown unless it is still streaming."""
-    role = _esc(message.role)
+    role = esc(message.role)
     note = ""
     if streaming:
         note = ' <span class="jido-note">streaming\u2026</span>'
@@ -281,8 +143,8 @@ def message_html(message: Message, *, streaming: bool = False) -> str:
         body = markdown_html(message.content)
     else:
         cursor = '<span class="jido-cursor">\u258d</span>' if streaming else ""
-        body = f'<div class="jido-text">{_esc(message.content)}{cursor}</div>'
-    return f'<div class="jido-msg jido-role-{role}"><div class="jido-role">{role}{note}</div>{body}</div>'
+        body = f'<div class="jido-text">{esc(message.content)}{cursor}</div>'
+    return f'<div class="jido-msg jido-role-{role}"><strong class="jido-role">{role}{note}</strong>{body}</div>'
 
 
 def messages_text(
@@ -356,55 +218,15 @@ def reasoning_html(steps: Sequence[ReasoningStep], *, limit: int | None = None) 
     if not steps:
         return '<div class="jido-empty">No reasoning steps.</div>'
     hidden, shown = _tail(steps, limit)
-    items = "".join(f'<li><div class="jido-text">{_esc(step.content)}</div></li>' for step in shown)
+    items = "".join(f'<li><div class="jido-text">{esc(step.content)}</div></li>' for step in shown)
     more = _more_html(hidden, "step") if hidden else ""
     return f'{more}<ol class="jido-reasoning" start="{hidden + 1}">{items}</ol>'
-
-
-def _signature(call: ToolCall) -> str:
-    arguments = ", ".join(f"{key}={_clip(repr(value), 40)}" for key, value in call.arguments.items())
-    return f"{call.name}({arguments})"
-
-
-def _duration(milliseconds: float) -> str:
-    if milliseconds < 1000:
-        return f"{milliseconds:.0f} ms"
-    return f"{milliseconds / 1000:.2f} s"
-
-
-def tool_call_text(call: ToolCall) -> str:
-    """``name(arg=value) — status`` and the first line of the result (no duration)."""
-    line = f"{_signature(call)} \u2014 {call.status}"
-    if call.result:
-        first, *rest = call.result.splitlines() or [""]
-        line += "\n  \u2192 " + _clip(first, 80) + (" \u2026" if rest else "")
-    return line
-
-
-def tool_call_html(call: ToolCall) -> str:
-    status = _esc(call.status)
-    duration = (
-        f' <span class="jido-duration">{_duration(call.duration_ms)}</span>' if call.duration_ms is not None else ""
-    )
-    result = ""
-    if call.result is not None:
-        shown = call.result[:_RESULT_HTML_CHARS]
-        more = len(call.result) - len(shown)
-        tail = f"\n\u2026 ({_plural(more, 'more character')})" if more else ""
-        opened = " open" if call.status == "error" else ""
-        result = (
-            f'<details class="jido-result"{opened}><summary>result</summary><pre>{_esc(shown + tail)}</pre></details>'
-        )
-    return (
-        f'<div class="jido-tool jido-status-{status}"><span class="jido-badge">{status}</span> '
-        f"<code>{_esc(_signature(call))}</code>{duration}{result}</div>"
-    )
 
 
 def tool_calls_text(calls: Sequence[ToolCall], *, limit: int | None = None) -> str:
     hidden, shown = _tail(calls, limit)
     lines = [f"({_plural(hidden, 'earlier tool call')} not shown)"] if hidden else []
-    lines += [tool_call_text(call) for call in shown]
+    lines += tools.tool_calls_text(shown)
     return "\n".join(lines) if lines else "No tool calls."
 
 
@@ -413,13 +235,21 @@ def tool_calls_html(calls: Sequence[ToolCall], *, limit: int | None = None) -> s
         return '<div class="jido-empty">No tool calls.</div>'
     hidden, shown = _tail(calls, limit)
     more = _more_html(hidden, "tool call") if hidden else ""
-    return more + "".join(tool_call_html(call) for call in shown)
+    return more + tools.tool_calls_html(shown)
 
 
 def _todo_label(todo: Todo) -> str:
     if todo.status == "in_progress" and todo.active_form:
         return todo.active_form
     return todo.content
+
+
+def _todo_markup(todo: Todo) -> str:
+    """The label; struck through when completed, strong while in progress."""
+    label = esc(_todo_label(todo))
+    if todo.status == "completed":
+        return f"<s>{label}</s>"
+    return f"<strong>{label}</strong>" if todo.status == "in_progress" else label
 
 
 def todos_text(todos: Sequence[Todo]) -> str:
@@ -433,8 +263,8 @@ def todos_html(todos: Sequence[Todo]) -> str:
     if not todos:
         return '<div class="jido-empty">No todos.</div>'
     items = "".join(
-        f'<li class="jido-todo jido-todo-{_esc(todo.status)}">'
-        f'<span class="jido-check">{_TODO_ICONS[todo.status]}</span>{_esc(_todo_label(todo))}</li>'
+        f'<li class="jido-todo jido-todo-{esc(todo.status)}">'
+        f'<span class="jido-check">{_TODO_ICONS[todo.status]}</span> {_todo_markup(todo)}</li>'
         for todo in todos
     )
     return f'<ul class="jido-todos">{items}</ul>'

@@ -10,8 +10,6 @@ literally: no ``{expr}`` or ``$var`` expansion.
 
 from __future__ import annotations
 
-import re
-
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
@@ -68,9 +66,7 @@ class FileMagics(Magics):
         """
         args = parse(self.read_file, line)
         text = current_session().manager.read_file(args.path)
-        # Shown with numbers; a final newline ends the last line rather than starting one.
-        shown = re.sub(r"\r?\n\Z", "", text)
-        return FileText(line_window(text, args.offset, args.limit), number_lines(shown, args.offset, args.limit))
+        return FileText(line_window(text, args.offset, args.limit), number_lines(text, args.offset, args.limit))
 
     @magic_arguments()
     @argument("path", help="file to write, relative to the project root")

@@ -31,13 +31,16 @@ def _window(offset: int | None, limit: int | None, default_limit: int | None) ->
 def number_lines(text: str, offset: int | None = None, limit: int | None = None) -> str:
     """``"%*d→line"`` per line, width ``max(6, digits of the line count)``.
 
-    Lines split on ``\\r?\\n``; ``offset`` is 1-based (default 1; values below 1 count as
+    Lines split on ``\\r?\\n``, and a final line ending ends the last line (a file of two
+    lines gives lines 1 and 2); ``offset`` is 1-based (default 1; values below 1 count as
     1), ``limit`` defaults to 2000 lines; numbers stay those of the whole text. Lines
     longer than 2000 characters keep 2000 and gain ``" [truncated]"``. An empty text
     is one empty line: ``"     1→"``.
     """
     start, count = _window(offset, limit, DEFAULT_LIMIT)
     lines = _NEWLINE.split(text)
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()
     width = max(6, len(str(len(lines))))
     stop = None if count is None else start + count
     out = []

@@ -128,13 +128,15 @@ class Bridge:
         return shown
 
     def _read_file(self, path: Any = None, options: Any = None, *_: Any) -> tuple[str, str]:
-        offset, limit = _options(options, "read_file", "offset", "limit")
+        offset, limit, raw = _options(options, "read_file", "offset", "limit", "raw")
+        if raw is not None and not isinstance(raw, bool):
+            raise ArgumentError("read_file: raw must be a boolean")
         text = security.read_file(
             _path(path, "read_file", "path"), self.root,
             offset=_count(offset, "read_file", "offset"), limit=_count(limit, "read_file", "limit"),
-            numbered=True, max_bytes=self.limits.max_file_size,
+            numbered=not raw, max_bytes=self.limits.max_file_size,
         )  # fmt: skip
-        lines = text.count("\n") + 1 if text else 0
+        lines = len(text.splitlines()) if raw else (text.count("\n") + 1 if text else 0)
         return text, f"{lines} line{'s' if lines != 1 else ''}"
 
     def _write_file(self, path: Any = None, content: Any = None, *_: Any) -> tuple[bool, str]:

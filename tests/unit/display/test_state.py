@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jido_kernel.display import state as render
+from jido_kernel.display import tools
 from jido_kernel.display.state import PARTS, markdown_html, part_bundle
 from jido_kernel.state import Message, ReasoningStep, SessionState, Todo, ToolCall
 
@@ -95,9 +96,9 @@ def test_state_text_plain() -> None:
         "Reasoning (1)\n"
         "  1. The user wants a file.\n"
         "Tool calls (2)\n"
-        "  read_file(path='a.txt', limit=10) \u2014 completed\n"
+        '  read_file(path="a.txt", limit=10) \u2014 completed\n'
         "    \u2192 line 1 \u2026\n"
-        "  shell(cmd='ls') \u2014 error\n"
+        '  shell(cmd="ls") \u2014 error\n'
         "Todos (3)\n"
         "  [x] Write tests\n"
         "  [~] Running\n"
@@ -125,7 +126,7 @@ def test_record_bundles() -> None:
     assert Message("m", "user", "", moment, True)._repr_mimebundle_()["text/plain"] == ("user (interrupted):")
     assert ReasoningStep("r", "why", moment)._repr_mimebundle_()["text/plain"] == "1. why"
     call = ToolCall("t", "glob", {"pattern": "*.py"}, "pending", None, None, moment)
-    assert call._repr_mimebundle_()["text/plain"] == "glob(pattern='*.py') \u2014 pending"
+    assert call._repr_mimebundle_()["text/plain"] == 'glob(pattern="*.py") \u2014 pending'
     assert Todo("Ship it", "completed")._repr_mimebundle_()["text/plain"] == "[x] Ship it"
     for bundle in (
         Message("m", "user", "x", moment)._repr_mimebundle_(),
@@ -180,9 +181,9 @@ def test_limit_keeps_the_most_recent_items() -> None:
 
 def test_long_arguments_and_results_are_clipped() -> None:
     call = ToolCall("t", "write_file", {"content": "x" * 500}, "completed", "y" * 5000)
-    text = render.tool_call_text(call)
+    text = tools.tool_call_text(call)
     assert len(text) < 200 and text.count("\u2026") == 2
-    html = render.tool_call_html(call)
+    html = tools.tool_call_html(call)
     assert "y" * 2000 in html and "y" * 2001 not in html
     assert "3000 more characters" in html
 
@@ -222,9 +223,9 @@ def test_state_html_structure_and_theme_variables() -> None:
 def test_durations_in_html() -> None:
     fast = ToolCall("t", "a", {}, "completed", None, 0.4)
     slow = ToolCall("u", "b", {}, "completed", None, 2345.0)
-    assert "0 ms" in render.tool_call_html(fast)
-    assert "2.35 s" in render.tool_call_html(slow)
-    assert "jido-duration" not in render.tool_call_html(ToolCall("v", "c", {}))
+    assert "0 ms" in tools.tool_call_html(fast)
+    assert "2.35 s" in tools.tool_call_html(slow)
+    assert "jido-duration" not in tools.tool_call_html(ToolCall("v", "c", {}))
 
 
 def test_only_assistant_messages_are_markdown() -> None:
@@ -385,7 +386,7 @@ def test_plain_content_never_changes_the_markup(text: str, role: str) -> None:
         return [
             render.message_html(Message("m", role, value)),
             render.message_html(Message("m", "assistant", value), streaming=True),
-            render.tool_call_html(ToolCall("t", value or "x", {value: value}, "error", value)),
+            tools.tool_call_html(ToolCall("t", value or "x", {value: value}, "error", value)),
             render.todos_html([Todo(value if value.strip() else "x", "in_progress", value)]),
             render.reasoning_html([ReasoningStep("r", value)]),
         ]
