@@ -55,6 +55,8 @@ MAX_VERSION = 1000
 MIN_SECONDS = 0.001
 MAX_SECONDS = 3600
 MAX_MEMORY_MB = 16384
+MAX_RETENTION_DAYS = 3650
+MAX_SESSION_MB = 1024
 
 
 def _string_list(value: Any) -> str | None:
@@ -146,6 +148,21 @@ SCHEMA: MappingProxyType[str, Setting] = _table(
         "Time limit of one jido.shell command.",
         25,
         _seconds_in(MIN_SECONDS, MAX_SECONDS),
+    ),
+    Setting(
+        "session_retention_days",
+        f"a positive integer (days, at most {MAX_RETENTION_DAYS})",
+        "Saved session state unchanged for this long is deleted when a kernel starts "
+        "(a project's own file can only shorten it).",
+        30,
+        _int_in(1, MAX_RETENTION_DAYS),
+    ),
+    Setting(
+        "session_max_mb",
+        f"a positive integer (MB, at most {MAX_SESSION_MB})",
+        "Saved state of one session; past it the oldest records are dropped (a project's own file can only lower it).",
+        10,
+        _int_in(1, MAX_SESSION_MB),
     ),
 )
 

@@ -1,0 +1,187 @@
+"""Writes a session's state changes to its file as they happen, off the producer's thread.
+
+A :class:`Persister` observes a :class:`~jido_kernel.state.SessionState`: each change is
+put on a bounded queue (the producer never touches the disk) and a writer thread
+commits whatever has queued up in one transaction. Stream chunks are not queued at all:
+while a message streams, the writer reads the text streamed so far every
+:data:`STREAM_POLL` seconds and appends what is new, so streaming costs the producer
+nothing per chunk. A ``kill -9`` loses what was not yet committed: the changes of the
+last moment and at most :data:`STREAM_POLL` seconds of a stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from jido_kernel.persistence import store
+from jido_kernel.state import SessionState
+from jido_kernel.state.records import StateEvent
+
+STREAM_POLL = 0.1
+QUEUE_SIZE = 10_000
+MAX_BATCH = 1_000
+PERSISTED_KINDS = frozenset(
+    {
+        "message_appended",
+        "messages_cleared",
+        "stream_started",
+        "stream_ended",
+        "reasoning_added",
+        "reasoning_cleared",
+        "tool_call_added",
+        "tool_call_updated",
+        "todos_updated",
+    }
+)
+
+_log = logging.getLogger(__name__)
+_STOP = ("stop", None)
+_TICK = ("tick", None)
+_KIND_OF = {
+    "message_appended": "message",
+    "stream_ended": "message",
+    "reasoning_added": "reasoning",
+    "tool_call_added": "tool_call",
+    "tool_call_updated": "tool_call",
+}
+
+
+class Persister:
+    """Keeps one session's file up to date with its state until :meth:`close`."""
+
+    def __init__(self, state: SessionState, path: Path, *, name: str, project_root: str, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.error: str | None = None
+        self.dropped = 0
+        self._state = state
+        self._connection = store.connect(path)
+        with store.transaction(self._connection) as connection:
+            store.set_meta(connection, name=name, project_root=project_root)
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(QUEUE_SIZE)
+        self._local = threading.local()
+        self._stream: list[Any] | None = None  # [message id, next part, characters written]
+        self._thread = threading.Thread(target=self._run, name=f"jido-persist-{path.stem[:8]}", daemon=True)
+        self._thread.start()
+        self._unsubscribe: Callable[[], None] = state.subscribe(self._observe, PERSISTED_KINDS)
+
+    # -- producer side -------------------------------------------------------------
+
+    def _observe(self, event: StateEvent) -> None:
+        if not getattr(self._local, "muted", False):
+            self._queue.put((event.kind, event.payload))
+
+    @contextmanager
+    def muted(self) -> Iterator[None]:
+        """Changes this thread makes inside the block are not written (they are already saved)."""
+        self._local.muted = True
+        try:
+            yield
+        finally:
+            self._local.muted = False
+
+    def rename(self, name: str) -> None:
+        """Record the session's new name."""
+        self._queue.put(("meta", {"name": name}))
+
+    def reset(self) -> None:
+        """Delete everything saved for this session (later changes are written again)."""
+        self._queue.put(("reset", None))
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every change made so far is committed; False on timeout."""
+        if not self._thread.is_alive():
+            return False
+        done = threading.Event()
+        self._queue.put(("flush", done))
+        return done.wait(timeout)
+
+    def close(self) -> None:
+        """Stop observing, write what is queued, and close the file."""
+        self._unsubscribe()
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(10.0)
+        self._connection.close()
+
+    # -- writer thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        running = True
+        while running:
+            try:
+                first = self._queue.get(timeout=STREAM_POLL if self._stream else None)
+            except queue.Empty:
+                first = _TICK
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            waiting = [payload for kind, payload in batch if kind == "flush"]
+            running = _STOP not in batch
+            try:
+                self._write(batch)
+            except Exception as error:  # a full disk or a broken file must not stop the kernel
+                self.error = f"{type(error).__name__}: {error}"
+                _log.exception("jido_kernel: writing the session state to %s failed", self.path)
+            for done in waiting:
+                done.set()
+
+    def _write(self, batch: list[tuple[str, Any]]) -> None:
+        with store.transaction(self._connection) as connection:
+            changed = False
+            for kind, payload in batch:
+                changed |= self._apply(connection, kind, payload)
+            changed |= self._poll_stream(connection)
+            if changed:
+                store.set_meta(connection, updated=repr(time.time()))
+                self.dropped += store.enforce_cap(connection, self.max_bytes)
+
+    def _apply(self, connection: Any, kind: str, payload: Any) -> bool:
+        if kind in _KIND_OF:
+            data = payload.to_dict()
+            if kind == "stream_ended":
+                store.end_parts(connection, payload.id)
+                if self._stream and self._stream[0] == payload.id:
+                    self._stream = None
+            store.put_record(connection, _KIND_OF[kind], data)
+        elif kind == "stream_started":
+            store.put_record(connection, "message", {**payload.to_dict(), "streaming": True})
+            self._stream = [payload.id, 0, 0]
+        elif kind == "messages_cleared":
+            store.clear(connection, ("message",))
+        elif kind == "reasoning_cleared":
+            store.clear(connection, ("reasoning",))
+        elif kind == "todos_updated":
+            store.set_meta(connection, todos=json.dumps([todo.to_dict() for todo in payload], ensure_ascii=False))
+        elif kind == "meta":
+            store.set_meta(connection, **payload)
+        elif kind == "reset":
+            store.clear(connection, store.KINDS)
+            store.set_meta(connection, todos="[]")
+        else:
+            return False
+        return True
+
+    def _poll_stream(self, connection: Any) -> bool:
+        """Append the text streamed since the last poll to the streaming message."""
+        if self._stream is None:
+            return False
+        message_id, part, written = self._stream
+        streaming = self._state.get_streaming()
+        if streaming is None or streaming.id != message_id or len(streaming.content) <= written:
+            return False
+        text = streaming.content
+        store.append_part(connection, message_id, part, text[written:])
+        self._stream = [message_id, part + 1, len(text)]
+        return True
