@@ -24,7 +24,7 @@ from jido_kernel.errors import JidoError
 from jido_kernel.magics import MAGIC_CLASSES
 from jido_kernel.magics.settings import settings_problems
 from jido_kernel.magics.state import show_streams_live
-from jido_kernel.security.importpath import remove_folders
+from jido_kernel.importpath import remove_folders
 from jido_kernel.session import Origin, Session, SessionRegistry, locate, open_session, registry, set_registry
 from jido_kernel.session.lifecycle import close_session
 

@@ -22,7 +22,7 @@ from ipykernel.ipkernel import IPythonKernel
 from traitlets import List, Unicode
 
 from jido_kernel._version import __version__
-from jido_kernel.security.importpath import forbid_cwd_in_app, remove_folders, working_directory
+from jido_kernel.importpath import forbid_cwd_in_app, remove_folders, working_directory
 
 EXTENSION = "jido_kernel"
 
