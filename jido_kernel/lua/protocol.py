@@ -56,10 +56,9 @@ _NUMBER = (int, float)
 _TEXT_OR_NONE = (str, type(None))
 
 FROM_KERNEL: dict[str, dict[str, Any]] = {
-    "config": {"root": str, "max_memory": int, "allowlist": list},
+    "config": {"root": str, "limits": dict},
     "run": {
-        "id": int, "code": str, "name": str, "timeout": _NUMBER, "grace": _NUMBER, "kernel_time": _NUMBER,
-        "inputs": dict, "outputs": list, "want_return": bool, "limits": dict,
+        "id": int, "code": str, "name": str, "inputs": dict, "outputs": list, "want_return": bool, "limits": dict,
     },
     "push": {"id": int, "name": str, "value": WIRE},
     "pull": {"id": int, "name": str},

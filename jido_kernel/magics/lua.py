@@ -110,8 +110,9 @@ class LuaMagics(Magics):
         outputs = _pairs(args.output, "-o/--output")
         # The %%lua line is line 1, so Lua's line numbers are the cell's.
         result = self._run(
-            session, "\n" + cell, timeout=args.timeout, inputs=inputs, outputs=[lua for lua, _ in outputs]
-        )
+            session, "\n" + cell, timeout=args.timeout, inputs=inputs, outputs=[lua for lua, _ in outputs],
+            want_return=not args.no_return,
+        )  # fmt: skip
         for lua_name, python_name in outputs:
             self.shell.user_ns[python_name] = result.outputs.get(lua_name)
         return None if args.no_return else display_value(result.values)

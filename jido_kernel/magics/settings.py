@@ -107,27 +107,17 @@ def settings_problems(session: Any) -> tuple[str, ...]:
     return (*session.settings.problems, *session.manager.limits.notes)
 
 
-# settings key -> (limit name, conversion from the limit's unit to the setting's)
-_LIMIT_KEYS = {
-    "lua_timeout": ("timeout", float),
-    "lua_max_memory_mb": ("max_memory", lambda b: b // (1024 * 1024)),
-    "shell_timeout": ("shell_timeout", float),
-    "shell_allowlist": ("shell_allowlist", list),
-}
-
-
 def settings_rows(session: Any) -> dict[str, tuple[Any, str]]:
     """Every schema key's value in effect for ``session`` and where it came from.
 
     The sandbox limits show what the session's Lua sandbox uses: a value from
     traitlets configuration (or its default) has the source ``config``.
     """
-    limits = session.manager.limits
+    limits = session.manager.limits.as_settings()
     rows: dict[str, tuple[Any, str]] = {}
     for key in SCHEMA:
-        if key in _LIMIT_KEYS:
-            name, convert = _LIMIT_KEYS[key]
-            rows[key] = (convert(getattr(limits, name)), limits.sources[name])
+        if key in limits:
+            rows[key] = limits[key]
         else:
             value, source = session.settings.effective(key)
             rows[key] = (value, source.scope)

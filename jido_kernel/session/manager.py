@@ -22,12 +22,10 @@ from jido_kernel import security
 from jido_kernel.errors import JidoError
 from jido_kernel.lua.sandbox import LuaResult, LuaSandbox
 from jido_kernel.security import SANDBOX, Policy
-from jido_kernel.settings import Limits, sandbox_limits
+from jido_kernel.settings import SandboxLimits, sandbox_limits
 
 if TYPE_CHECKING:
     from jido_kernel.session.session import Session
-
-LIMIT_TRAITS = ("timeout", "max_memory", "shell_timeout", "shell_allowlist")
 
 
 class SessionManager:
@@ -41,7 +39,6 @@ class SessionManager:
             on_tool_call=self._on_tool_call,
             on_state_call=self._on_state_call,
         )
-        self._configured = {name: getattr(self.lua, name) for name in LIMIT_TRAITS}
         self.apply_settings()
         self.lua.start()
 
@@ -51,11 +48,11 @@ class SessionManager:
 
     # -- limits ---------------------------------------------------------------------
 
-    def apply_settings(self) -> Limits:
-        """Apply the session's settings over the configured limits (see :attr:`limits`)."""
-        self.limits = sandbox_limits(self.session.settings, **self._configured)
-        for name, value in self.limits.values.items():
-            setattr(self.lua, name, value)
+    def apply_settings(self) -> SandboxLimits:
+        """Apply the session's settings over the configured limits (the sandbox's traits)
+        and give the result to the sandbox: :attr:`limits` are the session's limits."""
+        self.limits = sandbox_limits(self.session.settings, **SandboxLimits.configured(self.lua).values)
+        self.lua.limits = self.limits
         return self.limits
 
     # -- confined file operations -----------------------------------------------------
@@ -113,10 +110,27 @@ class SessionManager:
         name: str = "<lua>",
         inputs: Mapping[str, Any] | None = None,
         outputs: Sequence[str] = (),
+        want_return: bool = True,
         on_stdout: Callable[[str], None] | None = None,
     ) -> LuaResult:
-        """Run ``code`` in the session's Lua state; ``timeout`` (s) really stops it."""
-        return self.lua.run(code, name=name, timeout=timeout, inputs=inputs, outputs=outputs, on_stdout=on_stdout)
+        """Run ``code`` in the session's Lua state with the session's :attr:`limits`;
+        ``timeout`` (s, source ``"flag"``) overrides theirs and really stops it."""
+        return self.lua.run(
+            code, name=name, timeout=timeout, inputs=inputs, outputs=outputs, want_return=want_return,
+            on_stdout=on_stdout, limits=self.limits,
+        )  # fmt: skip
+
+    def reset_lua(self) -> None:
+        """Replace the Lua state with a fresh one (the sandbox and its limits stay)."""
+        self.lua.reset()
+
+    def confinement_notes(self) -> tuple[str, ...]:
+        """The worker's notes on what the OS does not enforce."""
+        return tuple(self.lua.confinement.get("notes", ()))
+
+    def lua_names(self, path: Sequence[str] = (), *, wait: float = 0.2) -> dict[str, str] | None:
+        """Names in the live Lua state (see ``LuaSandbox.names``); never waits for a run."""
+        return self.lua.names(path, wait=wait)
 
     def close(self) -> None:
         """Stop the Lua worker."""

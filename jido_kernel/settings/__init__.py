@@ -38,13 +38,14 @@ Composition with traitlets configuration
 
     :func:`sandbox_limits` applies the settings over the configured values and records
     each value's source (``"config"``, ``"global"``, ``"local"``);
-    :meth:`Limits.override` applies the magic flags (source ``"flag"``).
+    :meth:`SandboxLimits.override` applies the magic flags (source ``"flag"``).
 """
 
 from __future__ import annotations
 
+from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.settings.errors import InvalidProjectPath, SettingsError, SettingsWarning
-from jido_kernel.settings.limits import Limits, sandbox_limits
+from jido_kernel.settings.limits import sandbox_limits
 from jido_kernel.settings.loading import (
     Effective,
     ReadResult,
@@ -70,8 +71,8 @@ __all__ = [
     "SCHEMA",
     "Effective",
     "InvalidProjectPath",
-    "Limits",
     "ReadResult",
+    "SandboxLimits",
     "Setting",
     "Settings",
     "SettingsError",

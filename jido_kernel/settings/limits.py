@@ -4,97 +4,51 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.settings.loading import Settings
 
 MIB = 1024 * 1024
 
-# Limits field -> (settings key, conversion from the settings value)
-_FROM_SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "timeout": ("lua_timeout", float),
-    "max_memory": ("lua_max_memory_mb", lambda mib: mib * MIB),
-    "shell_timeout": ("shell_timeout", float),
-    "shell_allowlist": ("shell_allowlist", tuple),
+# SandboxLimits field -> conversion from the settings value
+_FROM_SETTINGS: dict[str, Callable[[Any], Any]] = {
+    "timeout": float,
+    "max_memory": lambda mib: mib * MIB,
+    "shell_timeout": float,
+    "shell_allowlist": tuple,
 }
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Limits in effect: seconds, bytes and command names.
-
-    ``sources`` maps each field to where its value came from: ``"config"``,
-    ``"global"``, ``"local"`` or ``"flag"``.
-    """
-
-    timeout: float
-    max_memory: int
-    shell_timeout: float
-    shell_allowlist: tuple[str, ...]
-    sources: Mapping[str, str]
-    notes: tuple[str, ...] = ()
-    """What the settings asked for that does not apply (a raised limit or an added
-    command in a project's own file)."""
-
-    @property
-    def values(self) -> dict[str, Any]:
-        """The four limits by field name (as ``sources`` names them)."""
-        return {name: getattr(self, name) for name in _FROM_SETTINGS}
-
-    def override(self, **flags: Any) -> Limits:
-        """Apply explicit per-run values (``None`` means "not given")."""
-        given = {name: value for name, value in flags.items() if value is not None}
-        unknown = given.keys() - _FROM_SETTINGS.keys()
-        if unknown:
-            raise TypeError(f"unknown limit(s): {', '.join(sorted(unknown))}")
-        if "shell_allowlist" in given:
-            given["shell_allowlist"] = tuple(given["shell_allowlist"])
-        sources = MappingProxyType({**self.sources, **dict.fromkeys(given, "flag")})
-        return dataclasses.replace(self, **given, sources=sources)
-
-
-def sandbox_limits(
-    settings: Settings,
-    *,
-    timeout: float,
-    max_memory: int,
-    shell_timeout: float,
-    shell_allowlist: list[str] | tuple[str, ...],
-) -> Limits:
+def sandbox_limits(settings: Settings, **configured: Any) -> SandboxLimits:
     """The configured limits with the global and local settings applied over them.
 
-    The keyword arguments are the traitlets values (a trait's default or the user's
-    ``c.LuaSandbox.*`` config): ``timeout`` and ``shell_timeout`` in seconds,
-    ``max_memory`` in bytes. A key set in a settings file wins (``lua_max_memory_mb``
-    is converted to bytes), except that the project's own file can only tighten: it
-    may lower a numeric limit and remove commands, never raise or add (a cloned
-    repository may ship one); what it asks beyond that is left out with a note.
+    ``configured`` are :class:`SandboxLimits` fields from traitlets (a trait's default
+    or the user's ``c.LuaSandbox.*`` config; fields left out take their defaults):
+    ``timeout`` and ``shell_timeout`` in seconds, ``max_memory`` in bytes. A key set in
+    a settings file wins (``lua_max_memory_mb`` is converted to bytes), except that the
+    project's own file can only tighten: it may lower a numeric limit and remove
+    commands, never raise or add (a cloned repository may ship one); what it asks
+    beyond that is left out with a note.
     """
-    configured = {
-        "timeout": float(timeout),
-        "max_memory": int(max_memory),
-        "shell_timeout": float(shell_timeout),
-        "shell_allowlist": tuple(shell_allowlist),
-    }
+    base = SandboxLimits(**configured)
+    config = base.values
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for name, (key, convert) in _FROM_SETTINGS.items():
+    for name, convert in _FROM_SETTINGS.items():
+        key = SandboxLimits.SETTINGS_KEYS[name]
         if key in settings.sources:
             values[name] = convert(settings.get(key))
             sources[name] = settings.sources[key].scope
-        else:
-            values[name] = configured[name]
-            sources[name] = "config"
     notes: list[str] = []
     for name in _NUMERIC:
-        if sources[name] == "local":
-            notes += _lowered(name, values, sources, settings, configured)
-    if sources["shell_allowlist"] == "local":
-        values["shell_allowlist"], narrowed = _narrowed(values["shell_allowlist"], settings, configured)
+        if sources.get(name) == "local":
+            notes += _lowered(name, values, sources, settings, config)
+    if sources.get("shell_allowlist") == "local":
+        values["shell_allowlist"], narrowed = _narrowed(values["shell_allowlist"], settings, config)
         notes += narrowed
-    return Limits(**values, sources=MappingProxyType(sources), notes=tuple(notes))
+    return dataclasses.replace(base, **values, sources=MappingProxyType(sources), notes=tuple(notes))
 
 
 _NUMERIC = ("timeout", "max_memory", "shell_timeout")
@@ -106,7 +60,7 @@ def _lowered(
     """A project's own numeric limit may only lower the value below it (the global
     settings, else the configuration): a raising value is replaced by that value, with
     a note naming the key, the file and the value in effect."""
-    key, convert = _FROM_SETTINGS[name]
+    key, convert = SandboxLimits.SETTINGS_KEYS[name], _FROM_SETTINGS[name]
     layer = settings.global_values
     below, scope = (convert(layer[key]), "global") if key in layer else (configured[name], "config")
     if values[name] <= below:

@@ -18,16 +18,15 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jido_kernel import security
-from jido_kernel.commands.allowlist import DEFAULT_ALLOWLIST
 from jido_kernel.commands.git import pin_git_dir
 from jido_kernel.commands.run import run_command
 from jido_kernel.errors import JidoError
 from jido_kernel.lua.errors import LuaValueError
+from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import FUNCTIONS, MAX_ARGUMENTS, STATE_OPS, ProtocolError, one_line
 from jido_kernel.lua.wire import LuaOpaque, decode, encode
 from jido_kernel.lua.worker.lupa_data import from_lua
@@ -50,16 +49,6 @@ _ARGUMENT_ITEMS = 100_000
 _STOPPED = "stopped: a time, interrupt or memory limit was reached"
 
 
-@dataclass
-class BridgeLimits:
-    """Limits applied to bridge calls (updated before each run)."""
-
-    max_file_size: int = security.DEFAULT_MAX_BYTES
-    shell_timeout: float = 25.0
-    shell_max_output: int = 1 << 20
-    allowlist: tuple[str, ...] = DEFAULT_ALLOWLIST
-
-
 class ArgumentError(Exception):
     """A Lua argument of the wrong type or value; the message is the whole answer."""
 
@@ -68,13 +57,15 @@ class Bridge:
     """Implements :class:`~jido_kernel.lua.worker.runtime.Callbacks` ``bridge`` and ``state``.
 
     ``send(message)`` writes a protocol message to the kernel; ``run_id`` is the id of
-    the run in progress (set by the worker).
+    the run in progress and ``limits`` its limits (both set by the worker).
     """
 
-    def __init__(self, root: Path, limiter: Limiter, send: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(
+        self, root: Path, limiter: Limiter, send: Callable[[dict[str, Any]], None], limits: SandboxLimits
+    ) -> None:
         self.root = root
         self.git = pin_git_dir(root)  # git for Lua uses the .git that exists now, never a later one
-        self.limits = BridgeLimits()
+        self.limits = limits
         self.run_id = 0
         self._limiter = limiter
         self._send = send
@@ -195,7 +186,7 @@ class Bridge:
         limit = max(0.001, min(limit, self._limiter.remaining() + 0.05))
         job = self._commands.submit(
             run_command, name, argv, self.root,
-            allowlist=self.limits.allowlist, timeout=limit, max_output=self.limits.shell_max_output, git=self.git,
+            allowlist=self.limits.shell_allowlist, timeout=limit, max_output=self.limits.shell_max_output, git=self.git,
         )  # fmt: skip
         result = self._wait(job)
         summary = f"exit code {result.exit_code}" + (", output truncated" if result.truncated else "")

@@ -35,6 +35,7 @@ from jido_kernel.commands.allowlist import resolve_allowlist
 from jido_kernel.errors import JidoError
 from jido_kernel.lua import protocol
 from jido_kernel.lua.errors import LuaValueError
+from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import FROM_KERNEL, MAX_ERROR, ProtocolError
 from jido_kernel.lua.wire import WireError, check_value, decode, encode
 from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
@@ -149,15 +150,14 @@ class Worker:
         if not self.root.is_dir():
             raise NotADirectoryError(f"the project root is not a directory: {self.root}")
         self.channel = channel
-        self.max_memory = _positive_int(config["max_memory"], "max_memory")
-        allowlist = _strings(config["allowlist"], "allowlist")
+        limits = SandboxLimits.from_wire(config["limits"])
+        self.max_memory = limits.max_memory
         self.limiter = Limiter(LuaHooks())
         self.output = Output(channel, self.limiter.paused)
-        self.bridge = Bridge(self.root, self.limiter, self._event)
-        self.bridge.limits.allowlist = allowlist
+        self.bridge = Bridge(self.root, self.limiter, self._event, limits)
         self.runtime = self._new_runtime()
         self.requests: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        executables = list(resolve_allowlist(allowlist).values())
+        executables = list(resolve_allowlist(limits.shell_allowlist).values())
         self.confinement = confine.confine_process(self.root, max_memory=self.max_memory, exec_allowlist=executables)
 
     def _event(self, message: dict[str, Any]) -> None:
@@ -219,18 +219,18 @@ class Worker:
 
     def _run(self, message: dict[str, Any]) -> None:
         run_id = message["id"]
-        timeout = _positive_number(message["timeout"], "timeout")
-        kernel_time = _positive_number(message["kernel_time"], "kernel_time")
-        self._apply(message["limits"])
-        confine.set_cpu_budget(timeout + _positive_number(message["grace"], "grace") + CPU_MARGIN)
+        limits = SandboxLimits.from_wire(message["limits"])
+        self.bridge.limits = limits
+        self.runtime.max_memory = self.max_memory = limits.max_memory
+        confine.set_cpu_budget(limits.timeout + limits.grace_period + CPU_MARGIN)
         outputs = _strings(message["outputs"], "outputs")
         for name, value in message["inputs"].items():
             self.runtime.push(name, check_value(decode(value), name))
         self.bridge.run_id = run_id
         self.output.begin(run_id)
         outcome = self.runtime.run(
-            message["code"], message["name"], timeout=timeout, want_return=message["want_return"], run_id=run_id,
-            kernel_time=kernel_time,
+            message["code"], message["name"], timeout=limits.timeout, want_return=message["want_return"],
+            run_id=run_id, kernel_time=limits.kernel_time,
         )  # fmt: skip
         self.output.flush()
         if outcome.error is not None:
@@ -251,14 +251,6 @@ class Worker:
             self.channel.send(result)
         except ProtocolError as error:
             raise LuaValueError(f"The cell's result cannot be sent to Python: {error}.") from None
-
-    def _apply(self, limits: dict[str, Any]) -> None:
-        bridge = self.bridge.limits
-        self.runtime.max_memory = self.max_memory = _positive_int(limits["max_memory"], "max_memory")
-        bridge.max_file_size = _positive_int(limits["max_file_size"], "max_file_size")
-        bridge.shell_timeout = _positive_number(limits["shell_timeout"], "shell_timeout")
-        bridge.shell_max_output = _positive_int(limits["shell_max_output"], "shell_max_output")
-        bridge.allowlist = _strings(limits["allowlist"], "allowlist")
 
     def _push(self, message: dict[str, Any]) -> None:
         self.runtime.push(message["name"], check_value(decode(message["value"]), message["name"]))
@@ -281,18 +273,6 @@ class Worker:
 def _error_type(error: Exception) -> str:
     name = type(error).__name__
     return name if name in ("LuaValueError", "LuaMemoryError") else "LuaError"
-
-
-def _positive_number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:

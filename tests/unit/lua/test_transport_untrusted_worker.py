@@ -19,7 +19,7 @@ import pytest
 
 from jido_kernel.lua import LuaSandbox, LuaWorkerCrashed, transport
 from jido_kernel.lua.protocol import MAX_BACKLOG
-from jido_kernel.lua.sandbox import MAX_OUTPUT
+from jido_kernel.lua.events import MAX_OUTPUT
 
 MIB = 1024 * 1024
 

@@ -107,18 +107,18 @@ def test_settings_set_validates_saves_and_applies(shell: InteractiveShell, proje
     assert "lua_timeout = 5 saved in" in out.stdout
     assert json.loads((project / ".jido_code" / "settings.json").read_text()) == {"lua_timeout": 5}
     session = jido_kernel.current_session()
-    assert session.manager.lua.timeout == 5.0 and session.manager.limits.sources["timeout"] == "local"
+    assert session.manager.limits.timeout == 5.0 and session.manager.limits.sources["timeout"] == "local"
     assert cell(shell, "%settings get lua_timeout")[0].result == 5.0
     cell(shell, "%settings set provider openai")
     assert cell(shell, "%settings get provider")[0].result == "openai"
     cell(shell, "%settings unset lua_timeout")
-    assert session.manager.lua.timeout == 30.0
+    assert session.manager.limits.timeout == 30.0
 
 
 def test_settings_set_global(shell: InteractiveShell, jido_home: Path) -> None:
     cell(shell, '%settings set shell_allowlist \'["ls", "cat"]\' --global')
     assert json.loads((jido_home / "settings.json").read_text()) == {"shell_allowlist": ["ls", "cat"]}
-    assert jido_kernel.current_session().manager.lua.shell_allowlist == ["ls", "cat"]
+    assert jido_kernel.current_session().manager.limits.shell_allowlist == ("ls", "cat")
 
 
 @pytest.mark.parametrize(
@@ -201,7 +201,7 @@ def test_empty_lua_line_is_a_usage_error(shell: InteractiveShell) -> None:
 def test_a_project_cannot_add_commands_and_is_told_so(shell: InteractiveShell) -> None:
     _, out = cell(shell, '%settings set shell_allowlist \'["ls", "curl"]\'')
     assert "curl not allowed" in out.stderr and "--global" in out.stderr
-    assert jido_kernel.current_session().manager.lua.shell_allowlist == ["ls"]
+    assert jido_kernel.current_session().manager.limits.shell_allowlist == ("ls",)
     result, _ = cell(shell, "%settings")
     assert "curl not allowed" in shell.display_formatter.format(result.result)[0]["text/plain"]
 

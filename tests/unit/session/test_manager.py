@@ -132,13 +132,31 @@ def test_lua_state_calls_reach_the_session_state(session: Session) -> None:
 
 
 def test_settings_limits_apply_and_reload(session: Session) -> None:
-    assert session.manager.lua.timeout == 30.0
+    assert session.manager.limits.timeout == 30.0
     settings.set(session.project_root, "lua_timeout", 0.4)
     reload_settings(session)
-    assert session.manager.lua.timeout == 0.4
+    assert session.manager.limits.timeout == 0.4 and session.manager.lua.limits is session.manager.limits
+    assert session.manager.lua.timeout == 30.0  # the configured value stays what configuration says
     assert session.manager.limits.sources["timeout"] == "local"
     with pytest.raises(LuaTimeoutError):
         session.manager.run_lua("while true do end")
+
+
+def test_a_cell_timeout_is_the_limit_of_that_run_only(session: Session) -> None:
+    """The "flag" source: a per-run timeout really limits the run, and only that run."""
+    started = time.monotonic()
+    with pytest.raises(LuaTimeoutError):
+        session.manager.run_lua("while true do end", timeout=0.3)
+    assert time.monotonic() - started < 5
+    assert session.manager.limits.timeout == 30.0 and session.manager.limits.sources["timeout"] == "config"
+    flagged = session.manager.limits.override(timeout=0.3)
+    assert flagged.timeout == 0.3 and flagged.sources["timeout"] == "flag"
+    assert session.manager.run_lua("return 1").values == [1]
+
+
+def test_no_return_ships_no_values(session: Session) -> None:
+    assert session.manager.run_lua("t = {} for i = 1, 10 do t[i] = i end return t, 2").values == [list(range(1, 11)), 2]
+    assert session.manager.run_lua("return t, 2", want_return=False).values == []
 
 
 def test_two_sessions_are_isolated(tmp_path: Path, fresh_registry: SessionRegistry) -> None:

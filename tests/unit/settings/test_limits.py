@@ -99,7 +99,7 @@ def test_raising_values_are_ignored_with_a_note(tmp_path: Path, jido_home: Path)
     _write(local_path(tmp_path), {"lua_timeout": 600, "lua_max_memory_mb": 4096, "shell_timeout": 5})
     limits = sandbox_limits(load(tmp_path), **CONFIG)
     assert (limits.timeout, limits.max_memory, limits.shell_timeout) == (60.0, 256 * MIB, 5.0)
-    assert dict(limits.sources) == {
+    assert {name: limits.sources[name] for name in (*KEYS.values(), "shell_allowlist")} == {
         "timeout": "global",
         "max_memory": "config",
         "shell_timeout": "local",

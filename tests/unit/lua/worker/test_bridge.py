@@ -3,6 +3,7 @@ state calls — real Lua, the real security library and shell runner, real files
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
 from jido_kernel.lua.worker.runtime import Callbacks, RunError, SandboxRuntime
 from jido_kernel.lua.worker.stopper import Limiter, LuaHooks
@@ -32,7 +34,7 @@ class Bridged:
     def __init__(self, root: Path, limiter: Limiter) -> None:
         self.sent: list[dict[str, Any]] = []
         self.kernel: Callable[[str, list[Any]], tuple[bool, Any]] | None = lambda op, args: (True, True)
-        self.bridge = Bridge(root, limiter, self._send)
+        self.bridge = Bridge(root, limiter, self._send, SandboxLimits())
         callbacks = Callbacks(
             emit=lambda data: None,
             bridge=self.bridge.call,
@@ -123,7 +125,7 @@ class TestFiles:
         assert lua.values(f"return {call}") == [None, message]
 
     def test_file_too_large(self, lua: Bridged) -> None:
-        lua.bridge.limits.max_file_size = 10
+        lua.bridge.limits = dataclasses.replace(lua.bridge.limits, max_file_size=10)
         assert lua.values("return jido.write_file('big.txt', string.rep('x', 11))") == [
             None,
             "File too large: big.txt (11 bytes; the limit is 10 bytes)",
