@@ -21,12 +21,14 @@ from jido_kernel._version import __version__
 from jido_kernel.display.live import LiveDisplay, flush_all
 from jido_kernel.display.reprs import session_html, session_text
 from jido_kernel.errors import JidoError
+from jido_kernel.importpath import remove_folders
+from jido_kernel.language.completion import LiveNames, lua_matcher
 from jido_kernel.magics import MAGIC_CLASSES
+from jido_kernel.magics.session import note_origin_once
 from jido_kernel.magics.settings import settings_problems
 from jido_kernel.magics.state import show_streams_live
-from jido_kernel.importpath import remove_folders
 from jido_kernel.session import Origin, Session, SessionRegistry, locate, open_session, registry, set_registry
-from jido_kernel.session.lifecycle import close_session
+from jido_kernel.session.lifecycle import close_session, set_origin
 
 log = logging.getLogger("jido_kernel")
 
@@ -60,6 +62,7 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
         return
     set_registry(SessionRegistry(parent=shell))
     _origin = locate(_configured_root(shell))
+    set_origin(_origin)
     _open_error = None
     try:
         session = open_session(_origin.project_root, name=_origin.name, id=_origin.session_id, parent=shell)
@@ -72,12 +75,14 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     for magic_class in MAGIC_CLASSES:
         shell.register_magics(magic_class(shell=shell))
     _register_formatters(shell)
+    _register_completer(shell)
     displays = LiveDisplay.instance(parent=shell)
     if displays not in shell.configurables:
         # so %config LiveDisplay works; IPython infers list[InteractiveShell] from its `[self]`
         shell.configurables.append(displays)  # type: ignore[arg-type]
     shell.events.register("post_execute", flush_all)  # last update before the cell's reply
     shell.events.register("pre_run_cell", _note_settings_problems)
+    shell.events.register("pre_run_cell", note_origin_once)
     _loaded = shell
 
 
@@ -105,6 +110,34 @@ def _keep_root_off_import_path(shell: InteractiveShell, root: str) -> None:
         )
 
 
+def live_names() -> LiveNames | None:
+    """The current session's live Lua names for completion and help (None without a
+    session; a failing lookup answers None, it never raises into the completer)."""
+    session = registry().current
+    if session is None:
+        return None
+
+    def names(path: tuple[str, ...]) -> dict[str, str] | None:
+        try:
+            return session.lua_names(path)
+        except Exception:
+            return None
+
+    return names
+
+
+def _register_completer(shell: InteractiveShell) -> None:
+    """Complete Lua text in ``%%lua`` cells and ``%lua`` lines (IPython Matcher API v2)."""
+    completer = getattr(shell, "Completer", None)
+    if completer is None:
+        return
+    completer.custom_matchers[:] = [m for m in completer.custom_matchers if getattr(m, "__name__", "") != LUA_MATCHER]
+    completer.custom_matchers.append(lua_matcher(shell, live_names))
+
+
+LUA_MATCHER = "jido_lua_matcher"
+
+
 def unload_ipython_extension(shell: InteractiveShell) -> None:
     """Close every session and stop flushing displays (magics stay registered)."""
     global _loaded
@@ -112,6 +145,7 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
         return
     shell.events.unregister("post_execute", flush_all)
     shell.events.unregister("pre_run_cell", _note_settings_problems)
+    shell.events.unregister("pre_run_cell", note_origin_once)
     LiveDisplay.instance().close_all()
     for session in registry().list():
         close_session(session)

@@ -1,4 +1,5 @@
-"""Session lifecycle: opening a session with its settings, state and manager; closing it; the current one."""
+"""Session lifecycle: opening a session with its settings, state, saved state and manager;
+closing it; the current one; where the notebook's own session came from."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any
 from traitlets.config import Configurable
 
 from jido_kernel.session.errors import SessionError
+from jido_kernel.session.origin import Origin
 from jido_kernel.session.registry import SessionRegistry
 from jido_kernel.session.session import CONFIG_KEYS, Session
 
 _registry: SessionRegistry | None = None
+_origin: Origin | None = None
 
 
 def registry() -> SessionRegistry:
@@ -26,6 +29,17 @@ def set_registry(new: SessionRegistry) -> None:
     """Use ``new`` as the process's registry (the extension passes a configured one)."""
     global _registry
     _registry = new
+
+
+def set_origin(origin: Origin | None) -> None:
+    """Remember how the notebook's own session was located (the extension does)."""
+    global _origin
+    _origin = origin
+
+
+def origin() -> Origin | None:
+    """How the notebook's own session was located, if the extension opened it."""
+    return _origin
 
 
 def current_session() -> Session:
@@ -51,8 +65,10 @@ def open_session(
 
     The model config comes from the merged settings (``provider``, ``model``,
     ``temperature``, ``max_tokens``) under ``config``. The Lua worker is started in
-    the background so the first ``%%lua`` cell does not wait for it.
+    the background so the first ``%%lua`` cell does not wait for it. Every change of the
+    state is saved from then on (:mod:`jido_kernel.persistence`).
     """
+    from jido_kernel import persistence
     from jido_kernel import settings as settings_mod
     from jido_kernel.session.manager import SessionManager
     from jido_kernel.state import SessionState, StateLimits
@@ -69,6 +85,7 @@ def open_session(
     except BaseException:
         registry().unregister(session.id)
         raise
+    persistence.attach(session, parent)
     return session
 
 
@@ -82,7 +99,10 @@ def reload_settings(session: Session) -> Any:
 
 
 def close_session(session: Session) -> None:
-    """Stop the session's Lua worker and remove it from the registry."""
+    """Stop the session's Lua worker, write its pending changes, and remove it from the registry."""
+    from jido_kernel import persistence
+
     registry().unregister(session.id)
+    persistence.detach(session.id)
     if session.manager is not None:
         session.manager.close()
