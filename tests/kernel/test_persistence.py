@@ -15,7 +15,10 @@ from kernel_helpers import execute, jido_kernel, plain
 
 pytestmark = pytest.mark.kernel
 
-MESSAGES = "from jido_kernel import current_session\n[(m.role, m.content, m.interrupted) for m in current_session().state.messages]"
+MESSAGES = (
+    "from jido_kernel import current_session\n"
+    "[(m.role, m.content, m.interrupted) for m in current_session().state.messages]"
+)
 
 
 def notebook_env(project: Path) -> dict[str, str]:
@@ -43,7 +46,8 @@ def test_restart_then_resume_brings_the_conversation_back_once(project: Path, ji
         messages = execute(kc, MESSAGES)
         others = execute(
             kc,
-            "st = current_session().state\n(len(st.reasoning_steps), [t.content for t in st.todos], len(st.tool_calls))",
+            "st = current_session().state\n"
+            "(len(st.reasoning_steps), [t.content for t in st.todos], len(st.tool_calls))",
         )
         lua_state = execute(kc, "%lua tostring(x)")
         saved = execute(kc, "%session saved")
@@ -119,7 +123,10 @@ def test_kill_9_in_the_middle_of_a_stream_keeps_everything_before_it(project: Pa
 
 def test_two_kernels_of_one_notebook_writing_at_once_lose_nothing(project: Path, jido_home: Path) -> None:
     env = notebook_env(project)
-    write = "from jido_kernel import current_session\nst = current_session().state\nfor i in range(300):\n    st.append_message('user', '{who}%d' % i)\n"
+    write = (
+        "from jido_kernel import current_session\nst = current_session().state\n"
+        "for i in range(300):\n    st.append_message('user', '{who}%d' % i)\n"
+    )
     with jido_kernel(project, env=env) as (_, first), jido_kernel(project, env=env) as (_, second):
         ids = [kc.execute(write.replace("{who}", who)) for kc, who in ((first, "a"), (second, "b"))]
         for kc, msg_id in zip((first, second), ids, strict=True):
