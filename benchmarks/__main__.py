@@ -1,20 +1,34 @@
-"""``python -m benchmarks [security|lua|state|kernel ...]``: run benchmarks (default: all)."""
+"""``python -m benchmarks [--load] [security|lua|state|kernel|bridge ...]``: run benchmarks (default: all).
+
+``--load`` runs them with a CPU hog on another core (a loaded machine).
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
+
+from benchmarks._report import cpu_hog
 
 SUITES = {
     "security": "validate_path and a confined read vs realpath and a plain open (issue 3)",
     "lua": "VM-bound Lua in the sandbox vs raw lupa; run() round trips (issue 4)",
-    "kernel": "%%lua cell round trip on jido vs a Python cell on stock ipykernel (issue 4)",
+    "kernel": "jido vs stock ipykernel: cell round trip, start, RSS, printing, results, -i/-o",
+    "bridge": "jido.read_file, list_dir, shell from Lua vs the same in Python; worker start",
     "state": "streaming with a live view vs the producer alone; update rate, latency (issue 6)",
+    "persistence": "streaming and appends with the state saved vs not; resuming 1,000 messages",
 }
 
 
 def main(names: list[str]) -> int:
+    if "--load" in names:
+        names = [name for name in names if name != "--load"]
+        os.environ["JIDO_BENCH_LOAD"] = "1"
+        with cpu_hog():
+            print("(under load: a CPU hog runs on another core)")
+            return main(names)
     unknown = [name for name in names if name not in SUITES]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(SUITES)}", file=sys.stderr)
