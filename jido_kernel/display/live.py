@@ -18,26 +18,23 @@ later ones share one view.
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import logging
-import os
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import replace
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from traitlets import Float, Int
 from traitlets.config import SingletonConfigurable
 
 from jido_kernel.display import state as render
+from jido_kernel.display.publish import FLUSHER, DisplayPublisher, running_shell, shell_publisher
 from jido_kernel.state.model import SessionState, StateSnapshot
 from jido_kernel.state.records import Message, StateError, StateEvent
 
-_log = logging.getLogger(__name__)
+TICK_SECONDS = 1.0
+"""A tool calls view with a running call is redrawn this often: its elapsed time ticks."""
 
 _HISTORY = frozenset({"message_appended", "messages_cleared", "stream_started", "stream_ended"})
 _KINDS: dict[str, frozenset[str]] = {
@@ -47,11 +44,12 @@ _KINDS: dict[str, frozenset[str]] = {
         "reasoning_cleared",
         "tool_call_added",
         "tool_call_updated",
+        "tool_calls_cleared",
         "todos_updated",
     },
     "messages": _HISTORY,
     "todos": frozenset({"todos_updated"}),
-    "tool_calls": frozenset({"tool_call_added", "tool_call_updated"}),
+    "tool_calls": frozenset({"tool_call_added", "tool_call_updated", "tool_calls_cleared"}),
     "reasoning": frozenset({"reasoning_added", "reasoning_cleared"}),
     "stream": frozenset({"stream_started", "stream_ended"}),
 }
@@ -61,19 +59,6 @@ _LISTS = {
     "tool_calls": "tool_calls",
     "reasoning": "reasoning_steps",
 }
-
-
-class DisplayPublisher(Protocol):
-    """What a live view sends through: IPython's ``shell.display_pub`` interface."""
-
-    def publish(
-        self,
-        data: dict[str, Any],
-        metadata: dict[str, Any] | None = None,
-        *,
-        transient: dict[str, Any] | None = None,
-        update: bool = False,
-    ) -> None: ...
 
 
 class LiveDisplay(SingletonConfigurable):
@@ -128,7 +113,7 @@ class LiveDisplay(SingletonConfigurable):
     @classmethod
     def current(cls) -> LiveDisplay:
         """The process-wide instance, configured from the running IPython shell if any."""
-        shell = _running_shell()
+        shell = running_shell()
         if not cls.initialized() and shell is not None:
             return cls.instance(parent=shell)
         return cls.instance()
@@ -208,70 +193,6 @@ def flush_all(*_: object) -> None:
         LiveDisplay.instance().end_cell()
 
 
-class _Flusher:
-    """One daemon thread that sends the updates of every view when they fall due."""
-
-    def __init__(self) -> None:
-        self._reset()
-        os.register_at_fork(after_in_child=self._reset)
-
-    def _reset(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._heap: list[tuple[float, int, LiveView, int]] = []
-        self._order = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def schedule(self, due: float, view: LiveView, generation: int) -> None:
-        with self._cond:
-            order = next(self._order)
-            heapq.heappush(self._heap, (due, order, view, generation))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="jido-live-display", daemon=True)
-                self._thread.start()
-            elif self._heap[0][1] == order:
-                self._cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._heap:
-                    self._cond.wait()
-                due, _, view, generation = self._heap[0]
-                delay = due - time.monotonic()
-                if delay > 0:
-                    self._cond.wait(delay)
-                    continue
-                heapq.heappop(self._heap)
-            try:
-                view._send(generation)
-            except Exception:
-                _log.exception("Live view %s failed to send an update", view.display_id)
-
-
-_FLUSHER = _Flusher()
-
-
-def _running_shell() -> Any:
-    """The running IPython shell, or ``None`` (IPython is imported only if it is loaded)."""
-    if "IPython" not in sys.modules:
-        return None
-    from IPython.core.interactiveshell import InteractiveShell
-
-    return InteractiveShell.instance() if InteractiveShell.initialized() else None
-
-
-def _shell_publisher() -> DisplayPublisher:
-    shell = _running_shell()
-    if shell is None:
-        raise StateError(
-            "Live views need a running IPython shell (a Jupyter kernel or IPython): "
-            "display the state object instead, or pass publisher=.",
-            reason="no_display",
-        )
-    publisher: DisplayPublisher = shell.display_pub
-    return publisher
-
-
 class LiveView:
     """A part of a session's state, displayed once and updated in place.
 
@@ -333,6 +254,8 @@ class LiveView:
         self._single = single
         self._note = note
         self._hidden: frozenset[str] | None = None if hidden is None else frozenset(hidden)
+        self._only: frozenset[str] | None = None  # set by finish(): the calls it keeps
+        self._ticking = False  # a shown tool call is running: its elapsed time ticks
         if new_only:
             self._hidden = frozenset(item.id for item in getattr(state.get_state(), _LISTS[part]))
         self._display._register(self)
@@ -358,7 +281,9 @@ class LiveView:
         if self._hidden is not None:
             field = _LISTS[self.part]
             items = getattr(snapshot, field)
-            kept = tuple(item for item in items if item.id not in self._hidden)
+            kept = tuple(
+                item for item in items if item.id not in self._hidden and (self._only is None or item.id in self._only)
+            )
             snapshot = replace(snapshot, **cast(dict[str, Any], {field: kept}))
         return render.part_bundle(
             snapshot,
@@ -368,6 +293,7 @@ class LiveView:
             last_stream=self._last_stream,
             max_bytes=self._display.max_update_bytes,
             note=self._note,
+            live=True,
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -390,6 +316,27 @@ class LiveView:
             return
         self._unsubscribe()
         self._send(None)
+        self._retire()
+
+    def finish(self) -> None:
+        """End the view with its final state as an output of its own, for every client.
+
+        The view keeps the items it shows now; its live output is emptied and the final
+        rendering is sent as plain ``display_data``, so clients that never apply
+        updates (``jupyter console``) keep the final state, not the first frame.
+        """
+        if self._closed:
+            return
+        self._unsubscribe()
+        with self._send_lock:
+            snapshot = self.state.get_state()
+            if self._hidden is not None and self.part in _LISTS:
+                items = getattr(snapshot, _LISTS[self.part])
+                self._only = frozenset(item.id for item in items if item.id not in self._hidden)
+            data = self._render(snapshot)
+            publisher = self._publisher if self._publisher is not None else shell_publisher()
+            publisher.publish({"text/plain": ""}, {}, transient={"display_id": self.display_id}, update=True)
+            publisher.publish(data, {})
         self._retire()
 
     def _retire(self) -> None:
@@ -422,7 +369,7 @@ class LiveView:
         self._armed = True
         self._generation += 1
         due = max(earliest, self._last_sent + self._interval(self._last_size))
-        _FLUSHER.schedule(due, self, self._generation)
+        FLUSHER.schedule(due, self, self._generation)
 
     def _on_event(self, event: StateEvent) -> None:
         with self._lock:
@@ -457,7 +404,8 @@ class LiveView:
             with self._lock:
                 dirty, self._dirty = self._dirty, False
                 finishing = self._finishing
-            if dirty or (self.part == "stream" and self.state.seq != self._sent_seq):
+            stream_moved = self.part == "stream" and self.state.seq != self._sent_seq
+            if dirty or stream_moved or (generation is not None and self._ticking):
                 self._publish(update=True)
             elif generation is not None and not finishing:
                 self._follow_stream(time.monotonic() + 1.0 / self._display.max_rate)
@@ -476,7 +424,7 @@ class LiveView:
         """Render the state and send it (send lock held)."""
         snapshot = self.state.get_state()
         data = self._render(snapshot)
-        publisher = self._publisher if self._publisher is not None else _shell_publisher()
+        publisher = self._publisher if self._publisher is not None else shell_publisher()
         publisher.publish(data, {}, transient={"display_id": self.display_id}, update=update)
         self._sent_seq = snapshot.seq
         self._hold_until = None
@@ -484,6 +432,10 @@ class LiveView:
         self._last_size = sum(len(value) for value in data.values())
         if snapshot.streaming is not None:
             self._follow_stream(self._last_sent)
+        self._ticking = self.part == "tool_calls" and 'jido-status-running"' in data.get("text/html", "")
+        if self._ticking:
+            with self._lock:
+                self._arm(self._last_sent + TICK_SECONDS)
 
     def _follow_stream(self, earliest: float) -> None:
         """While a message streams, the stream view looks again at the update rate."""

@@ -114,6 +114,9 @@ def _clip_snapshot(snapshot: StateSnapshot, limit: int | None, max_bytes: int) -
     )
 
 
+_EMPTY = frozenset({"No messages.", "No reasoning steps.", "No tool calls.", "No todos."})
+
+
 def _more_html(hidden: int, noun: str) -> str:
     return f'<div class="jido-more">{_plural(hidden, "earlier " + noun)} not shown</div>'
 
@@ -340,6 +343,7 @@ def part_bundle(
     last_stream: Message | None = None,
     max_bytes: int = MAX_BUNDLE_BYTES,
     note: str | None = None,
+    live: bool = False,
 ) -> Bundle:
     """The mimebundle of one ``part`` of a snapshot (one of :data:`PARTS`).
 
@@ -348,7 +352,8 @@ def part_bundle(
     history are not redrawn on every chunk). The ``stream`` part shows the streaming
     message, else ``last_stream`` (the message the stream became), else a placeholder.
     Content is clipped before rendering so the bundle stays within ``max_bytes``; ``note``
-    is shown above the content.
+    is shown above the content. A ``live`` view that is empty says in ``text/plain``
+    that it updates in place (text consoles show only its first state).
     """
     snapshot = _clip_snapshot(snapshot, limit, max_bytes)
     streaming = snapshot.streaming
@@ -379,4 +384,6 @@ def part_bundle(
         )
     else:
         raise ValueError(f"unknown part {part!r}")
+    if live and text in _EMPTY:
+        text = f"{text[:-1]} yet; this view updates in place (in a text console, run %{part} again)."
     return _bundle(part, text, body, max_bytes=max_bytes, note=note)

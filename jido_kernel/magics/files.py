@@ -15,7 +15,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from jido_kernel import security
 from jido_kernel.display.reprs import DirListing, FileText
-from jido_kernel.magics.arguments import parse
+from jido_kernel.magics.arguments import help_requested, parse
 from jido_kernel.security.lines import line_window, number_lines
 from jido_kernel.session import current_session
 
@@ -28,7 +28,7 @@ class FileMagics(Magics):
     @argument("path", help="a path relative to the project root (or absolute inside it)")
     @line_magic
     @no_var_expand
-    def validate_path(self, line: str) -> str:
+    def validate_path(self, line: str) -> str | None:
         """%validate_path PATH
 
         Check PATH against the session's security rules and return it resolved.
@@ -41,6 +41,8 @@ class FileMagics(Magics):
             %validate_path src/main.lua      # '/home/me/project/src/main.lua'
             %validate_path ../../etc/passwd  # SecurityError: path escapes project boundary
         """
+        if help_requested(self.validate_path, line):
+            return None
         args = parse(self.validate_path, line)
         root = current_session().project_root
         return str(security.validate_path(args.path, root, policy=security.SANDBOX))
@@ -51,7 +53,7 @@ class FileMagics(Magics):
     @argument("--limit", type=int, default=None, help="number of lines to return")
     @line_magic
     @no_var_expand
-    def read_file(self, line: str) -> FileText:
+    def read_file(self, line: str) -> FileText | None:
         """%read_file PATH [--offset N] [--limit N]
 
         Read a text file of the project and return its text (a ``str``); the cell shows
@@ -64,6 +66,8 @@ class FileMagics(Magics):
             text = %read_file README.md
             %read_file src/app.lua --offset 10 --limit 20
         """
+        if help_requested(self.read_file, line):
+            return None
         args = parse(self.read_file, line)
         text = current_session().manager.read_file(args.path)
         return FileText(line_window(text, args.offset, args.limit), number_lines(text, args.offset, args.limit))
@@ -86,6 +90,8 @@ class FileMagics(Magics):
             %%write_file notes/todo.md
             - write the tests first
         """
+        if help_requested(self.write_file, line):
+            return None
         args = parse(self.write_file, line)
         manager = current_session().manager
         content = cell
@@ -106,7 +112,7 @@ class FileMagics(Magics):
     )
     @line_magic
     @no_var_expand
-    def list_dir(self, line: str) -> DirListing:
+    def list_dir(self, line: str) -> DirListing | None:
         """%list_dir [PATH] [--ignore PATTERN ...]
 
         List a directory of the project: directories first, then files, alphabetically.
@@ -119,6 +125,8 @@ class FileMagics(Magics):
             %list_dir
             entries = %list_dir src --ignore '*.tmp'
         """
+        if help_requested(self.list_dir, line):
+            return None
         args = parse(self.list_dir, line)
         entries = current_session().manager.list_dir(args.path, ignore_patterns=args.ignore)
         return DirListing(entries)

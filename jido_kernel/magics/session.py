@@ -13,7 +13,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from jido_kernel import persistence
 from jido_kernel.display.reprs import SessionList
-from jido_kernel.magics.arguments import parse
+from jido_kernel.magics.arguments import help_requested, parse
 from jido_kernel.magics.state import show_streams_live
 from jido_kernel.persistence import export as exporting
 from jido_kernel.persistence.restore import restore
@@ -122,6 +122,8 @@ class SessionMagics(Magics):
             %session resume
             %session export chat.md
         """
+        if help_requested(self.session, line):
+            return None
         args = parse(self.session, line)
         command, value = args.command, args.value
         if command in _NEEDS_VALUE and not value:
@@ -195,12 +197,14 @@ class SessionMagics(Magics):
         return None
 
     @line_magic
-    def project_root(self, line: str) -> str:
+    def project_root(self, line: str) -> str | None:
         """%project_root
 
         The current session's project root: every path in the file magics and in Lua is
         confined to it.
         """
+        if help_requested(SessionMagics.project_root, line):
+            return None
         if line.strip():
             raise UsageError("%project_root takes no arguments (use %session new PATH to open another root)")
         return str(current_session().project_root)

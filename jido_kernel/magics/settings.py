@@ -13,7 +13,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from jido_kernel import settings as settings_mod
 from jido_kernel.display.reprs import SettingsView
-from jido_kernel.magics.arguments import parse
+from jido_kernel.magics.arguments import help_requested, parse
 from jido_kernel.session import current_session, reload_settings
 from jido_kernel.settings import SCHEMA, SettingsWarning
 from jido_kernel.settings.schema import unknown_key
@@ -68,6 +68,8 @@ class SettingsMagics(Magics):
             %settings get model
             %settings path
         """
+        if help_requested(self.settings, line):
+            return None
         args = parse(self.settings, line)
         session = current_session()
         if args.command in ("get", "set", "unset") and not args.key:

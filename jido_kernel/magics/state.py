@@ -3,6 +3,8 @@
 Each shows a part of the current session's state as a *live view*: one output that
 keeps its display id and updates in place whenever the state changes — from a later
 cell, a ``%%lua`` bridge call or a background thread. ``--static`` shows a snapshot.
+``%state clear [PART]`` empties parts of the state (re-running a notebook then starts
+from a clean state).
 """
 
 from __future__ import annotations
@@ -10,14 +12,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 
 from jido_kernel.display.live import LiveView, follow_streams
 from jido_kernel.display.state import part_bundle
-from jido_kernel.magics.arguments import parse
+from jido_kernel.magics.arguments import help_requested, parse
 from jido_kernel.session import current_session
+
+CLEARABLE = ("messages", "reasoning", "tool_calls", "todos", "all")
+
+
+def clear_state(state: Any, part: str) -> str:
+    """Empty ``part`` of ``state`` (one of :data:`CLEARABLE`); what was cleared, in words."""
+    parts = CLEARABLE[:-1] if part == "all" else (part,)
+    if "messages" in parts:
+        state.clear_messages()
+    if "reasoning" in parts:
+        state.clear_reasoning_steps()
+    if "tool_calls" in parts:
+        state.clear_tool_calls()
+    if "todos" in parts:
+        state.update_todos([])
+    return ", ".join(name.replace("_", " ") for name in parts)
 
 
 def _state_view_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,6 +61,8 @@ class StateMagics(Magics):
     """Live views of the session's messages, streaming, reasoning, tool calls and todos."""
 
     def _show(self, magic: Callable[..., Any], part: str, line: str) -> None:
+        if help_requested(magic, line):
+            return
         args = parse(magic, line)
         state = current_session().state
         if args.static or not supports_live_updates(self.shell):
@@ -49,13 +70,18 @@ class StateMagics(Magics):
         else:
             LiveView(state, part)
 
-    @_state_view_options
+    @magic_arguments()
+    @argument("command", nargs="?", choices=("clear",), help="clear: empty a part of the state")
+    @argument("part", nargs="?", choices=CLEARABLE, help="what clear empties (default: all)")
+    @argument("--static", action="store_true", help="show a snapshot that does not update")
     @line_magic
     def state(self, line: str) -> None:
-        """%state [--static]
+        """%state [--static] | %state clear [messages|reasoning|tool_calls|todos|all]
 
         The whole session state — messages (with the message being streamed), reasoning
         steps, tool calls and todos — as a live view that updates in place.
+        ``%state clear`` empties the state (or one part of it), for example at the top
+        of a notebook that is run again.
 
         Examples
         --------
@@ -63,8 +89,21 @@ class StateMagics(Magics):
 
             %state
             %state --static
+            %state clear tool_calls
+            %state clear
         """
-        self._show(self.state, "state", line)
+        if help_requested(self.state, line):
+            return
+        args = parse(self.state, line)
+        if args.command is None:
+            if args.part is not None:
+                raise UsageError(f"%state {args.part}: did you mean %state clear {args.part}?")
+            self._show(self.state, "state", line)
+            return
+        if args.static:
+            raise UsageError("%state clear takes no --static")
+        cleared = clear_state(current_session().state, args.part or "all")
+        print(f"Cleared: {cleared}.")
 
     @_state_view_options
     @line_magic

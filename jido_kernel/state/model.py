@@ -466,6 +466,13 @@ class SessionState:
 
     # -- tool calls ----------------------------------------------------------------
 
+    def clear_tool_calls(self) -> None:
+        """Remove every tool call."""
+        with self._lock:
+            self._tool_calls.clear()
+            observers, event = self._changed("tool_calls_cleared")
+        self._emit(observers, event)
+
     def add_tool_call(
         self,
         name: str,

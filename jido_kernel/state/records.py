@@ -295,6 +295,7 @@ EVENT_KINDS: frozenset[str] = frozenset(
         "reasoning_cleared",
         "tool_call_added",
         "tool_call_updated",
+        "tool_calls_cleared",
         "todos_updated",
         "scroll",
     }

@@ -70,7 +70,7 @@ def recorder() -> Recorder:
 
 
 def expected(state: SessionState, part: str, display: LiveDisplay, **kwargs: Any) -> str:
-    bundle = part_bundle(state.get_state(), part, limit=display.max_rows, stream_text=False, **kwargs)
+    bundle = part_bundle(state.get_state(), part, limit=display.max_rows, stream_text=False, live=True, **kwargs)
     return bundle["text/plain"]
 
 
@@ -299,7 +299,10 @@ def test_new_only_views_show_what_was_added_after_them(display: LiveDisplay, rec
     state.add_tool_call("read_file", {"path": "old.txt"}, status="completed")
     state.append_message("user", "old message")
     with LiveView(state, "tool_calls", display=display, publisher=recorder, new_only=True):
-        assert recorder.text() == "No tool calls."
+        assert (
+            recorder.text()
+            == "No tool calls yet; this view updates in place (in a text console, run %tool_calls again)."
+        )
         call = state.add_tool_call("write_file", {"path": "new.txt"}, status="running")
         state.update_tool_call(call.id, status="completed")
         state.append_message("user", "not a tool call")
@@ -416,6 +419,6 @@ print(json.dumps({
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["rate"] == 0.2
     assert report["outputs"] == [
-        [False, report["id"], "No todos."],
+        [False, report["id"], "No todos yet; this view updates in place (in a text console, run %todos again)."],
         [True, report["id"], "[x] Ship"],
     ]

@@ -1,0 +1,147 @@
+"""What every client keeps of a cell's output, through the ``jido`` kernel: text from Lua,
+tool-call rows in order with prints, final outputs for clients that ignore updates,
+``--help`` on every magic and ``%state clear``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.blocking.client import BlockingKernelClient
+from kernel_helpers import Execution, execute, jido_kernel, plain
+
+pytestmark = pytest.mark.kernel
+
+MAGICS = (
+    "%lua",
+    "%%lua",
+    "%lua_reset",
+    "%session",
+    "%project_root",
+    "%validate_path",
+    "%read_file",
+    "%%write_file",
+    "%list_dir",
+    "%settings",
+    "%state",
+    "%messages",
+    "%todos",
+    "%tool_calls",
+    "%reasoning",
+)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("outputs-project")
+    (root / "two.txt").write_text("first\nsecond\n")
+    for number in range(12):
+        (root / f"f{number}.txt").write_text("x")
+    return root
+
+
+@pytest.fixture(scope="module")
+def kc(project: Path) -> Iterator[BlockingKernelClient]:
+    with jido_kernel(project) as (_, client):
+        yield client
+
+
+def final_outputs(run: Execution) -> list[tuple[str, dict[str, Any]]]:
+    """The outputs a client that ignores updates keeps, in order: (kind, data or text)."""
+    kept: list[tuple[str, dict[str, Any]]] = []
+    for message in run.messages:
+        kind, content = message["msg_type"], message["content"]
+        if kind == "stream":
+            kept.append(("stream", {"text": content["text"]}))
+        elif kind in ("display_data", "execute_result"):
+            kept.append((kind, content["data"]))
+    return kept
+
+
+@pytest.mark.parametrize("magic", MAGICS)
+def test_every_magic_prints_its_usage_with_help(kc: BlockingKernelClient, magic: str) -> None:
+    for flag in ("--help", "-h"):
+        run = execute(kc, f"{magic} {flag}" + ("\nerror('must not run')" if magic.startswith("%%") else ""))
+        assert run.status == "ok", run.error
+        name = magic.lstrip("%")
+        assert f"%{name}" in run.stdout and not run.of_type("execute_result")
+
+
+def test_lua_help_does_not_run_lua(kc: BlockingKernelClient) -> None:
+    execute(kc, "%lua ran = false")
+    execute(kc, "%lua --help")
+    assert plain(execute(kc, "%lua ran")) == "False"
+
+
+def test_multi_line_text_from_lua_reads_as_text(kc: BlockingKernelClient) -> None:
+    run = execute(kc, '%lua "one\\ntwo"')
+    assert run.result is not None
+    assert run.result["text/plain"] == "one\ntwo"
+    assert '<pre class="jido-lua-text">one\ntwo</pre>' in run.result["text/html"]
+    shell = execute(kc, '%lua jido.shell("ls")')
+    assert shell.result is not None
+    assert "stdout = [[\n" in shell.result["text/plain"] and "\\n" not in shell.result["text/plain"]
+    assert '<pre class="jido-lua-text">f0.txt\n' in shell.result["text/html"]
+
+
+def test_read_file_numbers_exactly_the_lines_and_has_a_raw_mode(kc: BlockingKernelClient) -> None:
+    numbered = execute(kc, '%lua jido.read_file("two.txt")')
+    assert plain(numbered) == "     1→first\n     2→second"
+    raw = execute(kc, '%lua jido.read_file("two.txt", {raw=true})')
+    assert plain(raw) == "first\nsecond\n"
+    refused = execute(kc, '%lua jido.read_file("two.txt", {raw="yes"})')
+    assert "raw must be a boolean" in plain(refused)
+    magic = execute(kc, "%read_file two.txt")
+    assert plain(magic) == "     1→first\n     2→second"
+
+
+def test_tool_calls_keep_their_final_state_in_order_with_prints(kc: BlockingKernelClient) -> None:
+    run = execute(
+        kc,
+        "%%lua\n"
+        "jido.file_exists('two.txt')\n"
+        "print('between')\n"
+        "for i = 0, 11 do jido.file_stat('f' .. i .. '.txt') end\n"
+        "jido.file_stat('missing.txt')\n",
+    )
+    assert run.status == "ok", run.error
+    kept = [(kind, data) for kind, data in final_outputs(run) if data.get("text/plain") != ""]
+    kinds = [kind for kind, _ in kept]
+    assert kinds == ["display_data", "display_data", "stream", "display_data", "display_data"], kinds
+    first, last = kept[1][1], kept[4][1]
+    assert first["text/plain"] == 'file_exists(path="two.txt") \u2014 completed\n  \u2192 true'
+    assert kept[2][1]["text"] == "between\n"
+    assert "13 \u00d7 file_stat \u00b7 1 error" in last["text/plain"]
+    assert "running" not in first["text/plain"] + last["text/plain"]
+    assert "<details" in last["text/html"] and "<table" in last["text/html"]
+    # the live outputs are emptied once their final rendering is shown
+    for display_id, data in run.displays().items():
+        assert data == {"text/plain": ""}, display_id
+
+
+def test_quiet_hides_the_tool_rows(kc: BlockingKernelClient) -> None:
+    run = execute(kc, "%%lua --quiet\njido.file_exists('two.txt')\nprint('done')")
+    assert run.status == "ok" and run.stdout == "done\n"
+    assert not run.of_type("display_data", "update_display_data")
+
+
+def test_state_clear(kc: BlockingKernelClient) -> None:
+    execute(kc, "import jido_kernel\nstate = jido_kernel.current_session().state")
+    execute(kc, "state.append_message('user', 'hi'); state.add_reasoning_step('think')")
+    cleared = execute(kc, "%state clear tool_calls")
+    assert cleared.stdout == "Cleared: tool calls.\n"
+    assert plain(execute(kc, "len(state.tool_calls), len(state.messages)")) == "(0, 1)"
+    everything = execute(kc, "%state clear")
+    assert everything.stdout == "Cleared: messages, reasoning, tool calls, todos.\n"
+    assert plain(execute(kc, "len(state.messages) + len(state.reasoning_steps)")) == "0"
+    wrong = execute(kc, "%state clear nothing")
+    assert wrong.status == "error"
+
+
+def test_an_empty_live_view_says_it_updates(kc: BlockingKernelClient) -> None:
+    execute(kc, "%state clear messages")
+    run = execute(kc, "%messages")
+    (shown,) = run.of_type("display_data")
+    assert shown["content"]["data"]["text/plain"].startswith("No messages yet; this view updates in place")
