@@ -7,6 +7,8 @@ IPython shows it as one line (``_render_traceback_``) instead of a traceback dum
 
 from __future__ import annotations
 
+import re
+
 
 class JidoError(Exception):
     """Base class of the errors users are expected to meet.
@@ -31,4 +33,10 @@ class JidoError(Exception):
         messages may quote untrusted text)."""
         from jido_kernel.text import terminal_safe
 
-        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {terminal_safe(self.message)}"]
+        name = type(self).__name__
+        message = self.message
+        # "SecurityError: Security error: …" says it twice: the name is enough.
+        spoken = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).capitalize()
+        if message.lower().startswith(spoken.lower() + ": "):
+            message = message[len(spoken) + 2 :]
+        return [f"\x1b[0;31m{name}\x1b[0m: {terminal_safe(message)}"]

@@ -28,7 +28,7 @@ from jido_kernel.magics.session import note_origin_once
 from jido_kernel.magics.settings import settings_problems
 from jido_kernel.magics.state import show_streams_live
 from jido_kernel.session import Origin, Session, SessionRegistry, locate, open_session, registry, set_registry
-from jido_kernel.session.lifecycle import close_session, set_origin
+from jido_kernel.session.lifecycle import close_session, no_session_message, set_origin, set_refusal
 
 log = logging.getLogger("jido_kernel")
 
@@ -64,14 +64,24 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     _origin = locate(_configured_root(shell))
     set_origin(_origin)
     _open_error = None
+    set_refusal(None)
+    in_jido_kernel = _in_jido_kernel(shell)
     try:
         session = open_session(_origin.project_root, name=_origin.name, id=_origin.session_id, parent=shell)
     except JidoError as error:
         _open_error = error
+        set_refusal(refusal_text(_origin, error, in_jido_kernel=in_jido_kernel))
         log.warning("jido_kernel: no session opened: %s", error)
+        if not in_jido_kernel:
+            print(f"jido_kernel: {no_session_message()}", file=sys.stderr)
     else:
         show_streams_live(shell, session)
         _keep_root_off_import_path(shell, str(session.project_root))
+        if not in_jido_kernel:
+            print(
+                f"jido_kernel: session {session.name!r} at {session.project_root} "
+                f"(root from {source_text(_origin.root_source)}); %session shows it, %lsmagic lists the magics."
+            )
     for magic_class in MAGIC_CLASSES:
         shell.register_magics(magic_class(shell=shell))
     _register_formatters(shell)
@@ -98,12 +108,35 @@ def _note_settings_problems(_info: object = None) -> None:
             print(f"Note: {problem}", file=sys.stderr)
 
 
+def _in_jido_kernel(shell: InteractiveShell) -> bool:
+    """Whether the ``jido`` kernel runs ``shell`` (it loads the extension itself)."""
+    kernel_module = sys.modules.get("jido_kernel.kernel")
+    return kernel_module is not None and isinstance(getattr(shell, "kernel", None), kernel_module.JidoKernel)
+
+
+def source_text(root_source: str) -> str:
+    """Where a project root came from, in words (an environment variable, the config…)."""
+    if root_source == "config":
+        return "c.JidoKernel.project_root"
+    if root_source in ("notebook", "working directory"):
+        return f"the {'notebook' if root_source == 'notebook' else 'kernel'}'s directory"
+    return f"${root_source}"
+
+
+def refusal_text(origin: Origin, error: JidoError, *, in_jido_kernel: bool) -> str:
+    """Which root was refused, where it came from, why, and how to fix it."""
+    restart = "restart the kernel" if in_jido_kernel else "run %reload_ext jido_kernel"
+    return (
+        f"the project root {origin.project_root} (from {source_text(origin.root_source)}) was refused: "
+        f"{error.message.rstrip('.')}. Fix: open a writable project directory with %session new PATH, "
+        f"or set JIDO_PROJECT_ROOT or c.JidoKernel.project_root to one and {restart}."
+    )
+
+
 def _keep_root_off_import_path(shell: InteractiveShell, root: str) -> None:
     """Take the project root off ``sys.path``; say so unless the jido kernel started us."""
     removed = remove_folders([root])
-    kernel_module = sys.modules.get("jido_kernel.kernel")
-    in_jido_kernel = kernel_module is not None and isinstance(getattr(shell, "kernel", None), kernel_module.JidoKernel)
-    if removed and not in_jido_kernel:
+    if removed and not _in_jido_kernel(shell):
         print(
             f"jido_kernel: removed {', '.join(map(repr, removed))} from sys.path (files in the project "
             f"may be Lua-written); to import your own modules: sys.path.append({root!r})"
@@ -159,12 +192,12 @@ def session_banner() -> str:
     if session is not None:
         source = ""
         if _origin is not None and session.id == _origin.session_id:  # the notebook's own session
-            source = f" (from {_origin.root_source})"
+            source = f" (from {source_text(_origin.root_source)})"
         return (
             f"{head} — session {session.name!r} [{session.id}]\n"
             f"Project root: {session.project_root}{source}\n"
             "Python cells as usual; %%lua runs sandboxed Lua. %session and %lsmagic list the rest."
         )
     if _open_error is not None:
-        return f"{head} — no session: {_open_error}\nOpen one with %session new PATH (a writable project directory)."
+        return f"{head}\n{no_session_message()}"
     return f"{head} — no session open."

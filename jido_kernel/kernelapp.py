@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ipykernel.kernelapp import IPKernelApp
-from traitlets import Type
+from traitlets import Dict, Type
 
 from jido_kernel.kernel import JidoKernel
 
@@ -11,6 +13,18 @@ from jido_kernel.kernel import JidoKernel
 class JidoKernelApp(IPKernelApp):
     """``python -m jido_kernel -f CONNECTION_FILE``."""
 
-    name = "jido-kernel"
-    description = "Jido (Python + Lua): IPython with a sandboxed, project-scoped Lua state."
+    name = "python -m jido_kernel"
+    description = (
+        "The jido kernel: IPython with a sandboxed, project-scoped Lua 5.4 state (%%lua), "
+        "sessions, live session state and settings. Jupyter starts it from the 'jido' "
+        "kernelspec; install that with `python -m jido_kernel install --user` (options: "
+        "`python -m jido_kernel install --help`)."
+    )
+    examples = """
+python -m jido_kernel install --user          # install the 'jido' kernelspec
+python -m jido_kernel -f CONNECTION_FILE      # run the kernel (Jupyter does this)
+python -m jido_kernel -f CONNECTION_FILE --JidoKernel.project_root=/path/to/project
+"""
+    # `install` is handled before this application starts (jido_kernel.__main__).
+    subcommands: dict[str, Any] = Dict()  # type: ignore[assignment]
     kernel_class = Type(JidoKernel, klass="ipykernel.kernelbase.Kernel").tag(config=True)  # type: ignore[assignment]

@@ -15,6 +15,7 @@ from jido_kernel.session.session import CONFIG_KEYS, Session
 
 _registry: SessionRegistry | None = None
 _origin: Origin | None = None
+_refusal: str | None = None
 
 
 def registry() -> SessionRegistry:
@@ -37,6 +38,22 @@ def set_origin(origin: Origin | None) -> None:
     _origin = origin
 
 
+def set_refusal(message: str | None) -> None:
+    """Remember why the notebook's own session was refused: which root, from where, how
+    to fix it (the extension does); every magic then says so."""
+    global _refusal
+    _refusal = message
+
+
+def no_session_message() -> str:
+    """Why no session is open and what to do, in one line."""
+    if _refusal is not None:
+        return f"No jido session is open: {_refusal}"
+    if _origin is not None:
+        return "No jido session is open (it was closed): open one with %session new PATH."
+    return "No jido session is open: run %load_ext jido_kernel, or open one with %session new PATH."
+
+
 def origin() -> Origin | None:
     """How the notebook's own session was located, if the extension opened it."""
     return _origin
@@ -46,10 +63,7 @@ def current_session() -> Session:
     """The current session of this process (the notebook's, unless switched)."""
     session = registry().current
     if session is None:
-        raise SessionError(
-            "No jido session is open: run %load_ext jido_kernel, or open one with %session new PATH.",
-            reason="no_session",
-        )
+        raise SessionError(no_session_message(), reason="no_session")
     return session
 
 

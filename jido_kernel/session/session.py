@@ -87,11 +87,12 @@ def validate_project_path(project_path: object) -> Path:
 
 
 def _check_directory(given: str, path: Path, *, symlink: bool) -> Path:
-    what = "Project path (a symlink) points to" if symlink else "Project path"
     if not path.exists():
-        raise SessionError(f"{what} a directory that does not exist: {given}.", reason="path_not_found")
+        missing = "is a symlink to a directory that does not exist" if symlink else "does not exist"
+        raise SessionError(f"Project path {given} {missing}.", reason="path_not_found")
     if not path.is_dir():
-        raise SessionError(f"{what} something that is not a directory: {given}.", reason="path_not_directory")
+        what = "is a symlink to something that is not a directory" if symlink else "is not a directory"
+        raise SessionError(f"Project path {given} {what}.", reason="path_not_directory")
     resolved = Path(os.path.realpath(path))
     _check_permissions(given, resolved)
     return resolved

@@ -145,3 +145,39 @@ def test_an_empty_live_view_says_it_updates(kc: BlockingKernelClient) -> None:
     run = execute(kc, "%messages")
     (shown,) = run.of_type("display_data")
     assert shown["content"]["data"]["text/plain"].startswith("No messages yet; this view updates in place")
+
+
+def test_a_refused_root_is_named_with_its_source_and_fix(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-project"
+    with jido_kernel(tmp_path, env={"JIDO_PROJECT_ROOT": str(missing)}) as (_, client):
+        run = execute(client, "%project_root")
+        assert run.status == "error"
+        message = run.error["evalue"] if run.error else ""
+        assert f"the project root {missing} (from $JIDO_PROJECT_ROOT) was refused" in message
+        assert f"Project path {missing} does not exist" in message
+        assert "%session new PATH" in message and "restart the kernel" in message
+        assert "load_ext" not in message
+
+
+def test_security_errors_name_their_kind_once(kc: BlockingKernelClient) -> None:
+    run = execute(kc, "%validate_path ../../etc/passwd")
+    assert run.error is not None
+    (line,) = run.error["traceback"]
+    assert "SecurityError" in line and "Security error" not in line and "path escapes" in line
+
+
+def test_load_ext_names_the_session_and_root(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.setenv("JIDO_PROJECT_ROOT", str(project))
+    monkeypatch.setenv("JIDO_CODE_HOME", str(project / "home"))
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "jido_kernel")
+    try:
+        out = capsys.readouterr().out
+    finally:
+        ip.run_line_magic("unload_ext", "jido_kernel")
+    (line,) = [line for line in out.splitlines() if "session" in line]
+    assert line.startswith(f"jido_kernel: session {project.name!r} at {project} (root from $JIDO_PROJECT_ROOT)")
