@@ -23,6 +23,10 @@ from traitlets import List, Unicode
 
 from jido_kernel._version import __version__
 from jido_kernel.importpath import forbid_cwd_in_app, remove_folders, working_directory
+from jido_kernel.language.cells import lua_cell_body, lua_text
+from jido_kernel.language.completeness import is_complete
+from jido_kernel.language.completion import complete
+from jido_kernel.language.inspection import inspect_lua
 
 EXTENSION = "jido_kernel"
 
@@ -32,6 +36,8 @@ class JidoKernel(IPythonKernel):
 
     implementation = "jido_kernel"
     implementation_version = __version__
+    lua_first = False
+    """Whether a cell is Lua unless it starts with ``%`` (the ``jido-lua`` kernel)."""
 
     project_root = Unicode(
         "",
@@ -71,3 +77,50 @@ class JidoKernel(IPythonKernel):
 
             head = session_banner()
         return f"{head}\n\n{super().banner or ''}".rstrip() + "\n"
+
+    # -- Lua text: completion, help and is_complete (the extension's matcher serves IPython) ---
+
+    def do_complete(self, code: str, cursor_pos: int | None) -> Any:
+        """Lua completions in Lua text (never Python's); Python as IPython does it."""
+        cursor = len(code) if cursor_pos is None else cursor_pos
+        region = lua_text(code, cursor, lua_first=self.lua_first)
+        if region is None:
+            return super().do_complete(code, cursor_pos)
+        prefix, matches = complete(code[region.offset : cursor], _live_names())
+        start = cursor - len(prefix)
+        types = [{"start": start, "end": cursor, "text": text, "type": kind, "signature": ""} for text, kind in matches]
+        return {
+            "matches": [text for text, _ in matches],
+            "cursor_start": start,
+            "cursor_end": cursor,
+            "metadata": {"_jupyter_types_experimental": types},
+            "status": "ok",
+        }
+
+    def do_inspect(self, code: str, cursor_pos: int, detail_level: int = 0, omit_sections: Any = ()) -> Any:
+        """Help on the Lua name at the cursor in Lua text; Python as IPython does it."""
+        region = lua_text(code, cursor_pos, lua_first=self.lua_first)
+        if region is None:
+            return super().do_inspect(code, cursor_pos, detail_level, omit_sections)
+        bundle = inspect_lua(region.code, cursor_pos - region.offset, _live_names())
+        return {"status": "ok", "found": bundle is not None, "data": bundle or {}, "metadata": {}}
+
+    def do_is_complete(self, code: str) -> Any:
+        """Lua's answer for a ``%%lua`` cell, a ``%lua`` line or a Lua-first cell."""
+        body = lua_cell_body(code)
+        if body is None and self.lua_first and not code.lstrip().startswith("%"):
+            body = code
+        elif body is None and code.lstrip().startswith("%lua ") and "\n" not in code.strip():
+            body = code.lstrip()[len("%lua ") :]
+        if body is None:
+            return super().do_is_complete(code)
+        if not body.strip():
+            return {"status": "complete"} if body is code else {"status": "incomplete", "indent": ""}
+        status, indent = is_complete(body)
+        return {"status": status, "indent": indent} if status == "incomplete" else {"status": status}
+
+
+def _live_names() -> Any:
+    from jido_kernel.extension import live_names
+
+    return live_names()

@@ -24,6 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     run_dir = Path(_RUN_DIR.name)
     write_spec(run_dir / "jupyter" / "kernels" / "jido")
+    write_spec(run_dir / "jupyter" / "kernels" / "jido-lua", kernel="jido-lua")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
         filter(None, [str(run_dir / "jupyter"), os.environ.get("JUPYTER_PATH")])
     )

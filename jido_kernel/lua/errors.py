@@ -8,6 +8,7 @@ An interrupted run raises the built-in :class:`KeyboardInterrupt`, not a class f
 from __future__ import annotations
 
 from jido_kernel.errors import JidoError
+from jido_kernel.text import terminal_safe
 
 STATE_RESET = "the Lua state was reset (globals are lost)"
 
@@ -34,6 +35,36 @@ class LuaError(JidoError):
         self.chunk = chunk
         self.line = line
         self.state_reset = state_reset
+
+    show_traceback: bool | None = None
+    """Whether IPython shows the Lua frames under the message; None: when there are several."""
+
+    def _render_traceback_(self) -> list[str]:
+        """The one-line error, then the cells' own Lua frames (no Python or sandbox frames)."""
+        lines = super()._render_traceback_()
+        frames = user_frames(getattr(self, "lua_traceback", None) or ())
+        show = self.show_traceback if self.show_traceback is not None else len(frames) > 1
+        if show and frames:
+            lines.append("Lua traceback (most recent call first):")
+            lines += [f"  {terminal_safe(frame)}" for frame in frames[:MAX_FRAMES]]
+            if len(frames) > MAX_FRAMES:
+                lines.append(f"  … {len(frames) - MAX_FRAMES} more frames")
+        return lines
+
+
+MAX_FRAMES = 20
+"""Lua frames shown under an error."""
+
+
+def user_frames(frames: object) -> list[str]:
+    """The frames of the cells' own code: C functions and the sandbox's frames left out."""
+    if not isinstance(frames, list | tuple):
+        return []
+    return [
+        frame.strip()
+        for frame in frames
+        if isinstance(frame, str) and not frame.lstrip().startswith(("[C]", "[jido sandbox]", "(...tail calls...)"))
+    ]
 
 
 class LuaSyntaxError(LuaError):

@@ -63,6 +63,7 @@ FROM_KERNEL: dict[str, dict[str, Any]] = {
     "push": {"id": int, "name": str, "value": WIRE},
     "pull": {"id": int, "name": str},
     "reset": {"id": int},
+    "names": {"id": int, "path": list},
     "interrupt": {"id": int},
     "state_reply": {"id": int, "ok": bool, "value": WIRE, "error": _TEXT_OR_NONE},
     "shutdown": {},

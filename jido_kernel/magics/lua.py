@@ -2,21 +2,72 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, needs_local_scope, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from jido_kernel.display.live import LiveView
+from jido_kernel.display.cell import CellToolCalls
 from jido_kernel.display.lua import display_value
-from jido_kernel.lua import LuaSyntaxError
-from jido_kernel.magics.arguments import parse
+from jido_kernel.language.inspection import help_bundle, help_query
+from jido_kernel.lua import LuaError, LuaSyntaxError
+from jido_kernel.lua.contract import bridge_summary
+from jido_kernel.magics.arguments import help_requested, parse
 from jido_kernel.magics.state import supports_live_updates
 from jido_kernel.session import Session, current_session
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _documented(doc: str) -> Callable[[F], F]:
+    """Give a magic its docstring (built at import, before magic_arguments reads it)."""
+
+    def decorate(function: F) -> F:
+        function.__doc__ = doc
+        return function
+
+    return decorate
+
+
+LUA_DOC = f"""%%lua [-i VAR[=LUANAME] ...] [-o LUANAME[=VAR] ...] [--timeout S] [--no-return]
+        [--quiet] [--traceback | --no-traceback]
+        %lua EXPR
+
+        Run the cell as Lua in the session's sandboxed Lua 5.4 state. Globals persist
+        between cells; ``print`` writes to the cell's output as it runs; the chunk's
+        return values are the cell's result (tables shown as tables). Each ``jido`` call
+        is shown live in the cell's output and recorded as a tool call; a refused call
+        returns ``nil, message``. The time limit, memory limit and the kernel's
+        interrupt stop a running script and keep the Lua state. An error shows its
+        message, then the chain of the cells' Lua frames (``--traceback``, the default
+        when there is more than one; ``--no-traceback`` shows the message alone).
+
+        ``%lua EXPR`` evaluates one line: an expression's value, or a statement.
+        ``%lua help(jido.read_file)`` or a cell ``jido.read_file?`` shows a function's
+        signature and doc.
+
+        The jido bridge::
+
+{bridge_summary(" " * 12)}
+
+        Examples
+        --------
+        ::
+
+            %%lua -i numbers -o total
+            total = 0
+            for _, n in ipairs(numbers) do total = total + n end
+            return total
+
+            %lua #jido.list_dir()
+            %%lua --timeout 2
+            while true do end   -- LuaTimeoutError after 2 s; the state survives
+        """
 
 
 def _pairs(specs: list[str], flag: str) -> list[tuple[str, str]]:
@@ -64,42 +115,27 @@ class LuaMagics(Magics):
         help="time limit of this cell in seconds (default: the session's lua_timeout)",
     )
     @argument("--no-return", action="store_true", help="do not show the chunk's return values")
+    @argument("--quiet", action="store_true", help="do not show the cell's tool calls (they are still recorded)")
+    @argument(
+        "--traceback",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show the Lua frames under an error (default: when there is more than one)",
+    )
     @needs_local_scope
     @no_var_expand
     @line_cell_magic
+    @_documented(LUA_DOC)
     def lua(self, line: str, cell: str | None = None, local_ns: dict[str, Any] | None = None) -> Any:
-        """%%lua [-i VAR[=LUANAME] ...] [-o LUANAME[=VAR] ...] [--timeout S] [--no-return]
-        %lua EXPR
-
-        Run the cell as Lua in the session's sandboxed Lua 5.4 state. Globals persist
-        between cells; ``print`` writes to the cell's output as it runs; the chunk's
-        return values are the cell's result (tables shown as tables). The ``jido`` table
-        reaches the project: ``jido.read_file``, ``write_file``, ``list_dir``, ``glob``,
-        ``file_exists``, ``is_file``, ``is_dir``, ``file_stat``, ``delete_file``,
-        ``mkdir_p``, ``shell`` and ``jido.state.*``; each call is shown live in the
-        cell's output and recorded as a tool call. A refused call returns
-        ``nil, message``. The time limit, memory limit and the kernel's interrupt stop a
-        running script and keep the Lua state.
-
-        ``%lua EXPR`` evaluates one line: an expression's value, or a statement.
-
-        Examples
-        --------
-        ::
-
-            %%lua -i numbers -o total
-            total = 0
-            for _, n in ipairs(numbers) do total = total + n end
-            return total
-
-            %lua #jido.list_dir()
-            %%lua --timeout 2
-            while true do end   -- LuaTimeoutError after 2 s; the state survives
-        """
+        if help_requested(self.lua, line):
+            return None
         session = current_session()
         if cell is None:
             return self._line(session, line)
         args = parse(self.lua, line)
+        if (name := help_query(cell)) is not None:
+            print(help_bundle(name)["text/plain"])
+            return None
         assert self.shell is not None  # magics are registered with their shell
         namespace = {**self.shell.user_ns, **(local_ns or {})}
         inputs = {}
@@ -110,30 +146,49 @@ class LuaMagics(Magics):
         outputs = _pairs(args.output, "-o/--output")
         # The %%lua line is line 1, so Lua's line numbers are the cell's.
         result = self._run(
-            session, "\n" + cell, timeout=args.timeout, inputs=inputs, outputs=[lua for lua, _ in outputs],
-            want_return=not args.no_return,
-        )  # fmt: skip
-        for lua_name, python_name in outputs:
-            self.shell.user_ns[python_name] = result.outputs.get(lua_name)
+            session,
+            "\n" + cell,
+            traceback=args.traceback,
+            quiet=args.quiet,
+            timeout=args.timeout,
+            inputs=inputs,
+            outputs=[lua for lua, _ in outputs],
+        )
+        self.shell.push({python_name: result.outputs.get(lua_name) for lua_name, python_name in outputs})
         return None if args.no_return else display_value(result.values)
+
+    def run_lua_cell(self, code: str) -> Any:
+        """Run a whole cell of the Lua-first kernel (its first line is line 1)."""
+        if (name := help_query(code)) is not None:
+            print(help_bundle(name)["text/plain"])
+            return None
+        return display_value(self._run(current_session(), code).values)
 
     def _line(self, session: Session, line: str) -> Any:
         code = line.strip()
         if not code:
             raise UsageError("%lua needs Lua code: %lua EXPR (or use %%lua for a cell)")
+        if (name := help_query(code)) is not None:
+            print(help_bundle(name)["text/plain"])
+            return None
         try:
             result = self._run(session, f"return {code}")
         except LuaSyntaxError:
             result = self._run(session, code)
         return display_value(result.values)
 
-    def _run(self, session: Session, code: str, **options: Any) -> Any:
+    def _run(
+        self, session: Session, code: str, *, traceback: bool | None = None, quiet: bool = False, **options: Any
+    ) -> Any:
         self._note_confinement(session)
         try:
-            with self._live_tool_calls(session):
+            with self._live_tool_calls(session, quiet) as on_stdout:
                 assert self.shell is not None  # magics are registered with their shell
                 name = f"<cell {self.shell.displayhook.prompt_count}>"
-                return session.manager.run_lua(code, name=name, **options)
+                return session.run_lua(code, name=name, on_stdout=on_stdout, **options)
+        except LuaError as error:
+            error.show_traceback = traceback
+            raise
         except KeyboardInterrupt as interrupt:
             # Still a KeyboardInterrupt (the reply's ename), shown as one line: the
             # sandbox's message says whether the Lua state survived.
@@ -146,30 +201,18 @@ class LuaMagics(Magics):
         if session.id in self._confinement_noted:
             return
         self._confinement_noted.add(session.id)
-        for note in session.manager.lua.confinement.get("notes", ()):
+        for note in session.lua_notes():
             print(f"Note: {note}", file=sys.stderr)
 
     @contextmanager
-    def _live_tool_calls(self, session: Session) -> Iterator[None]:
-        """Show the cell's own tool calls live, from the first one on."""
-        if not supports_live_updates(self.shell):
-            yield
+    def _live_tool_calls(self, session: Session, quiet: bool) -> Iterator[Callable[[str], None] | None]:
+        """Show the cell's own tool calls live, in order with its prints (unless ``quiet``);
+        yields the run's ``on_stdout``."""
+        if quiet or not supports_live_updates(self.shell):
+            yield None
             return
-        state = session.state
-        before = [call.id for call in state.tool_calls]
-        views: list[LiveView] = []
-
-        def first_call(_event: object) -> None:
-            if not views:
-                views.append(LiveView(state, "tool_calls", hidden=before))
-
-        unsubscribe = state.subscribe(first_call, kinds=("tool_call_added",))
-        try:
-            yield
-        finally:
-            unsubscribe()
-            for view in views:
-                view.close()
+        with CellToolCalls(session.state) as calls:
+            yield calls.write
 
     @line_magic
     def lua_reset(self, line: str) -> None:
@@ -178,8 +221,10 @@ class LuaMagics(Magics):
         Replace the session's Lua state with a fresh one: every global is gone, the
         sandbox and its limits stay.
         """
+        if help_requested(LuaMagics.lua_reset, line):
+            return
         if line.strip():
             raise UsageError("%lua_reset takes no arguments")
         session = current_session()
-        session.manager.lua.reset()
+        session.reset_lua()
         print(f"Lua state of session {session.name!r} reset: all globals are gone.")

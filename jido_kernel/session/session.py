@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -220,6 +220,25 @@ class Session:
             _raise_for([problem])
         self.name = name
         self.updated_at = _now()
+
+    # -- Lua: the magics' one way to the session's sandbox ----------------------------------
+
+    def run_lua(self, code: str, **options: Any) -> Any:
+        """Run ``code`` in the session's Lua state (see ``SessionManager.run_lua``)."""
+        return self.manager.run_lua(code, **options)
+
+    def reset_lua(self) -> None:
+        """Replace the session's Lua state with a fresh one."""
+        self.manager.reset_lua()
+
+    def lua_notes(self) -> tuple[str, ...]:
+        """What the OS does not enforce for this session's Lua worker (e.g. no Landlock)."""
+        return self.manager.confinement_notes()
+
+    def lua_names(self, path: Sequence[str] = (), *, wait: float = 0.2) -> dict[str, str] | None:
+        """``{name: Lua type}`` of a table in the live Lua state, read raw; None when a run
+        is in progress or the worker does not answer within ``wait`` s."""
+        return self.manager.lua_names(path, wait=wait)
 
     def update_config(self, changes: Mapping[str, Any]) -> None:
         """Merge the four config keys of ``changes``; a present key wins even when falsy."""

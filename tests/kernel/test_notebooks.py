@@ -39,7 +39,12 @@ def notebook_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def execute(root: Path, name: str) -> NotebookNode:
     """Run notebook ``name`` of ``root`` top to bottom on the jido kernel; return it with outputs."""
     notebook = nbformat.read(root / name, as_version=4)
-    client = NotebookClient(notebook, kernel_name="jido", timeout=120, resources={"metadata": {"path": str(root)}})
+    client = NotebookClient(
+        notebook,
+        kernel_name=notebook.metadata.get("kernelspec", {}).get("name", "jido"),
+        timeout=120,
+        resources={"metadata": {"path": str(root)}},
+    )
     client.execute()  # cells tagged raises-exception may fail; any other error fails here
     return notebook
 

@@ -25,6 +25,7 @@ from jido_kernel import security
 from jido_kernel.commands.git import pin_git_dir
 from jido_kernel.commands.run import run_command
 from jido_kernel.errors import JidoError
+from jido_kernel.lua.contract import BRIDGE, STATE, check_names
 from jido_kernel.lua.errors import LuaValueError
 from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import FUNCTIONS, MAX_ARGUMENTS, STATE_OPS, ProtocolError, one_line
@@ -33,13 +34,9 @@ from jido_kernel.lua.worker.lupa_data import from_lua
 from jido_kernel.lua.worker.stopper import Limiter
 from jido_kernel.security import FileTooLarge
 
-_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "read_file": ("path", "options"),
-    "write_file": ("path", "content"),
-    "list_dir": ("path", "options"),
-    "glob": ("pattern", "base"),
-    "shell": ("command", "args", "options"),
-}
+check_names("jido.", BRIDGE, FUNCTIONS)
+check_names("jido.state.", STATE, STATE_OPS)
+_PARAMETERS: dict[str, tuple[str, ...]] = {function.short_name: function.parameter_names for function in BRIDGE}
 _SHOWN_CHARS = 200
 _SHOWN_ITEMS = 20
 _RECORD_ITEMS = 1000

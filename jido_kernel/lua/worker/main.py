@@ -182,7 +182,13 @@ class Worker:
             threading.Thread(target=target, daemon=True).start()
         version = self.runtime.lua.eval(b"_VERSION").decode()
         self.channel.send({"type": "ready", "confinement": self.confinement.to_json(), "lua": version})
-        handlers = {"run": self._run, "push": self._push, "pull": self._pull, "reset": self._reset}
+        handlers = {
+            "run": self._run,
+            "push": self._push,
+            "pull": self._pull,
+            "reset": self._reset,
+            "names": self._names,
+        }
         while True:
             message = self.requests.get()
             if message["type"] == "shutdown":
@@ -262,6 +268,10 @@ class Worker:
             self.channel.send({"type": "value", "id": message["id"], "value": value})
         except ProtocolError as error:
             raise LuaValueError(f"{message['name']!r} cannot be sent to Python: {error}.") from None
+
+    def _names(self, message: dict[str, Any]) -> None:
+        names = self.runtime.names(_strings(message["path"], "path"))
+        self.channel.send({"type": "value", "id": message["id"], "value": encode(names)})
 
     def _reset(self, message: dict[str, Any]) -> None:
         self.runtime.close()

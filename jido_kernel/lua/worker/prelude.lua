@@ -306,8 +306,28 @@ local function message(e)
 end
 debug = {traceback = message}
 
+-- Field names and types of a table reached from the globals by raw reads (no metamethod
+-- runs), looking at no more than `limit` entries: for completion in the notebook.
+local function names(path, limit)
+  local t = env
+  for i = 1, rawlen(path) do
+    if type(t) ~= "table" then return nil end
+    t = rawget(t, rawget(path, i))
+  end
+  if type(t) ~= "table" then return nil end
+  local result, seen, k, v = {}, 0, nil, nil
+  repeat
+    k, v = next(t, k)
+    if k == nil then break end
+    if type(k) == "string" then result[k] = type(v) end
+    seen = seen + 1
+  until seen >= limit
+  return result
+end
+
 return {
   run = run,
+  names = names,
   take = take,
   finish = finish,
   set = function(name, value) rawset(env, name, value) end,

@@ -30,6 +30,9 @@ PRELUDE_NAME = b"=[jido sandbox]"
 PRELUDE_CHUNK = PRELUDE_NAME[1:].decode()
 STOPPED = "Lua execution stopped"  # start of the hook's error (prelude.lua)
 _PRELUDE = resources.files(__package__).joinpath("prelude.lua").read_bytes()
+MAX_NAMES = 2000
+"""Table entries looked at to list a table's names for completion."""
+MAX_PATH = 16
 _POSITION = re.compile(r"(?P<chunk>[^\n]+?):(?P<line>\d+): ")
 
 
@@ -264,6 +267,20 @@ class SandboxRuntime:
     def pull(self, name: str) -> Any:
         """Global ``name`` as plain data (raw read); :class:`LuaValueError` if it has none."""
         return from_lua(self._entry["get"](check_name(name).encode()), strict=True, name=name)
+
+    def names(self, path: list[str]) -> dict[str, str] | None:
+        """``{name: Lua type}`` of the table at ``path`` from the globals (raw reads only,
+        at most :data:`MAX_NAMES` entries looked at), or None when it is not a table."""
+        steps = self.lua.table_from([check_name(step).encode() for step in path[:MAX_PATH]])
+        found = self._entry["names"](steps, MAX_NAMES)
+        if found is None:
+            return None
+        names = {}
+        for key, kind in found.items():
+            name = key.decode("utf-8", "replace")
+            if name.isidentifier() and name.isascii():
+                names[name] = kind.decode()
+        return names
 
     def close(self) -> None:
         """Release the Lua state."""
