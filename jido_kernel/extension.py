@@ -25,7 +25,7 @@ from jido_kernel.importpath import remove_folders
 from jido_kernel.language.completion import LiveNames, lua_matcher
 from jido_kernel.magics import MAGIC_CLASSES
 from jido_kernel.magics.session import note_origin_once
-from jido_kernel.magics.settings import settings_problems
+from jido_kernel.magics.settings import note_problems
 from jido_kernel.magics.state import show_streams_live
 from jido_kernel.session import Origin, Session, SessionRegistry, locate, open_session, registry, set_registry
 from jido_kernel.session.lifecycle import close_session, no_session_message, set_origin, set_refusal
@@ -35,7 +35,6 @@ log = logging.getLogger("jido_kernel")
 _loaded: InteractiveShell | None = None
 _origin: Origin | None = None
 _open_error: JidoError | None = None
-_noted: set[tuple[str, str]] = set()
 
 
 def _configured_root(shell: InteractiveShell) -> str:
@@ -100,12 +99,8 @@ def _note_settings_problems(_info: object = None) -> None:
     """Show once, in the first cell that runs, what the session's settings files ask
     for that is not in effect (an invalid value, a limit a project may not raise)."""
     session = registry().current
-    if session is None:
-        return
-    for problem in settings_problems(session):
-        if (session.id, problem) not in _noted:
-            _noted.add((session.id, problem))
-            print(f"Note: {problem}", file=sys.stderr)
+    if session is not None:
+        note_problems(session)
 
 
 def _in_jido_kernel(shell: InteractiveShell) -> bool:

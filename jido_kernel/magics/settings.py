@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -16,9 +17,12 @@ from jido_kernel.display.reprs import SettingsView
 from jido_kernel.magics.arguments import help_requested, parse
 from jido_kernel.session import current_session, reload_settings
 from jido_kernel.settings import SCHEMA, SettingsWarning
+from jido_kernel.settings.paths import DIR_NAME
 from jido_kernel.settings.schema import unknown_key
 from jido_kernel.settings.store import Scope
 
+_noted: set[tuple[str, str]] = set()
+_gitignore_noted: set[Path] = set()
 _COMMANDS = ("show", "get", "set", "unset", "reload", "path")
 
 
@@ -89,6 +93,12 @@ class SettingsMagics(Magics):
             value = parse_value(" ".join(args.value))
             path = settings_mod.set(root, args.key, value, scope=scope, force=args.force)
             print(f"{args.key} = {json.dumps(value)} saved in {path}")
+            if scope == "local" and path not in _gitignore_noted:
+                _gitignore_noted.add(path)
+                print(
+                    f"(the project's own settings: add {DIR_NAME}/ to .gitignore to keep them out "
+                    "of version control; --global saves for every project)"
+                )
         elif args.command == "unset":
             path = settings_mod.unset(root, args.key, scope=scope, force=args.force)
             print(f"{args.key} removed from {path}")
@@ -99,9 +109,16 @@ class SettingsMagics(Magics):
             reload_settings(session)
         if args.command == "reload":
             print(f"Settings reloaded for session {session.name!r}")
-        for problem in settings_problems(session):
-            print(f"Note: {problem}", file=sys.stderr)
+        note_problems(session)
         return None
+
+
+def note_problems(session: Any) -> None:
+    """Print each of the session's settings problems once (``Note: …`` on stderr)."""
+    for problem in settings_problems(session):
+        if (session.id, problem) not in _noted:
+            _noted.add((session.id, problem))
+            print(f"Note: {problem}", file=sys.stderr)
 
 
 def settings_problems(session: Any) -> tuple[str, ...]:

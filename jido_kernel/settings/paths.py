@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -11,6 +12,7 @@ HOME_ENV = "JIDO_CODE_HOME"
 DIR_NAME = ".jido_code"
 FILE_NAME = "settings.json"
 LOCK_NAME = ".settings.json.lock"
+LOCKS_DIR = "locks"
 MAX_PATH_BYTES = 4096
 
 
@@ -46,6 +48,14 @@ def global_dir() -> Path:
 def global_path() -> Path:
     """The global settings file."""
     return global_dir() / FILE_NAME
+
+
+def local_lock(root: str | os.PathLike[str]) -> tuple[Path, str]:
+    """Where a project's settings lock lives: ``(directory, name)`` under the global
+    directory (``locks/<sha256 of the project's path>.lock``), so saving a project's
+    settings adds nothing to the project but its ``settings.json``."""
+    key = hashlib.sha256(os.fsencode(os.path.realpath(validate_project_path(root)))).hexdigest()
+    return global_dir() / LOCKS_DIR, f"{key}.lock"
 
 
 def local_dir(root: str | os.PathLike[str]) -> Path:

@@ -14,7 +14,15 @@ from typing import Any, Literal
 from jido_kernel.security.atomic import atomic_write_at
 from jido_kernel.settings.errors import SettingsError
 from jido_kernel.settings.loading import ReadResult, read_at
-from jido_kernel.settings.paths import FILE_NAME, LOCK_NAME, global_dir, local_dir, open_settings_dir, write_error
+from jido_kernel.settings.paths import (
+    FILE_NAME,
+    LOCK_NAME,
+    global_dir,
+    local_dir,
+    local_lock,
+    open_settings_dir,
+    write_error,
+)
 from jido_kernel.settings.schema import validate, validate_value
 
 Scope = Literal["local", "global"]
@@ -32,11 +40,7 @@ def _locked(root: str | os.PathLike[str] | None, scope: str) -> Iterator[tuple[i
         raise SettingsError(f"unknown settings scope {scope!r}: use 'local' or 'global'", reason="invalid_scope")
     dir_fd = open_settings_dir(directory, follow_symlink=scope == "global")
     try:
-        try:
-            flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-            lock_fd = os.open(LOCK_NAME, flags, FILE_MODE, dir_fd=dir_fd)
-        except OSError as error:
-            raise write_error(directory / LOCK_NAME, error) from error
+        lock_fd = _open_lock(root if scope == "local" else None, directory, dir_fd)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             yield dir_fd, directory / FILE_NAME
@@ -44,6 +48,35 @@ def _locked(root: str | os.PathLike[str] | None, scope: str) -> Iterator[tuple[i
             os.close(lock_fd)
     finally:
         os.close(dir_fd)
+
+
+_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_lock(root: str | os.PathLike[str] | None, directory: Path, dir_fd: int) -> int:
+    """The lock file (mode 0600) of the settings in ``directory``, opened for ``flock``.
+
+    A project's lock lives in the global directory (see :func:`.paths.local_lock`);
+    when that directory cannot be written it falls back to ``.settings.json.lock``
+    beside the file, as does the global file's own lock.
+    """
+    if root is not None:
+        lock_dir, name = local_lock(root)
+        try:
+            lock_dir_fd = open_settings_dir(lock_dir, follow_symlink=True)
+        except SettingsError:
+            pass  # no writable global directory: the lock stays beside the file
+        else:
+            try:
+                return os.open(name, _LOCK_FLAGS, FILE_MODE, dir_fd=lock_dir_fd)
+            except OSError:
+                pass
+            finally:
+                os.close(lock_dir_fd)
+    try:
+        return os.open(LOCK_NAME, _LOCK_FLAGS, FILE_MODE, dir_fd=dir_fd)
+    except OSError as error:
+        raise write_error(directory / LOCK_NAME, error) from error
 
 
 def _dump(value: Any) -> str:

@@ -172,7 +172,6 @@ def test_load_ext_names_the_session_and_root(
     from IPython.core.interactiveshell import InteractiveShell
 
     monkeypatch.setenv("JIDO_PROJECT_ROOT", str(project))
-    monkeypatch.setenv("JIDO_CODE_HOME", str(project / "home"))
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "jido_kernel")
     try:
@@ -181,3 +180,18 @@ def test_load_ext_names_the_session_and_root(
         ip.run_line_magic("unload_ext", "jido_kernel")
     (line,) = [line for line in out.splitlines() if "session" in line]
     assert line.startswith(f"jido_kernel: session {project.name!r} at {project} (root from $JIDO_PROJECT_ROOT)")
+
+
+def test_settings_say_where_they_wrote_and_add_no_lock_to_the_project(tmp_path: Path) -> None:
+    (tmp_path / ".jido_code").mkdir()
+    (tmp_path / ".jido_code" / "settings.json").write_text("{not json")
+    with jido_kernel(tmp_path) as (_, client):
+        first = execute(client, "1")
+        assert first.stderr.count("Note: ") == 1
+        saved = execute(client, "%settings set lua_timeout 5 --force")
+        assert saved.status == "ok", saved.error
+        assert f"saved in {tmp_path}/.jido_code/settings.json" in saved.stdout
+        assert "add .jido_code/ to .gitignore" in saved.stdout
+        again = execute(client, "%settings set lua_timeout 6")
+        assert ".gitignore" not in again.stdout and "Note: " not in again.stderr
+    assert sorted(p.name for p in (tmp_path / ".jido_code").iterdir()) == ["settings.json"]
