@@ -68,7 +68,15 @@ mkdir_p     | path                           | true or {FAILS} | Create a direct
 shell       | command [, args [, {{timeout=ms}}]] | {{exit_code=, stdout=, stderr=}} or {FAILS} | Run an allow-listed command in the project root.
 """,
 )
-"""The ``jido.*`` bridge functions; a refused call returns ``nil, message``."""
+"""The ``jido.*`` bridge functions (each call a tool call); a refused call returns ``nil, message``."""
+
+IN_SANDBOX = _rows(
+    "jido.",
+    f"""
+sleep | seconds | true or {FAILS} | Wait without using CPU; a time limit or an interrupt ends the wait.
+""",
+)
+"""``jido.*`` functions the sandbox implements itself (no tool call)."""
 
 STATE = _rows(
     "jido.state.",
@@ -218,7 +226,7 @@ KEYWORDS: tuple[str, ...] = (
 
 LIBRARY_TABLES: tuple[str, ...] = ("string", "table", "math", "utf8", "coroutine", "os")
 
-FUNCTIONS: dict[str, LuaFunction] = {function.name: function for function in (*BRIDGE, *STATE, *LIBRARY)}
+FUNCTIONS: dict[str, LuaFunction] = {function.name: function for function in (*BRIDGE, *IN_SANDBOX, *STATE, *LIBRARY)}
 """Every function of the contract by full name."""
 
 
@@ -236,13 +244,13 @@ def members(table: str) -> list[str]:
 
 def bridge_summary(indent: str = "") -> str:
     """The ``jido.*`` functions: a signature line and an indented doc line each."""
-    return "\n".join(f"{indent}{f.signature}\n{indent}    {f.doc}" for f in (*BRIDGE, *STATE))
+    return "\n".join(f"{indent}{f.signature}\n{indent}    {f.doc}" for f in (*BRIDGE, *IN_SANDBOX, *STATE))
 
 
 def markdown_table() -> str:
     """The bridge table of the README, in Markdown."""
     lines = ["| Function | Returns | What it does |", "|---|---|---|"]
-    for function in (*BRIDGE, *STATE):
+    for function in (*BRIDGE, *IN_SANDBOX, *STATE):
         returns = function.returns.replace("|", "\\|")
         lines.append(f"| `{function.name}({function.parameters})` | {returns} | {function.doc} |")
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jido_kernel.language.completion import complete, target
-from jido_kernel.lua.contract import BRIDGE, STATE
+from jido_kernel.lua.contract import BRIDGE, IN_SANDBOX, STATE
 
 LIVE = {
     (): {"config": "table", "counter": "number", "parse": "function", "print": "function"},
@@ -39,7 +39,7 @@ def test_target(before: str, expected: tuple[tuple[str, ...], str, str]) -> None
 
 
 def test_jido_members_come_from_the_contract() -> None:
-    assert texts("jido.") == sorted([f.short_name for f in BRIDGE] + ["state"])
+    assert texts("jido.") == sorted([f.short_name for f in (*BRIDGE, *IN_SANDBOX)] + ["state"])
     assert texts("jido.state.") == sorted(f.short_name for f in STATE)
     assert texts("jido.rea") == ["read_file"]
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from jido_kernel.lua.contract import BRIDGE, LIBRARY_TABLES, STATE, check_names, markdown_table, members
+from jido_kernel.lua.contract import BRIDGE, IN_SANDBOX, LIBRARY_TABLES, STATE, check_names, markdown_table, members
 from jido_kernel.lua.protocol import FUNCTIONS, STATE_OPS
 from jido_kernel.lua.sandbox import LuaSandbox
 
@@ -65,7 +65,7 @@ def test_names_answer_none_while_a_run_holds_the_sandbox(sandbox: LuaSandbox) ->
 
 def test_readme_table_lists_every_bridge_function() -> None:
     table = markdown_table()
-    for function in (*BRIDGE, *STATE):
+    for function in (*BRIDGE, *IN_SANDBOX, *STATE):
         assert f"`{function.name}(" in table
 
 
