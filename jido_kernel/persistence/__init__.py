@@ -7,7 +7,7 @@ of ``%%lua`` cells) is not saved. The directory must lie outside the project roo
 worker cannot reach it: Landlock and the user-space checks confine Lua to the root);
 when it does not, nothing is saved and ``%session`` says why.
 
-Settings: ``session_retention_days`` (default 30: files unchanged that long are deleted
+Settings: ``session_keep_days`` (default 30: files unchanged that long are deleted
 when a session opens) and ``session_max_mb`` (default 10 per session: past it the
 oldest records are dropped); a project's own file can only lower them.
 Configuration: ``c.SessionStore.enabled = False`` saves nothing.
@@ -81,7 +81,7 @@ def attach(session: Any, parent: Configurable | None = None) -> None:
         return
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        store.sweep(folder, _tightest(session.settings, "session_retention_days"), keep=session_file(session.id).name)
+        store.sweep(folder, _tightest(session.settings, "session_keep_days"), keep=session_file(session.id).name)
         _persisters[session.id] = Persister(
             session.state,
             session_file(session.id),

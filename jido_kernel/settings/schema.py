@@ -150,7 +150,7 @@ SCHEMA: MappingProxyType[str, Setting] = _table(
         _seconds_in(MIN_SECONDS, MAX_SECONDS),
     ),
     Setting(
-        "session_retention_days",
+        "session_keep_days",
         f"a positive integer (days, at most {MAX_RETENTION_DAYS})",
         "Saved session state unchanged for this long is deleted when a kernel starts "
         "(a project's own file can only shorten it).",

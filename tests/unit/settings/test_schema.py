@@ -41,7 +41,7 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "lua_max_memory_mb": st.integers(min_value=1, max_value=16384),
     "shell_allowlist": st.lists(command_name, max_size=5),
     "shell_timeout": seconds,
-    "session_retention_days": st.integers(min_value=1, max_value=3650),
+    "session_keep_days": st.integers(min_value=1, max_value=3650),
     "session_max_mb": st.integers(min_value=1, max_value=1024),
 }
 valid_settings = st.fixed_dictionaries({}, optional=VALID)
@@ -70,7 +70,7 @@ WRONG_TYPE: dict[str, st.SearchStrategy[Any]] = {
     "lua_max_memory_mb": json_values.filter(lambda v: type(v) is not int),
     "shell_allowlist": not_string_list,
     "shell_timeout": json_values.filter(lambda v: type(v) not in (int, float)),
-    "session_retention_days": json_values.filter(lambda v: type(v) is not int),
+    "session_keep_days": json_values.filter(lambda v: type(v) is not int),
     "session_max_mb": json_values.filter(lambda v: type(v) is not int),
 }
 bad_seconds = st.one_of(
@@ -91,7 +91,7 @@ WRONG_VALUE: dict[str, st.SearchStrategy[Any]] = {
     "lua_max_memory_mb": st.integers(max_value=0) | st.integers(min_value=16385) | st.just(10**13),
     "lua_timeout": bad_seconds,
     "shell_timeout": bad_seconds,
-    "session_retention_days": st.integers(max_value=0) | st.integers(min_value=3651),
+    "session_keep_days": st.integers(max_value=0) | st.integers(min_value=3651),
     "session_max_mb": st.integers(max_value=0) | st.integers(min_value=1025),
     "shell_allowlist": st.builds(
         lambda good, bad, at: [*good[:at], bad, *good[at:]],

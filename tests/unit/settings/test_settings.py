@@ -294,7 +294,7 @@ def test_schema_is_one_table_with_types_descriptions_defaults() -> None:
     assert list(SCHEMA) == [
         "version", "provider", "model", "theme", "providers", "models",
         "lua_timeout", "lua_max_memory_mb", "shell_allowlist", "shell_timeout",
-        "session_retention_days", "session_max_mb",
+        "session_keep_days", "session_max_mb",
     ]  # fmt: skip
     for key, row in SCHEMA.items():
         assert row.key == key and row.type and row.description
