@@ -11,108 +11,35 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 
 from jido_kernel.state.limits import StateLimitError, StateLimits, clip_arguments
-from jido_kernel.state.records import (
-    EVENT_KINDS,
-    Message,
-    ReasoningStep,
-    StateError,
-    StateEvent,
-    Todo,
-    ToolCall,
-    check_id,
-    check_role,
-    new_id,
-    utc_now,
-)
+from jido_kernel.state.observable import Observer
+from jido_kernel.state.records import Message, ReasoningStep, StateError, Todo, ToolCall, check_id, new_id
+from jido_kernel.state.snapshot import StateSnapshot, StreamWriter, append_capped, todo_chars
+from jido_kernel.state.streaming import StreamingState
 from jido_kernel.text import clip
+
+__all__ = [
+    "MAX_MESSAGES",
+    "MAX_REASONING_STEPS",
+    "MAX_TOOL_CALLS",
+    "Observer",
+    "SessionState",
+    "StateSnapshot",
+    "StreamWriter",
+]
 
 MAX_MESSAGES: int = StateLimits.max_messages.default_value
 MAX_REASONING_STEPS: int = StateLimits.max_reasoning_steps.default_value
 MAX_TOOL_CALLS: int = StateLimits.max_tool_calls.default_value
 _NAME_CHARS = 200
 
-Observer = Callable[[StateEvent], None]
-_Subscription = tuple[Observer, frozenset[str] | None]
-
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class StateSnapshot:
-    """A consistent copy of a :class:`SessionState` at one change (``seq``).
-
-    ``streaming`` is the message being streamed (content so far), or ``None``.
-    """
-
-    session_id: str
-    messages: tuple[Message, ...]
-    reasoning_steps: tuple[ReasoningStep, ...]
-    tool_calls: tuple[ToolCall, ...]
-    todos: tuple[Todo, ...]
-    scroll_offset: int
-    streaming: Message | None
-    seq: int
-
-    @property
-    def is_streaming(self) -> bool:
-        return self.streaming is not None
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from jido_kernel.display import state as render
-
-        return render.part_bundle(self, "state")
-
-
-class StreamWriter:
-    """Writes chunks into one stream; returned by :meth:`SessionState.stream`.
-
-    ``message`` is the final :class:`Message` once the ``with`` block has ended.
-    """
-
-    __slots__ = ("_state", "message", "message_id", "role")
-
-    def __init__(self, state: SessionState, message_id: str, role: str) -> None:
-        self._state = state
-        self.message_id = message_id
-        self.role = role
-        self.message: Message | None = None
-
-    def write(self, chunk: str) -> None:
-        """Append ``chunk``; StateError ``not_streaming`` once this stream has ended."""
-        self._state._write_chunk(chunk, self.message_id)
-
-    @property
-    def text(self) -> str:
-        """The content written so far (the final content once ended)."""
-        if self.message is not None:
-            return self.message.content
-        current = self._state.get_streaming()
-        return current.content if current is not None and current.id == self.message_id else ""
-
-
-def _append_capped(items: list[Any], item: Any, cap: int) -> int:
-    """Append ``item``, drop the oldest items past ``cap``; returns the characters dropped."""
-    items.append(item)
-    if len(items) <= cap:
-        return 0
-    dropped = items[: len(items) - cap]
-    del items[: len(items) - cap]
-    return sum(len(old.content) for old in dropped)
-
-
-def _todo_chars(todos: Iterable[Todo]) -> int:
-    return sum(len(todo.content) + len(todo.active_form or "") for todo in todos)
-
-
-class SessionState:
+class SessionState(StreamingState):
     """Conversation and UI state of one session.
 
     All methods are thread-safe (one re-entrant lock): a background thread may stream
@@ -131,79 +58,20 @@ class SessionState:
         check_id(session_id, "session")
         self._session_id = session_id
         self.limits = StateLimits() if limits is None else limits
+        super().__init__()
         self._total_chars = 0  # text held by messages, reasoning, todos and the stream
-        self._lock = threading.RLock()
-        self._observers: tuple[_Subscription, ...] = ()
-        self._chunk_observers: tuple[Observer, ...] = ()
-        self._seq = 0
         self._messages: list[Message] = []
         self._reasoning_steps: list[ReasoningStep] = []
         self._tool_calls: list[ToolCall] = []
         self._todos: tuple[Todo, ...] = ()
         self._scroll_offset = 0
-        self._stream_id: str | None = None
-        self._stream_role = "assistant"
-        self._stream_started: datetime | None = None
-        self._chunks: list[str] = []
-        self._stream_chars = 0
         _log.debug("Session state initialised for session %s", session_id)
-
-    # -- observers ---------------------------------------------------------------
-
-    def subscribe(self, callback: Observer, kinds: Iterable[str] | None = None) -> Callable[[], None]:
-        """Call ``callback(event)`` after every change (of the given ``kinds`` only).
-
-        Returns the function that unsubscribes. Observers that leave out
-        ``stream_chunk`` cost a streaming producer nothing per chunk.
-        """
-        wanted = None if kinds is None else frozenset(kinds)
-        if wanted is not None and not wanted <= EVENT_KINDS:
-            unknown = ", ".join(sorted(wanted - EVENT_KINDS))
-            raise StateError(
-                f"Unknown state event kind(s) {unknown}: use {', '.join(sorted(EVENT_KINDS))}.",
-                reason="invalid_event_kind",
-            )
-        entry = (callback, wanted)
-        with self._lock:
-            self._set_observers((*self._observers, entry))
-
-        def unsubscribe() -> None:
-            with self._lock:
-                self._set_observers(tuple(item for item in self._observers if item is not entry))
-
-        return unsubscribe
-
-    def _set_observers(self, observers: tuple[_Subscription, ...]) -> None:
-        self._observers = observers
-        self._chunk_observers = tuple(
-            callback for callback, kinds in observers if kinds is None or "stream_chunk" in kinds
-        )
-
-    def _changed(self, kind: str, payload: Any = None) -> tuple[tuple[_Subscription, ...], StateEvent]:
-        """Count a change (lock held) and return who to tell about it."""
-        self._seq += 1
-        return self._observers, StateEvent(kind, self._seq, payload)
-
-    @staticmethod
-    def _emit(observers: Iterable[_Subscription], event: StateEvent) -> None:
-        kind = event.kind
-        for callback, kinds in observers:
-            if kinds is None or kind in kinds:
-                try:
-                    callback(event)
-                except Exception:
-                    _log.exception("State observer %r failed on a %s event", callback, kind)
 
     # -- accessors -----------------------------------------------------------------
 
     @property
     def session_id(self) -> str:
         return self._session_id
-
-    @property
-    def seq(self) -> int:
-        """Number of changes so far."""
-        return self._seq
 
     @property
     def messages(self) -> tuple[Message, ...]:
@@ -227,38 +95,6 @@ class SessionState:
     @property
     def scroll_offset(self) -> int:
         return self._scroll_offset
-
-    @property
-    def is_streaming(self) -> bool:
-        return self._stream_id is not None
-
-    @property
-    def streaming_message_id(self) -> str | None:
-        return self._stream_id
-
-    @property
-    def streaming_message(self) -> str | None:
-        """The content streamed so far, or ``None`` when not streaming."""
-        with self._lock:
-            return self._stream_text() if self._stream_id is not None else None
-
-    def _stream_text(self) -> str:
-        chunks = self._chunks
-        if len(chunks) > 1:
-            chunks[:] = ["".join(chunks)]
-        return chunks[0] if chunks else ""
-
-    def get_streaming(self) -> Message | None:
-        """The message being streamed (content so far), or ``None``."""
-        with self._lock:
-            if self._stream_id is None:
-                return None
-            return Message(
-                self._stream_id,
-                self._stream_role,
-                self._stream_text(),
-                self._stream_started or utc_now(),
-            )
 
     def get_state(self) -> StateSnapshot:
         """A consistent snapshot of everything."""
@@ -327,121 +163,6 @@ class SessionState:
             observers, event = self._changed("messages_cleared")
         self._emit(observers, event)
 
-    # -- streaming -----------------------------------------------------------------
-
-    def start_streaming(self, message_id: str | None = None, *, role: str = "assistant") -> str:
-        """Begin streaming a message; returns its id.
-
-        StateError ``already_streaming`` if another message is streaming.
-        """
-        message_id = new_id() if message_id is None else message_id
-        check_id(message_id, "message")
-        check_role(role)
-        with self._lock:
-            if self._stream_id is not None:
-                raise StateError(
-                    f"Message {self._stream_id} is already streaming: call end_streaming() before starting another.",
-                    reason="already_streaming",
-                )
-            self._stream_id = message_id
-            self._stream_role = role
-            self._stream_started = utc_now()
-            self._chunks = []
-            self._stream_chars = 0
-            started = Message(message_id, role, "", self._stream_started)
-            observers, event = self._changed("stream_started", started)
-        self._emit(observers, event)
-        return message_id
-
-    def update_streaming(self, chunk: str) -> None:
-        """Append ``chunk`` to the streaming message; ignored when nothing is streaming."""
-        self._write_chunk(chunk, None)
-
-    def _write_chunk(self, chunk: str, message_id: str | None) -> None:
-        if not isinstance(chunk, str):
-            raise StateError(
-                f"Invalid stream chunk: expected a string, got {type(chunk).__name__}.",
-                reason="invalid_chunk",
-            )
-        if not chunk:
-            return
-        with self._lock:
-            current = self._stream_id
-            if current is None or (message_id is not None and message_id != current):
-                if message_id is None:
-                    return
-                raise StateError(
-                    f"Message {message_id} is no longer streaming: write inside its stream() block.",
-                    reason="not_streaming",
-                )
-            self._check_chunk(len(chunk))
-            self._chunks.append(chunk)
-            self._stream_chars += len(chunk)
-            self._total_chars += len(chunk)
-            self._trim_total()
-            self._seq += 1
-            seq = self._seq
-            observers = self._chunk_observers
-        if observers:
-            event = StateEvent("stream_chunk", seq, chunk)
-            for callback in observers:
-                try:
-                    callback(event)
-                except Exception:
-                    _log.exception("State observer %r failed on a stream_chunk event", callback)
-
-    def end_streaming(self, *, interrupted: bool = False) -> Message:
-        """Finish the stream: the message joins the history and is returned.
-
-        StateError ``not_streaming`` when nothing is streaming.
-        """
-        message = self._end(None, interrupted)
-        if message is None:
-            raise StateError(
-                "No message is streaming: call start_streaming() first.",
-                reason="not_streaming",
-            )
-        return message
-
-    def _end(self, message_id: str | None, interrupted: bool) -> Message | None:
-        """End the stream (only if it is ``message_id``, when given); None if not ended."""
-        with self._lock:
-            current = self._stream_id
-            if current is None or (message_id is not None and message_id != current):
-                return None
-            message = Message(
-                current,
-                self._stream_role,
-                self._stream_text(),
-                utc_now(),
-                interrupted,
-            )
-            self._total_chars -= self._stream_chars
-            self._stream_id = None
-            self._stream_started = None
-            self._chunks = []
-            self._stream_chars = 0
-            self._add_message(message)
-            observers, event = self._changed("stream_ended", message)
-        self._emit(observers, event)
-        return message
-
-    @contextmanager
-    def stream(self, role: str = "assistant", *, message_id: str | None = None) -> Iterator[StreamWriter]:
-        """Stream one message: ``with state.stream() as s: s.write(chunk)``.
-
-        The stream ends when the block ends; if the block raises (including
-        KeyboardInterrupt) the message is kept, marked ``interrupted``, and the error
-        propagates.
-        """
-        writer = StreamWriter(self, self.start_streaming(message_id, role=role), role)
-        try:
-            yield writer
-        except BaseException:
-            writer.message = self._end(writer.message_id, True)
-            raise
-        writer.message = self._end(writer.message_id, False)
-
     # -- reasoning -----------------------------------------------------------------
 
     def add_reasoning_step(self, content: str, *, id: str | None = None) -> ReasoningStep:
@@ -450,7 +171,7 @@ class SessionState:
         self.limits.check(len(content), "max_message_chars", "The reasoning step", "message_too_large")
         with self._lock:
             self._total_chars += len(content)
-            self._total_chars -= _append_capped(self._reasoning_steps, step, self.limits.max_reasoning_steps)
+            self._total_chars -= append_capped(self._reasoning_steps, step, self.limits.max_reasoning_steps)
             self._trim_total()
             observers, event = self._changed("reasoning_added", step)
         self._emit(observers, event)
@@ -558,7 +279,7 @@ class SessionState:
                 "todo_too_large",
             )
         with self._lock:
-            self._total_chars += _todo_chars(items) - _todo_chars(self._todos)
+            self._total_chars += todo_chars(items) - todo_chars(self._todos)
             self._todos = items
             self._trim_total()
             observers, event = self._changed("todos_updated", items)
@@ -582,19 +303,8 @@ class SessionState:
     def _add_message(self, message: Message) -> None:
         """Append to the history, evicting past the count and the total (lock held)."""
         self._total_chars += len(message.content)
-        self._total_chars -= _append_capped(self._messages, message, self.limits.max_messages)
+        self._total_chars -= append_capped(self._messages, message, self.limits.max_messages)
         self._trim_total()
-
-    def _check_chunk(self, size: int) -> None:
-        """StateLimitError when a chunk of ``size`` is too large for itself or its stream."""
-        limits = self.limits
-        limits.check(size, "max_chunk_chars", "The stream chunk", "chunk_too_large")
-        limits.check(
-            self._stream_chars + size,
-            "max_stream_chars",
-            "The stream",
-            "stream_too_large",
-        )
 
     def _trim_total(self) -> None:
         """Past the total, evict the oldest reasoning steps, then the oldest messages; the
