@@ -141,3 +141,21 @@ def test_two_kernels_of_one_notebook_writing_at_once_lose_nothing(project: Path,
         contents = [content for _, content, _ in eval(plain(execute(kc, MESSAGES)))]
     assert sorted(contents) == sorted(f"{who}{i}" for who in "ab" for i in range(300))
     assert [c for c in contents if c[0] == "a"] == [f"a{i}" for i in range(300)]
+
+
+def test_lua_cannot_reach_the_store_and_a_store_inside_the_root_is_refused(
+    project: Path, tmp_path: Path, jido_home: Path
+) -> None:
+    with jido_kernel(project, env=notebook_env(project)) as (_, kc):
+        execute(kc, "from jido_kernel import current_session\ncurrent_session().state.append_message('user', 'x')")
+        execute(kc, "%session saved")
+        (stored,) = (jido_home / "sessions").glob("*.sqlite3")
+        lua = execute(kc, f"%%lua\nlocal ok, message = jido.read_file({json.dumps(str(stored))})\nreturn tostring(ok)")
+    assert "nil" in plain(lua)
+    inside = project / "home"
+    with jido_kernel(project, env={**notebook_env(project), "JIDO_CODE_HOME": str(inside)}) as (_, kc):
+        shown = execute(kc, "%session")
+        resume = execute(kc, "%session resume")
+    assert f"Saved state: not saved: {inside / 'sessions'} is inside the project root" in shown.stdout
+    assert resume.status == "error" and "Nothing is saved" in resume.error["evalue"]
+    assert not (inside / "sessions").exists()
