@@ -41,8 +41,9 @@ class JidoKernel(IPythonKernel):
 
     project_root = Unicode(
         "",
-        help="""Project root of the notebook's session. Empty: $JIDO_PROJECT_ROOT, else
-        the notebook's directory (from $JPY_SESSION_NAME), else the working directory.""",
+        help="""Project root of the notebook's session. $JIDO_PROJECT_ROOT wins over it; when
+        empty: the notebook's directory ($JPY_SESSION_NAME), $KERNEL_JIDO_PROJECT_ROOT, the
+        directory of $KERNEL_JIDO_SESSION_NAME, $KERNEL_WORKING_DIR, the working directory.""",
     ).tag(config=True)
 
     help_links = List(

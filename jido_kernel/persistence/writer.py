@@ -6,7 +6,9 @@ commits whatever has queued up in one transaction. Stream chunks are not queued 
 while a message streams, the writer reads the text streamed so far every
 :data:`STREAM_POLL` seconds and appends what is new, so streaming costs the producer
 nothing per chunk. A ``kill -9`` loses what was not yet committed: the changes of the
-last moment and at most :data:`STREAM_POLL` seconds of a stream.
+last moment and at most :data:`STREAM_POLL` seconds of a stream. Should the writer fall
+:data:`QUEUE_SIZE` changes behind (a stalled disk), producers wait for it rather than
+lose changes.
 """
 
 from __future__ import annotations
