@@ -1,9 +1,16 @@
 """Running a checked command: a minimal environment, its own process group, capped output.
 
 Commands run without a shell, in the project root, with a minimal environment (never the
-caller's), ``stdin`` = ``/dev/null``, in their own process group (killed as a whole on
-timeout or when the worker dies), with ``stdout`` and ``stderr`` captured separately and
-capped. Everything is checked first by :mod:`jido_kernel.commands.policy`.
+caller's), ``stdin`` = ``/dev/null``, in their own process group (killed as a whole on timeout),
+with ``stdout`` and ``stderr`` captured separately and capped. Everything is checked
+first by :mod:`jido_kernel.commands.policy`.
+
+A command dies with the process that started it. By default it gets its own session
+and ``PR_SET_PDEATHSIG`` (set in the child before exec, which forces a full ``fork``).
+The Lua worker passes ``in_session=True``: the command's group stays inside the
+worker's session, no Python code runs between fork and exec (so it starts with
+``vfork``, at the same cost whatever the worker's size), and the kernel kills the
+worker's whole session whenever the worker ends (:meth:`~jido_kernel.lua.transport.Worker.kill`).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from jido_kernel.commands.allowlist import SEARCH_PATH
 from jido_kernel.commands.git import (
@@ -54,6 +62,7 @@ def run_command(
     timeout: float,
     max_output: int = 1 << 20,
     git: GitPin | None = None,
+    in_session: bool = False,
 ) -> CommandResult:
     """Check and run ``command args`` in ``root``; wait at most ``timeout`` seconds.
 
@@ -62,6 +71,7 @@ def run_command(
     killed). On timeout the whole process group is killed and
     ``ShellError(reason="timeout")`` is raised. ``git``: the pinned repository (the Lua
     worker pins it when it starts); None pins the root's ``.git`` directory now.
+    ``in_session``: keep the command in the caller's session (see the module docstring).
     """
     if not timeout > 0 or not max_output > 0:
         raise ValueError(f"timeout and max_output must be positive, got {timeout!r} and {max_output!r}")
@@ -74,7 +84,7 @@ def run_command(
         overrides = driver_overrides(binary, root, env, timeout)
         check_worktree_reads(binary, root, env, timeout, list(args), overrides)
         argv = git_argv(list(args), overrides)
-    return _execute(binary, argv, root, env=env, timeout=timeout, max_output=max_output)
+    return _execute(binary, argv, root, env=env, timeout=timeout, max_output=max_output, in_session=in_session)
 
 
 def _guards(command: str, parsed: Parsed, root: Path) -> list[str]:
@@ -90,14 +100,17 @@ def _guards(command: str, parsed: Parsed, root: Path) -> list[str]:
 
 def _die_with_parent() -> None:
     """In the command's process before exec: die (SIGKILL) when the process that started
-    it dies — a killed Lua worker must not leave its commands running."""
+    it dies."""
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _execute(
-    binary: str, argv: list[str], root: Path, *, env: dict[str, str], timeout: float, max_output: int
+    binary: str, argv: list[str], root: Path, *, env: dict[str, str], timeout: float, max_output: int, in_session: bool
 ) -> CommandResult:
     start = time.monotonic()
+    grouping: dict[str, Any] = (
+        {"process_group": 0} if in_session else {"start_new_session": True, "preexec_fn": _die_with_parent}
+    )
     try:
         process = subprocess.Popen(
             argv,
@@ -107,8 +120,7 @@ def _execute(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
+            **grouping,
         )
     except OSError as error:
         raise _start_error(error, argv[0], root) from None

@@ -33,6 +33,7 @@ from jido_kernel.lua.protocol import FROM_WORKER, ProtocolError
 _STDERR_TAIL = 4096
 _WAIT_SLICE = 0.1
 _READ_SIZE = 65536
+_SESSION_SWEEPS = 20
 
 
 class End:
@@ -176,6 +177,45 @@ class _Inbox:
                 self._end = End()
 
 
+def kill_session(sid: int) -> None:
+    """SIGKILL every process of session ``sid`` (a dead worker's commands, which run in
+    process groups of their own inside its session; none can leave it: no allow-listed
+    command calls ``setsid``). The session id cannot be reused while a member lives,
+    and each process is signalled through a pidfd opened before its session is checked
+    again, so no other process is ever hit."""
+    for _ in range(_SESSION_SWEEPS):
+        members = [pid for pid in _pids() if _session(pid) == sid]
+        if not members:
+            return
+        for pid in members:
+            try:
+                pidfd = os.pidfd_open(pid)
+            except OSError:
+                continue
+            try:
+                if _session(pid) == sid:
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+            finally:
+                os.close(pidfd)
+        time.sleep(0.001)
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _session(pid: int) -> int | None:
+    """The session id of ``pid`` (``/proc/PID/stat``), ``None`` if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()
+    except OSError:
+        return None
+    return int(fields[3]) if len(fields) > 3 else None
+
+
 MALLOC_TUNING = "glibc.malloc.tcache_count=1000"
 """glibc malloc setting of the worker. A process with threads (the worker has a few)
 loses glibc's single-thread fast path, which made allocation-heavy Lua ~20% slower;
@@ -251,10 +291,12 @@ class Worker:
                 del self._stderr[:-_STDERR_TAIL]
 
     def kill(self) -> None:
-        """SIGKILL the worker's process group, reap it and close its pipes."""
+        """SIGKILL the worker's process group, reap it, SIGKILL whatever is left in its
+        session (the commands it started), and close its pipes."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        kill_session(self.process.pid)
         self._outbox.close()
         self._inbox.close()
 

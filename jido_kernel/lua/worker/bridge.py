@@ -184,6 +184,7 @@ class Bridge:
         job = self._commands.submit(
             run_command, name, argv, self.root,
             allowlist=self.limits.shell_allowlist, timeout=limit, max_output=self.limits.shell_max_output, git=self.git,
+            in_session=True,  # the kernel kills the worker's session when the worker ends
         )  # fmt: skip
         result = self._wait(job)
         summary = f"exit code {result.exit_code}" + (", output truncated" if result.truncated else "")

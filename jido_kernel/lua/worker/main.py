@@ -8,8 +8,8 @@ confinement report — or ``fatal``.
 
 Lua runs on the main thread. A reader thread takes the kernel's messages: ``interrupt``
 trips the running chunk at once, ``state_reply`` wakes a waiting ``jido.state`` call,
-the rest queue for the main thread. A watchdog thread trips the deadline, and printed
-text is batched (sent every 50 ms or 8 KiB). SIGINT is ignored: interrupts come as
+the rest queue for the main thread. A watchdog thread trips the deadline; printed
+text and tool-call records are batched (one write every 50 ms or 256 KiB). SIGINT is ignored: interrupts come as
 messages. When the kernel closes the pipe, the worker exits.
 
 Time the Lua thread spends waiting on the kernel (sending into a full pipe, waiting for
@@ -43,7 +43,7 @@ from jido_kernel.lua.worker.runtime import Callbacks, RunOutcome, SandboxRuntime
 from jido_kernel.lua.worker.stopper import Limiter, LuaHooks
 
 FLUSH_INTERVAL = 0.05
-FLUSH_BYTES = 8192
+FLUSH_BYTES = 256 * 1024
 MAX_OUTPUT = 32 * 1024 * 1024
 """Printed bytes forwarded per run; past it output is dropped with a notice."""
 _TEXT_CHUNK = 1024 * 1024
@@ -77,7 +77,11 @@ class Channel:
         self._lock = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
-        data = memoryview(protocol.dump(message))
+        self.write(protocol.dump(message))
+
+    def write(self, lines: bytes) -> None:
+        """Write protocol lines made by :func:`protocol.dump` (any thread)."""
+        data = memoryview(lines)
         with self._lock:
             try:
                 while data:
@@ -87,7 +91,8 @@ class Channel:
 
 
 class Output:
-    """Printed text of the current run, batched into ``stdout`` messages."""
+    """Printed text and tool-call records of the current run, in order, batched: one
+    write to the kernel per interval (or per :data:`FLUSH_BYTES`)."""
 
     def __init__(self, channel: Channel, pause: Callable[[], AbstractContextManager[None]]) -> None:
         self._channel = channel
@@ -96,6 +101,7 @@ class Output:
         self._flushing = threading.Lock()
         self._pending = threading.Event()
         self._parts: list[bytes] = []
+        self._lines: list[bytes] = []
         self._size = 0
         self._total = 0
         self._run_id = 0
@@ -116,22 +122,43 @@ class Output:
             self._parts.append(data)
             self._size += len(data)
             full = self._size >= FLUSH_BYTES
+        self._queued(full)
+
+    def event(self, message: dict[str, Any]) -> None:
+        """A tool-call record (the Lua thread), sent after what was printed before it."""
+        line = protocol.dump(message)
+        with self._lock:
+            self._seal()
+            self._lines.append(line)
+            self._size += len(line)
+            full = self._size >= FLUSH_BYTES
+        self._queued(full)
+
+    def _queued(self, full: bool) -> None:
         if full:
             with self._pause():  # the kernel may be slow to take it
                 self.flush()
         else:
             self._pending.set()
 
+    def _seal(self) -> None:
+        """Turn the printed bytes so far into ``stdout`` lines (holding the lock)."""
+        if not self._parts:
+            return
+        text = b"".join(self._parts).decode("utf-8", "replace")
+        self._parts.clear()
+        for start in range(0, len(text), _TEXT_CHUNK):
+            message = {"type": "stdout", "id": self._run_id, "text": text[start : start + _TEXT_CHUNK]}
+            self._lines.append(protocol.dump(message))
+
     def flush(self) -> None:
         """Send what is buffered (before any other event of the run, and before its answer)."""
         with self._flushing:
             with self._lock:
-                data, run_id = b"".join(self._parts), self._run_id
-                self._parts.clear()
-                self._size = 0
-            text = data.decode("utf-8", "replace")
-            for start in range(0, len(text), _TEXT_CHUNK):
-                self._channel.send({"type": "stdout", "id": run_id, "text": text[start : start + _TEXT_CHUNK]})
+                self._seal()
+                lines, self._lines, self._size = self._lines, [], 0
+            if lines:
+                self._channel.write(b"".join(lines))
 
     def loop(self) -> None:
         """Flusher thread: at most one ``stdout`` message per interval while Lua prints."""
@@ -161,7 +188,11 @@ class Worker:
         self.confinement = confine.confine_process(self.root, max_memory=self.max_memory, exec_allowlist=executables)
 
     def _event(self, message: dict[str, Any]) -> None:
-        """A tool or state call of the running chunk, after what it printed before."""
+        """A tool or state call of the running chunk, after what it printed before: tool-call
+        records go with the next batch, a state call (which waits for its answer) at once."""
+        if message["type"] == "tool_call":
+            self.output.event(message)
+            return
         with self.limiter.paused():
             self.output.flush()
             self.channel.send(message)

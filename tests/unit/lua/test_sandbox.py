@@ -539,3 +539,52 @@ class TestSessions:
         assert sandbox.run("return select(2, jido.shell('ls'))").values == [
             "Security error: command not in allowlist (ls)"
         ]
+
+
+def _session_members(sid: int) -> list[int]:
+    members = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as stat:
+                    fields = stat.read().rpartition(b")")[2].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and int(name) != sid:
+                members.append(int(name))
+    return members
+
+
+@pytest.mark.parametrize("how", ["worker SIGKILLed", "sandbox closed"])
+def test_commands_die_with_the_worker(sandbox: LuaSandbox, how: str) -> None:
+    """A command still running when its worker ends is killed (with anything it started)."""
+    pid = sandbox.pid
+    assert pid is not None
+    sandbox.run("return 1")
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            sandbox.run("jido.shell('sleep', {'30'}) return 1")
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not _session_members(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    commands = _session_members(pid)
+    assert commands, "the command did not start"
+    if how == "worker SIGKILLed":
+        os.kill(pid, signal.SIGKILL)
+    else:
+        sandbox.close()
+    thread.join(10)
+    assert not thread.is_alive()
+    if how == "worker SIGKILLed":
+        assert errors and isinstance(errors[0], LuaWorkerCrashed)
+    deadline = time.monotonic() + 5
+    while any(os.path.exists(f"/proc/{command}") and _session_members(pid) for command in commands):
+        assert time.monotonic() < deadline, f"commands outlived their worker: {commands}"
+        time.sleep(0.01)
