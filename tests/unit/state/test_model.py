@@ -640,3 +640,12 @@ def test_concurrent_chunks_into_one_stream_are_all_kept(state: SessionState) -> 
         numbers = [int(t.split(".")[1]) for t in tokens if t.split(".")[0] == str(index)]
         assert numbers == list(range(each))
     assert all(content.startswith(snapshot) for snapshot in snapshots)
+
+
+def test_tool_calls_can_be_cleared() -> None:
+    state = SessionState("s")
+    events: list[str] = []
+    state.subscribe(lambda event: events.append(event.kind))
+    state.add_tool_call("glob", {"pattern": "*"})
+    state.clear_tool_calls()
+    assert state.tool_calls == () and events == ["tool_call_added", "tool_calls_cleared"]

@@ -1,0 +1,33 @@
+"""Lua values as text: multi-line strings read as text, and round-trip through real Lua."""
+
+from __future__ import annotations
+
+import lupa.lua54 as lua54
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jido_kernel.display.lua import MAX_REPR_CHARS, LuaText, display_value, lua_repr
+
+
+def test_a_multi_line_string_is_shown_as_text() -> None:
+    shown = display_value(["one\ntwo <b>"])
+    assert isinstance(shown, LuaText) and shown == "one\ntwo <b>"
+    assert '<pre class="jido-lua-text">one\ntwo &lt;b&gt;</pre>' in shown._repr_html_()
+    assert display_value(["one line"]) == "one line" and not isinstance(display_value(["x"]), LuaText)
+
+
+def test_multi_line_text_is_capped() -> None:
+    shown = LuaText("x\n" * MAX_REPR_CHARS)
+    assert len(shown._repr_html_()) < MAX_REPR_CHARS + 10_000
+
+
+def test_table_fields_use_long_strings() -> None:
+    assert lua_repr({"stdout": "a\nb\n"}) == "{\n  stdout = [[\na\nb\n]],\n}"
+    assert lua_repr({"s": "x]]\ny"}) == "{\n  s = [=[\nx]]\ny]=],\n}"
+    assert lua_repr({"s": "bell\x07\n"}) == '{s = "bell\\x07\\n"}'
+
+
+@given(st.text(alphabet=st.sampled_from("ab]=[\n\t -"), max_size=60))
+def test_every_rendering_reads_back_in_lua(text: str) -> None:
+    runtime = lua54.LuaRuntime()
+    assert runtime.execute(f"return ({lua_repr({'s': text})}).s") == text
