@@ -1,3 +1,4 @@
+# make       — set up .venv, build the JupyterLab extension (npm), install the kernelspecs
 # make lab   — set up .venv and open JupyterLab with the jido kernel on notebooks/
 # make test  — set up .venv and run the whole test suite, notebooks included
 # make bench — set up .venv and run the benchmarks (ratios against their targets)
@@ -6,15 +7,24 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The JupyterLab extension (labextension/), built with npm into the package; the wheel ships it.
+LABEXT := jido_kernel/labextension/package.json
+LABEXT_SOURCES := $(wildcard labextension/package*.json labextension/build.js labextension/src/* labextension/style/*) \
+	jido_kernel/display/jido.css
 # Jupyter Server refuses to run as root unless told to (containers and VMs often are root).
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test bench lint kernelspec clean
+.PHONY: all lab test bench lint kernelspec labextension clean
+
+all: kernelspec labextension
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+$(LABEXT): $(LABEXT_SOURCES)
+	cd labextension && npm ci --no-audit --no-fund && npm run build
+
+$(STAMP): $(BIN)/python pyproject.toml $(LABEXT)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e ".[lab,test,dev]"
 	touch $(STAMP)
@@ -22,7 +32,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 kernelspec: $(STAMP)
 	$(BIN)/python -m jido_kernel install --sys-prefix
 
-lab: kernelspec
+# JupyterLab finds the extension of the editable install through a link to the built one.
+labextension: $(STAMP)
+	$(BIN)/jupyter labextension develop --overwrite .
+
+lab: kernelspec labextension
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_FLAGS)
 
 test: kernelspec
@@ -37,4 +51,4 @@ bench: kernelspec
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist .pytest_cache .hypothesis jido_kernel/labextension labextension/node_modules

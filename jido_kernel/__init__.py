@@ -43,3 +43,8 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
     from jido_kernel.extension import unload_ipython_extension as unload
 
     unload(shell)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the prebuilt JupyterLab extension is (``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "jido-kernel-lua"}]
