@@ -25,6 +25,7 @@ import base64
 import binascii
 import math
 import numbers
+import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -144,6 +145,8 @@ class _Checker:
                 raise self.fail(where, f"holds more than {MAX_ITEMS} items in total")
             if isinstance(value, Mapping):
                 return self.mapping(value, where, depth, inner)
+            if _checked_scalars(value):
+                return list(value)
             return [self.check(item, f"{where}[{index}]", depth + 1, inner) for index, item in enumerate(value)]
         raise self.fail(
             where,
@@ -171,6 +174,28 @@ class _Checker:
         return self.check(key, f"{where} key {key!r}", 0, frozenset())
 
 
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
+def _checked_scalars(items: list[Any] | tuple[Any, ...]) -> bool:
+    """True when every item is an exact ``None``/``bool``/``int``/``float``/``str`` that
+    :meth:`_Checker.check` would return unchanged (64-bit ints, valid Unicode): the fast
+    path for long arrays, at C speed. ``False`` sends the items through the full check."""
+    types = set(map(type, items))
+    if not types <= _SCALARS:
+        return False
+    if int in types:
+        ints = [item for item in items if type(item) is int]
+        if min(ints) < INT_MIN or max(ints) > INT_MAX:
+            return False
+    if str in types:
+        try:
+            "".join([item for item in items if type(item) is str]).encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
+
+
 def _lua_identity(key: Any) -> tuple[str, Any]:
     """What makes a checked key distinct in a Lua table: strings are bytes, floats with an
     integer value are integers."""
@@ -195,6 +220,26 @@ def _check_text(text: str, error: Any) -> None:
 # -- wire form -------------------------------------------------------------------------
 
 
+_AS_IS = frozenset({int, str, bool, type(None)})
+"""Types whose wire form is the value itself, whatever it is (exact types: no subclasses)."""
+_NUMBERS = frozenset({int, float})
+_STARTS_TAG = operator.methodcaller("startswith", "$")
+
+
+def _as_is(items: Any) -> bool:
+    """True when every item of ``items`` (a list, or a dict's values) is its own wire form:
+    the fast path of :func:`encode` and :func:`decode`, checked at C speed (no call per item)."""
+    types = set(map(type, items))
+    if types <= _AS_IS:
+        return True
+    return types <= _NUMBERS and all(map(math.isfinite, items))
+
+
+def _plain_keys(value: dict[Any, Any]) -> bool:
+    """True when every key is a ``str`` not starting with ``$`` (an object's keys as is)."""
+    return set(map(type, value)) <= {str} and not any(map(_STARTS_TAG, value))
+
+
 def encode(value: Any) -> Any:
     """The JSON-ready wire form of a plain value (see the module docstring)."""
     if value is None or isinstance(value, (bool, int, str)):
@@ -206,10 +251,10 @@ def encode(value: Any) -> Any:
     if isinstance(value, bytes):
         return {"$bytes": base64.b64encode(value).decode("ascii")}
     if isinstance(value, list):
-        return [encode(item) for item in value]
+        return value if _as_is(value) else [encode(item) for item in value]
     if isinstance(value, dict):
-        if all(isinstance(key, str) and not key.startswith("$") for key in value):
-            return {key: encode(item) for key, item in value.items()}
+        if _plain_keys(value):
+            return value if _as_is(value.values()) else {key: encode(item) for key, item in value.items()}
         return {"$map": [[encode(key), encode(item)] for key, item in value.items()]}
     if isinstance(value, LuaOpaque):
         return {"$lua": [value.kind, value.description]}
@@ -223,12 +268,12 @@ def decode(data: Any, depth: int = 0) -> Any:
     if depth > MAX_DEPTH + 1:
         raise WireError("value nested too deeply")
     if isinstance(data, list):
-        return [decode(item, depth + 1) for item in data]
+        return data if _as_is(data) else [decode(item, depth + 1) for item in data]
     if not isinstance(data, dict):
         raise WireError(f"unexpected {type(data).__name__}")
     tags = [key for key in data if key.startswith("$")]
     if not tags:
-        return {key: decode(item, depth + 1) for key, item in data.items()}
+        return data if _as_is(data.values()) else {key: decode(item, depth + 1) for key, item in data.items()}
     if len(data) != 1:
         raise WireError("a tagged value must have exactly one key")
     tag, body = tags[0], data[tags[0]]

@@ -111,7 +111,10 @@ class Bridge:
                     plain = _shown(from_lua(value, strict=False, name=names[index], max_items=_RECORD_ITEMS))
                 except LuaValueError:
                     plain = None
-                too_large = plain is None or len(json.dumps(plain)) > MAX_ARGUMENTS // 4
+                # A shown scalar is at most ~200 characters (< 2,500 bytes of JSON): only tables are measured.
+                too_large = plain is None or (
+                    isinstance(plain, (list, dict)) and len(json.dumps(plain)) > MAX_ARGUMENTS // 4
+                )
                 shown[names[index]] = "<too large to show>" if too_large else plain
         return shown
 

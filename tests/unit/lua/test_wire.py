@@ -324,3 +324,38 @@ class TestDisplay:
     def test_mimebundle(self) -> None:
         bundle = LuaTable({"a": 1})._repr_mimebundle_()
         assert bundle["text/plain"] == "{a = 1}" and '<table class="jido-lua-table"' in bundle["text/html"]
+
+
+_scalar = (
+    st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, blacklist_categories=()))
+)  # fmt: skip
+
+
+@given(st.lists(_scalar, max_size=30))
+def test_array_fast_paths_agree_with_the_item_by_item_path(items: list[Any]) -> None:
+    """Long arrays skip the per-item walk only when every item would pass unchanged."""
+    try:
+        checked = [check_value(item, "x") for item in items]
+    except LuaValueError:
+        with pytest.raises(LuaValueError):
+            check_value(items, "x")
+        return
+    assert _same(check_value(items, "x"), checked)
+    assert _same(check_value(tuple(items), "x"), checked)
+    wire = encode(checked)
+    assert _same(wire, [encode(item) for item in checked])
+    assert _same(decode(wire), [decode(encode(item)) for item in checked])
+    keyed = {f"k{index}": item for index, item in enumerate(checked)}
+    assert _same(decode(encode(keyed)), {key: decode(encode(item)) for key, item in keyed.items()})
+
+
+def _same(left: Any, right: Any) -> bool:
+    """Equal, with NaN equal to NaN and types compared exactly."""
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_same(left[key], right[key]) for key in left)
+    if isinstance(left, float) and isinstance(right, float) and math.isnan(left):
+        return math.isnan(right)
+    return type(left) is type(right) and left == right
