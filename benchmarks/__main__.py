@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--load] [security|lua|state|kernel|bridge ...]``: run benchmarks (default: all).
+"""``python -m benchmarks [--load] [SUITE ...]``: run benchmarks (default: all).
 
 ``--load`` runs them with a CPU hog on another core (a loaded machine).
 """
@@ -19,6 +19,7 @@ SUITES = {
     "bridge": "jido.read_file, list_dir, shell from Lua vs the same in Python; worker start",
     "state": "streaming with a live view vs the producer alone; update rate, latency (issue 6)",
     "persistence": "streaming and appends with the state saved vs not; resuming 1,000 messages",
+    "language": "Lua completion, help and is_complete over the protocol, in ms",
 }
 
 

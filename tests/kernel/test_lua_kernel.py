@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +24,8 @@ from jido_kernel.kernelspec import LUA_DISPLAY_NAME, LUA_KERNEL_NAME
 
 pytestmark = pytest.mark.kernel
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "06-lua-kernel.ipynb"
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOK = REPO / "notebooks" / "06-lua-kernel.ipynb"
 
 
 class JidoLuaKernelTests(jupyter_kernel_test.KernelTests):
@@ -116,3 +121,28 @@ def test_tour_notebook_runs_on_the_lua_kernel(tmp_path: Path) -> None:
     assert outputs["lua-kernel-04"][0]["data"]["text/plain"] == "55"
     assert "jido.read_file(path" in outputs["lua-kernel-09"][0]["text"]
     assert outputs["lua-kernel-14"][0]["data"]["text/plain"] == "120"
+
+
+def test_wheel_ships_the_lua_kernelspec_and_the_extension(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if done.returncode != 0 and "No matching distribution found for hatch" in done.stderr:
+        pytest.skip("the build backend cannot be fetched to build the wheel here")
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(next(tmp_path.glob("jido_kernel-*.whl"))) as wheel:
+        names = wheel.namelist()
+        spec = json.loads(
+            wheel.read(next(n for n in names if n.endswith("share/jupyter/kernels/jido-lua/kernel.json")))
+        )
+        extension = next(n for n in names if n.endswith("share/jupyter/labextensions/jido-kernel-lua/package.json"))
+        built = json.loads(wheel.read(extension))
+    assert spec["argv"][0] == "python" and spec["language"] == "lua"
+    assert spec["display_name"] == LUA_DISPLAY_NAME
+    assert "jido_kernel/resources/kernelspec-lua/kernel.json" in names
+    assert built["jupyterlab"]["_build"]["load"].startswith("static/remoteEntry.")
+    assert any("labextensions/jido-kernel-lua/static/remoteEntry." in n for n in names)
+    assert not any("node_modules" in n for n in names)
