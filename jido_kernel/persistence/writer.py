@@ -6,7 +6,8 @@ commits whatever has queued up in one transaction. Stream chunks are not queued 
 while a message streams, the writer reads the text streamed so far every
 :data:`STREAM_POLL` seconds and appends what is new, so streaming costs the producer
 nothing per chunk. A ``kill -9`` loses what was not yet committed: the changes of the
-last moment and at most :data:`STREAM_POLL` seconds of a stream. Should the writer fall
+last moment (a batch gathers for :data:`BATCH_DELAY` seconds) and at most
+:data:`STREAM_POLL` seconds of a stream. Should the writer fall
 :data:`QUEUE_SIZE` changes behind (a stalled disk), producers wait for it rather than
 lose changes.
 """
@@ -28,6 +29,7 @@ from jido_kernel.state import SessionState
 from jido_kernel.state.records import StateEvent
 
 STREAM_POLL = 0.1
+BATCH_DELAY = 0.01
 QUEUE_SIZE = 10_000
 MAX_BATCH = 1_000
 PERSISTED_KINDS = frozenset(
@@ -123,6 +125,8 @@ class Persister:
                 first = self._queue.get(timeout=STREAM_POLL if self._stream else None)
             except queue.Empty:
                 first = _TICK
+            if first[0] not in ("flush", "stop", "tick"):
+                time.sleep(BATCH_DELAY)  # let a burst of changes share one transaction
             batch = [first]
             while len(batch) < MAX_BATCH:
                 try:
