@@ -268,7 +268,7 @@ class SandboxRuntime:
         """Global ``name`` as plain data (raw read); :class:`LuaValueError` if it has none."""
         return from_lua(self._entry["get"](check_name(name).encode()), strict=True, name=name)
 
-    def names(self, path: list[str]) -> dict[str, str] | None:
+    def names(self, path: Sequence[str]) -> dict[str, str] | None:
         """``{name: Lua type}`` of the table at ``path`` from the globals (raw reads only,
         at most :data:`MAX_NAMES` entries looked at), or None when it is not a table."""
         steps = self.lua.table_from([check_name(step).encode() for step in path[:MAX_PATH]])
