@@ -109,8 +109,8 @@ def cells(cwd: str) -> dict[str, list[float]]:
         for _ in range(RUNS):
             for label, name in (("1e6 floats", "floats"), ("1e5-key dict", "keyed")):
                 base = statistics.median(execute(jido, f"_ = json.loads(json.dumps({name}))")[0] for _ in range(3))
-                pushed = statistics.median(execute(jido, f"%%lua -i {name}\n")[0] for _ in range(3))
-                pulled = statistics.median(execute(jido, f"%%lua -o {name}2\n")[0] for _ in range(3))
+                pushed = statistics.median(execute(jido, f"%%lua -i {name}\nlocal _ = 0")[0] for _ in range(3))
+                pulled = statistics.median(execute(jido, f"%%lua -o {name}2\nlocal _ = 0")[0] for _ in range(3))
                 add(results, f"-i {label} vs JSON round trip", pushed / base)
                 add(results, f"-o {label} vs JSON round trip", pulled / base)
         results["extra session RSS (MiB)"] = [extra_sessions(jido, jido_manager) / MIB]
@@ -170,12 +170,12 @@ TARGETS: dict[str, tuple[float | None, str, float | None]] = {
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as cwd:
-        results = {**starts(cwd), **cells(cwd)}
     header()
-    for name, values in results.items():
-        target, unit, stretch = TARGETS.get(name, (2.0, "x", None))
-        row(name, values, target, unit, stretch)
+    with tempfile.TemporaryDirectory() as cwd:
+        for section in (starts, cells):
+            for name, values in section(cwd).items():
+                target, unit, stretch = TARGETS.get(name, (2.0, "x", None))
+                row(name, values, target, unit, stretch)
     print("baselines: the stock python3 kernel in the same run; JSON round trips in the jido kernel's Python")
 
 

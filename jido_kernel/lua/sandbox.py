@@ -15,11 +15,10 @@ errors and limits, and :class:`KeyboardInterrupt` when interrupted — by
 within ``grace_period`` (a long C call), or the worker dies, the worker is killed and
 restarted and the error says the Lua state was reset (``error.state_reset``).
 
-The worker process and its pipes are :mod:`~jido_kernel.lua.transport`'s. Nothing from
-the worker is ever unpickled or evaluated: its messages are plain JSON, checked against
-:mod:`~jido_kernel.lua.protocol`, and bounded: printed text per run,
-tool-call names (known ``jido`` functions only), arguments and summaries, error
-messages, and the replies a worker may leave unread. Whatever the kernel cannot answer
+The worker process and its pipes are :mod:`~jido_kernel.lua.transport`'s, its
+supervision :mod:`~jido_kernel.lua.supervision`'s. Nothing from the worker is ever
+unpickled or evaluated: its messages are plain JSON, checked (:mod:`~jido_kernel.lua.protocol`,
+:mod:`~jido_kernel.lua.events`) and bounded. Whatever the kernel cannot answer
 (a ``jido.state`` failure, a reply too large to send) reaches Lua as ``nil, message``,
 so the worker and the kernel never fall out of step. Time the kernel spends serving a
 run (its ``on_*`` handlers) moves the grace deadline: a slow kernel is not Lua's fault.
@@ -41,19 +40,16 @@ from typing import Any
 from traitlets import Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
-from jido_kernel.errors import JidoError
-from jido_kernel.lua import protocol
 from jido_kernel.lua.errors import STATE_RESET, LuaError, LuaTimeoutError, LuaValueError, LuaWorkerCrashed
 from jido_kernel.lua.events import (
     Output,
-    checked_tool_call,
     chunk_name,
     print_text,
     state_error,
 )
 from jido_kernel.lua.limits import SandboxLimits
-from jido_kernel.lua.protocol import MAX_BACKLOG, MAX_REPLY, STATE_OPS, ProtocolError
-from jido_kernel.lua.supervision import WorkerSupervision
+from jido_kernel.lua.protocol import MAX_BACKLOG
+from jido_kernel.lua.supervision import StateCallHandler, ToolCallHandler, WorkerSupervision
 from jido_kernel.lua.transport import End, Worker
 from jido_kernel.lua.wire import check_name, check_value, encode
 
@@ -62,9 +58,6 @@ log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 _WAIT_SLICE = 0.1
 _DEFAULTS = SandboxLimits()
-
-ToolCallHandler = Callable[[Mapping[str, Any]], None]
-StateCallHandler = Callable[[str, Sequence[Any]], Any]
 
 
 @dataclass(frozen=True)
@@ -388,39 +381,6 @@ class LuaSandbox(WorkerSupervision, Configurable):
         else:
             self._violation(worker, f"unexpected {kind!r} message during a run")
         return None
-
-    def _tool_call(self, worker: Worker, record: dict[str, Any]) -> None:
-        try:
-            checked_tool_call(record)
-        except ProtocolError as error:
-            self._violation(worker, str(error))
-        if self.on_tool_call is not None:
-            try:
-                self.on_tool_call(dict(record))
-            except Exception:
-                log.exception("on_tool_call failed for %s", record.get("name"))
-
-    def _state_call(self, worker: Worker, item: dict[str, Any]) -> bytes:
-        """The ``state_reply`` line for a ``jido.state`` call: its value, or one line for Lua
-        when the call fails or its value is too large to send."""
-        op, call_id = item["op"], item["call_id"]
-        if op not in STATE_OPS:
-            self._violation(worker, f"unknown state operation {op[:80]!r}")
-        args = [self._decoded(arg, worker) for arg in item["args"]]
-        try:
-            if self.on_state_call is None:
-                raise JidoError(f"jido.state.{op}: no session state is attached to this Lua sandbox")
-            value = encode(check_value(self.on_state_call(op, args), f"the result of {op}"))
-            line = protocol.dump({"type": "state_reply", "id": call_id, "ok": True, "value": value, "error": None})
-        except ProtocolError:
-            return state_error(call_id, f"jido.state.{op}: its result is larger than {MAX_REPLY} bytes")
-        except JidoError as error:
-            return state_error(call_id, str(error))
-        except Exception as error:
-            return state_error(call_id, f"jido.state.{op} failed: {type(error).__name__}: {error}")
-        if len(line) > MAX_REPLY:
-            return state_error(call_id, f"jido.state.{op}: its result is larger than {MAX_REPLY} bytes ({len(line)})")
-        return line
 
     # -- workers --------------------------------------------------------------------------------
 

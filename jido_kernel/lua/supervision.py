@@ -1,24 +1,31 @@
 """Worker supervision for :class:`~jido_kernel.lua.sandbox.LuaSandbox`: start, readiness,
-requests, and restart when a worker dies, hangs or breaks the protocol (kernel side)."""
+requests, the worker's tool and state calls, and restart when a worker dies, hangs or
+breaks the protocol (kernel side)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from jido_kernel.errors import JidoError
+from jido_kernel.lua import protocol
 from jido_kernel.lua.errors import STATE_RESET, LuaError, LuaWorkerCrashed
-from jido_kernel.lua.events import check_ready, error_from
+from jido_kernel.lua.events import check_ready, checked_tool_call, error_from, state_error
 from jido_kernel.lua.limits import SandboxLimits
-from jido_kernel.lua.protocol import ProtocolError
+from jido_kernel.lua.protocol import MAX_REPLY, STATE_OPS, ProtocolError
 from jido_kernel.lua.transport import SPAWNER, End, Worker
-from jido_kernel.lua.wire import WireError, decode
+from jido_kernel.lua.wire import WireError, check_value, decode, encode
 
 log = logging.getLogger("jido_kernel.lua.sandbox")
 
 MIB = 1024 * 1024
+
+ToolCallHandler = Callable[[Mapping[str, Any]], None]
+StateCallHandler = Callable[[str, Sequence[Any]], Any]
 
 
 class WorkerSupervision:
@@ -30,10 +37,45 @@ class WorkerSupervision:
     _worker: Worker | None
     _closed: bool
     _next_id: int
+    on_tool_call: ToolCallHandler | None
+    on_state_call: StateCallHandler | None
 
     @property
     def limits(self) -> SandboxLimits:
         raise NotImplementedError
+
+    def _tool_call(self, worker: Worker, record: dict[str, Any]) -> None:
+        try:
+            checked_tool_call(record)
+        except ProtocolError as error:
+            self._violation(worker, str(error))
+        if self.on_tool_call is not None:
+            try:
+                self.on_tool_call(dict(record))
+            except Exception:
+                log.exception("on_tool_call failed for %s", record.get("name"))
+
+    def _state_call(self, worker: Worker, item: dict[str, Any]) -> bytes:
+        """The ``state_reply`` line for a ``jido.state`` call: its value, or one line for Lua
+        when the call fails or its value is too large to send."""
+        op, call_id = item["op"], item["call_id"]
+        if op not in STATE_OPS:
+            self._violation(worker, f"unknown state operation {op[:80]!r}")
+        args = [self._decoded(arg, worker) for arg in item["args"]]
+        try:
+            if self.on_state_call is None:
+                raise JidoError(f"jido.state.{op}: no session state is attached to this Lua sandbox")
+            value = encode(check_value(self.on_state_call(op, args), f"the result of {op}"))
+            line = protocol.dump({"type": "state_reply", "id": call_id, "ok": True, "value": value, "error": None})
+        except ProtocolError:
+            return state_error(call_id, f"jido.state.{op}: its result is larger than {MAX_REPLY} bytes")
+        except JidoError as error:
+            return state_error(call_id, str(error))
+        except Exception as error:
+            return state_error(call_id, f"jido.state.{op} failed: {type(error).__name__}: {error}")
+        if len(line) > MAX_REPLY:
+            return state_error(call_id, f"jido.state.{op}: its result is larger than {MAX_REPLY} bytes ({len(line)})")
+        return line
 
     def _error(self, worker: Worker, record: dict[str, Any]) -> BaseException:
         """The exception of an ``error`` record; a malformed one is a protocol violation."""
