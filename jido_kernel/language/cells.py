@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-CELL_MAGIC = re.compile(r"[ \t]*%%lua\b[^\n]*(\n|$)")
-LINE_MAGIC = re.compile(r"%lua[ \t]+")
+CELL_MAGIC = re.compile(r"[ \t]*%%lua\b[^\n]*\n")
+LINE_MAGIC = re.compile(r"(?<!%)%lua[ \t]+")
 
 
 @dataclass(frozen=True)

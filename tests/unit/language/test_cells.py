@@ -31,3 +31,8 @@ def test_lua_first_cells() -> None:
     assert lua_text("%%python\nx = 1", 14, lua_first=True) is None
     region = lua_text("%%lua\nx", 7, lua_first=True)
     assert region is not None and region.code == "x"
+
+
+def test_the_magic_line_alone_is_not_lua() -> None:
+    assert lua_text("%%lua", 5) is None  # Shift+Tab on the magic shows its own help
+    assert lua_text("%%lua --timeout 2", 17) is None
