@@ -22,6 +22,8 @@ LiveNames = Callable[[tuple[str, ...]], dict[str, str] | None]
 MAX_SCAN = 256
 """Characters before the cursor read to find the name being completed."""
 MAX_MATCHES = 500
+PRIORITY = 100
+"""Above IPython's own matchers: the Lua matcher runs first."""
 
 
 def _is_name_char(c: str) -> bool:
@@ -90,12 +92,30 @@ def complete(before: str, live: LiveNames | None = None) -> tuple[str, list[tupl
 def lua_matcher(shell: Any, live: Callable[[], LiveNames | None]) -> Callable[[CompletionContext], SimpleMatcherResult]:
     """An IPython Matcher (API v2) for Lua text; ``live()`` gives the live names or None."""
 
-    @context_matcher()  # type: ignore[untyped-decorator, unused-ignore]
+    python_matchers: set[str] = set()  # the Python matchers this matcher turned off
+
+    def python_completion(completer: Any, on: bool) -> None:
+        """Turn Jedi (and IPython's Python matcher) off for Lua text, back on after.
+        This matcher runs first, so the change holds for the request being answered."""
+        if not python_matchers:
+            python_matchers.update(
+                getattr(matcher, "matcher_identifier", matcher.__qualname__)
+                for matcher in (completer._jedi_matcher, completer.python_matcher)
+                if getattr(matcher, "matcher_identifier", matcher.__qualname__) not in completer.disable_matchers
+            )
+        for identifier in python_matchers:
+            if on and identifier in completer.disable_matchers:
+                completer.disable_matchers.remove(identifier)
+            elif not on and identifier not in completer.disable_matchers:
+                completer.disable_matchers.append(identifier)
+
+    @context_matcher(priority=PRIORITY)  # type: ignore[untyped-decorator, unused-ignore]
     def jido_lua_matcher(context: CompletionContext) -> SimpleMatcherResult:
         lines = context.full_text.split("\n")
         cursor = sum(len(line) + 1 for line in lines[: context.cursor_line]) + context.cursor_position
         kernel = getattr(shell, "kernel", None)
         region = lua_text(context.full_text, cursor, lua_first=bool(getattr(kernel, "lua_first", False)))
+        python_completion(shell.Completer, on=region is None)
         if region is None:
             return {"completions": [], "suppress": False}
         prefix, matches = complete(context.full_text[region.offset : cursor], live())

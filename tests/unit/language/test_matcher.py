@@ -41,3 +41,9 @@ def test_help_in_a_lua_cell(shell: InteractiveShell, capsys: object) -> None:
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "jido.read_file(path [, {offset=, limit=}])" in out
     assert "jido.write_file(path, content)" in out
+
+
+def test_no_python_names_in_lua_and_python_again_after(shell: InteractiveShell) -> None:
+    assert completions(shell, "%%lua\nzi") == []
+    assert "zip" in [text for text, _, _ in completions(shell, "zi")]
+    assert completions(shell, "%%lua\nzi") == []
