@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import time
 
@@ -26,7 +25,6 @@ SUITES = {
 def main(names: list[str]) -> int:
     if "--load" in names:
         names = [name for name in names if name != "--load"]
-        os.environ["JIDO_BENCH_LOAD"] = "1"
         with cpu_hog():
             print("(under load: a CPU hog runs on another core)")
             return main(names)

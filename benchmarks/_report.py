@@ -29,11 +29,6 @@ def row(name: str, values: list[float], target: float | None, unit: str = "x", s
     print(f"{name:<46}{low:>9.3g}{mid:>9.3g}{high:>9.3g}  {goal:<12}{verdict}", flush=True)
 
 
-def under_load() -> bool:
-    """True when the run was asked to happen under load (``python -m benchmarks --load``)."""
-    return os.environ.get("JIDO_BENCH_LOAD") == "1"
-
-
 @contextmanager
 def cpu_hog() -> Iterator[None]:
     """A busy process for the duration (a CPU hog on the other core)."""

@@ -31,6 +31,7 @@ from jupyter_client.manager import KernelManager, start_new_kernel
 from benchmarks._report import header, row, rss
 
 RUNS = 5
+HEAVY_RUNS = 3
 ROUNDS = 40
 WARMUP = 10
 MIB = 1024 * 1024
@@ -95,7 +96,7 @@ def cells(cwd: str) -> dict[str, list[float]]:
         for _ in range(RUNS):
             add(results, "%%lua return 1 vs 1 (round trip)", paired(jido, stock, "%%lua\nreturn 1", "1", ROUNDS))
             add(results, "1 on jido vs 1 (reference)", paired(jido, stock, "1", "1", ROUNDS))
-        for _ in range(RUNS):
+        for _ in range(HEAVY_RUNS):
             lua_time, lua_streams = execute(jido, PRINT_LUA)
             py_time, py_streams = execute(stock, PRINT_PY)
             add(results, "print 10 MB: time vs Python", lua_time / py_time)
@@ -106,11 +107,11 @@ def cells(cwd: str) -> dict[str, list[float]]:
             add(results, "100k rows, --no-return vs Python list", paired(jido, stock, no_return, ROWS_PY, 3))
         execute(jido, SETUP)
         execute(jido, "%%lua -i floats,keyed\nfloats2, keyed2 = floats, keyed")
-        for _ in range(RUNS):
+        for _ in range(HEAVY_RUNS):
             for label, name in (("1e6 floats", "floats"), ("1e5-key dict", "keyed")):
-                base = statistics.median(execute(jido, f"_ = json.loads(json.dumps({name}))")[0] for _ in range(3))
-                pushed = statistics.median(execute(jido, f"%%lua -i {name}\nlocal _ = 0")[0] for _ in range(3))
-                pulled = statistics.median(execute(jido, f"%%lua -o {name}2\nlocal _ = 0")[0] for _ in range(3))
+                base = execute(jido, f"_ = json.loads(json.dumps({name}))")[0]
+                pushed = execute(jido, f"%%lua -i {name}\nlocal _ = 0")[0]
+                pulled = execute(jido, f"%%lua -o {name}2\nlocal _ = 0")[0]
                 add(results, f"-i {label} vs JSON round trip", pushed / base)
                 add(results, f"-o {label} vs JSON round trip", pulled / base)
         results["extra session RSS (MiB)"] = [extra_sessions(jido, jido_manager) / MIB]
