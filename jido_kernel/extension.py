@@ -22,7 +22,7 @@ from jido_kernel.display.live import LiveDisplay, flush_all
 from jido_kernel.display.reprs import session_html, session_text
 from jido_kernel.errors import JidoError
 from jido_kernel.importpath import remove_folders
-from jido_kernel.language.completion import LiveNames, lua_matcher
+from jido_kernel.language.completion import LiveNames, lua_matcher, restore_python_completion
 from jido_kernel.magics import MAGIC_CLASSES
 from jido_kernel.magics.session import note_origin_once
 from jido_kernel.magics.settings import note_problems
@@ -154,13 +154,17 @@ def live_names() -> LiveNames | None:
     return names
 
 
-def _register_completer(shell: InteractiveShell) -> None:
-    """Complete Lua text in ``%%lua`` cells and ``%lua`` lines (IPython Matcher API v2)."""
+def _register_completer(shell: InteractiveShell, *, register: bool = True) -> None:
+    """Complete Lua text in ``%%lua`` cells and ``%lua`` lines (IPython Matcher API v2);
+    ``register=False`` takes the Lua matcher away and gives Python its matchers back."""
     completer = getattr(shell, "Completer", None)
     if completer is None:
         return
     completer.custom_matchers[:] = [m for m in completer.custom_matchers if getattr(m, "__name__", "") != LUA_MATCHER]
-    completer.custom_matchers.append(lua_matcher(shell, live_names))
+    if register:
+        completer.custom_matchers.append(lua_matcher(shell, live_names))
+    else:
+        restore_python_completion(completer)
 
 
 LUA_MATCHER = "jido_lua_matcher"
@@ -175,6 +179,7 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
     shell.events.unregister("pre_run_cell", _note_settings_problems)
     shell.events.unregister("pre_run_cell", note_origin_once)
     LiveDisplay.instance().close_all()
+    _register_completer(shell, register=False)
     for session in registry().list():
         close_session(session)
     _loaded = None

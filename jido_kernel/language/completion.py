@@ -89,25 +89,31 @@ def complete(before: str, live: LiveNames | None = None) -> tuple[str, list[tupl
     return prefix, matches[:MAX_MATCHES]
 
 
+def _python_completion(completer: Any, on: bool) -> None:
+    """Turn Jedi and IPython's Python matcher off for Lua text, and back on after (only
+    those this module turned off). The Lua matcher runs first, so the change holds for
+    the request being answered."""
+    turned_off: set[str] = completer.__dict__.setdefault("_jido_lua_turned_off", set())
+    if on:
+        for identifier in turned_off:
+            if identifier in completer.disable_matchers:
+                completer.disable_matchers.remove(identifier)
+        turned_off.clear()
+        return
+    for matcher in (completer._jedi_matcher, completer.python_matcher):
+        identifier = getattr(matcher, "matcher_identifier", matcher.__qualname__)
+        if identifier not in completer.disable_matchers:
+            completer.disable_matchers.append(identifier)
+            turned_off.add(identifier)
+
+
+def restore_python_completion(completer: Any) -> None:
+    """Give IPython back the Python matchers the Lua matcher turned off."""
+    _python_completion(completer, on=True)
+
+
 def lua_matcher(shell: Any, live: Callable[[], LiveNames | None]) -> Callable[[CompletionContext], SimpleMatcherResult]:
     """An IPython Matcher (API v2) for Lua text; ``live()`` gives the live names or None."""
-
-    python_matchers: set[str] = set()  # the Python matchers this matcher turned off
-
-    def python_completion(completer: Any, on: bool) -> None:
-        """Turn Jedi (and IPython's Python matcher) off for Lua text, back on after.
-        This matcher runs first, so the change holds for the request being answered."""
-        if not python_matchers:
-            python_matchers.update(
-                getattr(matcher, "matcher_identifier", matcher.__qualname__)
-                for matcher in (completer._jedi_matcher, completer.python_matcher)
-                if getattr(matcher, "matcher_identifier", matcher.__qualname__) not in completer.disable_matchers
-            )
-        for identifier in python_matchers:
-            if on and identifier in completer.disable_matchers:
-                completer.disable_matchers.remove(identifier)
-            elif not on and identifier not in completer.disable_matchers:
-                completer.disable_matchers.append(identifier)
 
     @context_matcher(priority=PRIORITY)  # type: ignore[untyped-decorator, unused-ignore]
     def jido_lua_matcher(context: CompletionContext) -> SimpleMatcherResult:
@@ -115,7 +121,7 @@ def lua_matcher(shell: Any, live: Callable[[], LiveNames | None]) -> Callable[[C
         cursor = sum(len(line) + 1 for line in lines[: context.cursor_line]) + context.cursor_position
         kernel = getattr(shell, "kernel", None)
         region = lua_text(context.full_text, cursor, lua_first=bool(getattr(kernel, "lua_first", False)))
-        python_completion(shell.Completer, on=region is None)
+        _python_completion(shell.Completer, on=region is None)
         if region is None:
             return {"completions": [], "suppress": False}
         prefix, matches = complete(context.full_text[region.offset : cursor], live())

@@ -47,3 +47,12 @@ def test_no_python_names_in_lua_and_python_again_after(shell: InteractiveShell) 
     assert completions(shell, "%%lua\nzi") == []
     assert "zip" in [text for text, _, _ in completions(shell, "zi")]
     assert completions(shell, "%%lua\nzi") == []
+
+
+def test_unloading_gives_python_its_matchers_back(shell: InteractiveShell) -> None:
+    assert completions(shell, "%%lua\nzi") == []
+    shell.run_line_magic("unload_ext", "jido_kernel")
+    try:
+        assert "zip" in [text for text, _, _ in completions(shell, "%%lua\nzi")]
+    finally:
+        shell.run_line_magic("load_ext", "jido_kernel")
