@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from jido_kernel.lua import LuaSandbox, LuaWorkerCrashed, transport
-from jido_kernel.lua.protocol import MAX_BACKLOG
 from jido_kernel.lua.events import MAX_OUTPUT
+from jido_kernel.lua.protocol import MAX_BACKLOG
 
 MIB = 1024 * 1024
 
