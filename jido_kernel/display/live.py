@@ -205,7 +205,10 @@ class LiveView:
             publisher = self._publisher if self._publisher is not None else shell_publisher()
             publisher.publish({"text/plain": ""}, {}, transient={"display_id": self.display_id}, update=True)
             publisher.publish(data, {})
-        self._retire()
+            with self._lock:  # before the send lock is released: no update may follow
+                self._closed = True
+                self._generation += 1
+        self._display._forget(self)
 
     def _retire(self) -> None:
         """Stop following the state (after the last update has been sent)."""
