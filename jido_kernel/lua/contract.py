@@ -55,14 +55,14 @@ FAILS = "nil, message"
 BRIDGE = _rows(
     "jido.",
     f"""
-read_file   | path [, {{offset=, limit=}}]   | text or {FAILS} | Read a text file of the project (lines from offset, at most limit).
-write_file  | path, content                  | true or {FAILS} | Write (create or replace) a file of the project; parents are created.
-list_dir    | [path [, {{ignore_patterns=}}]] | entries or {FAILS} | List a directory: an array of {{name=, type=}}.
-glob        | pattern [, base]               | paths or {FAILS} | Paths of the project matching a glob pattern (** crosses directories).
+read_file   | path [, {{offset=, limit=, raw=}}] | text or {FAILS} | A project file's text, line-numbered ("     1→line"; raw=true: as is), from line offset, at most limit lines (default 2000).
+write_file  | path, content                  | true or {FAILS} | Write (create or replace) a project file, atomically; parents are created.
+list_dir    | [path [, {{ignore_patterns=}}]] | entries or {FAILS} | A directory's entries {{name=, type=}}, directories first.
+glob        | pattern [, base]               | paths or {FAILS} | Relative paths matching a pattern (**, *, ?, {{a,b}}), newest first.
 file_exists | path                           | boolean | Whether the path exists in the project.
 is_file     | path                           | boolean | Whether the path is a regular file in the project.
 is_dir      | path                           | boolean | Whether the path is a directory in the project.
-file_stat   | path                           | stat or {FAILS} | Size, type, mode and times of a path: {{size=, type=, mtime=, …}}.
+file_stat   | path                           | stat or {FAILS} | A path's {{size=, type=, access=, mtime=}}.
 delete_file | path                           | true or {FAILS} | Delete a file of the project.
 mkdir_p     | path                           | true or {FAILS} | Create a directory and its parents.
 shell       | command [, args [, {{timeout=ms}}]] | {{exit_code=, stdout=, stderr=}} or {FAILS} | Run an allow-listed command in the project root.
@@ -81,12 +81,12 @@ sleep | seconds | true or {FAILS} | Wait without using CPU; a time limit or an i
 STATE = _rows(
     "jido.state.",
     f"""
-append_message     | role, content        | true or {FAILS} | Add a message (role "user", "assistant" or "system") to the session.
+append_message     | role, content        | true or {FAILS} | Add a message to the session (role: user, assistant, system or tool).
 add_reasoning_step | content              | true or {FAILS} | Add a reasoning step to the session.
-update_todos       | todos                | true or {FAILS} | Replace the todos: an array of {{content=, status=, active_form=}}.
+update_todos       | todos                | true or {FAILS} | Replace the todos: {{{{content=, status=, active_form=}}, …}} (status: pending, in_progress, completed).
 start_streaming    | [message_id]         | true or {FAILS} | Start streaming an assistant message.
 update_streaming   | chunk                | true or {FAILS} | Append a chunk to the streaming message.
-end_streaming      |                      | content or {FAILS} | End streaming; the message joins the conversation.
+end_streaming      |                      | content or {FAILS} | End streaming; returns the whole message, which joins the conversation.
 """,
 )
 """The ``jido.state.*`` operations on the session's live state."""

@@ -79,7 +79,7 @@ def test_inspect_a_bridge_function(kc: BlockingKernelClient) -> None:
     reply = inspect(kc, '%%lua\nlocal t = jido.read_file("a.txt", ')
     assert reply["found"] is True
     text = reply["data"]["text/plain"]
-    assert text.startswith("jido.read_file(path [, {offset=, limit=}]) -> text or nil, message")
+    assert text.startswith("jido.read_file(path [, {offset=, limit=, raw=}]) -> text or nil, message")
 
 
 def test_inspect_a_library_function_and_a_live_table(kc: BlockingKernelClient) -> None:

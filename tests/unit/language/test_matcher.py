@@ -39,7 +39,7 @@ def test_help_in_a_lua_cell(shell: InteractiveShell, capsys: object) -> None:
     shell.run_cell("%%lua\njido.read_file?")
     shell.run_cell("%lua help(jido.write_file)")
     out = capsys.readouterr().out  # type: ignore[attr-defined]
-    assert "jido.read_file(path [, {offset=, limit=}])" in out
+    assert "jido.read_file(path [, {offset=, limit=, raw=}])" in out
     assert "jido.write_file(path, content)" in out
 
 
