@@ -34,7 +34,7 @@ kernelspec: $(STAMP)
 
 # JupyterLab finds the extension of the editable install through a link to the built one.
 labextension: $(STAMP)
-	$(BIN)/jupyter labextension develop --overwrite .
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter labextension develop --overwrite .
 
 lab: kernelspec labextension
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_FLAGS)
