@@ -422,3 +422,14 @@ print(json.dumps({
         [False, report["id"], "No todos yet; this view updates in place (in a text console, run %todos again)."],
         [True, report["id"], "[x] Ship"],
     ]
+
+
+def test_a_running_tool_call_ticks(display: LiveDisplay, recorder: Recorder) -> None:
+    from jido_kernel.display.live import TICK_SECONDS
+
+    state = SessionState("s")
+    state.add_tool_call("shell", {"command": "sleep"}, status="running")
+    with LiveView(state, "tool_calls", display=display, publisher=recorder):
+        time.sleep(2.5 * TICK_SECONDS)
+        ticks = len(recorder.updates)
+    assert ticks >= 2, "redrawn while the call runs, with no change to the state"
