@@ -9,7 +9,7 @@ confinement report — or ``fatal``.
 Lua runs on the main thread. A reader thread takes the kernel's messages: ``interrupt``
 trips the running chunk at once, ``state_reply`` wakes a waiting ``jido.state`` call,
 the rest queue for the main thread. A watchdog thread trips the deadline; printed
-text and tool-call records are batched (one write every 50 ms or 256 KiB). SIGINT is ignored: interrupts come as
+text and tool-call records are batched (one write every 50 ms or 1 MiB). SIGINT is ignored: interrupts come as
 messages. When the kernel closes the pipe, the worker exits.
 
 Time the Lua thread spends waiting on the kernel (sending into a full pipe, waiting for
@@ -43,7 +43,7 @@ from jido_kernel.lua.worker.runtime import Callbacks, RunOutcome, SandboxRuntime
 from jido_kernel.lua.worker.stopper import Limiter, LuaHooks
 
 FLUSH_INTERVAL = 0.05
-FLUSH_BYTES = 256 * 1024
+FLUSH_BYTES = 1024 * 1024
 MAX_OUTPUT = 32 * 1024 * 1024
 """Printed bytes forwarded per run; past it output is dropped with a notice."""
 _TEXT_CHUNK = 1024 * 1024
