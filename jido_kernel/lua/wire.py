@@ -156,6 +156,10 @@ class _Checker:
 
     def mapping(self, value: Mapping[Any, Any], where: str, depth: int, path: frozenset[int]) -> dict[Any, Any]:
         """A checked dict; two keys that are one Lua key (``"a"`` and ``b"a"``) raise."""
+        # Distinct valid str keys are distinct Lua keys: a dict of str keys and plain scalars passes as it is.
+        keys = list(value)
+        if set(map(type, keys)) <= {str} and _checked_scalars(keys) and _checked_scalars(list(value.values())):
+            return dict(value)
         result: dict[Any, Any] = {}
         seen: dict[Any, Any] = {}
         for key, item in value.items():

@@ -347,6 +347,7 @@ def test_array_fast_paths_agree_with_the_item_by_item_path(items: list[Any]) -> 
     assert _same(wire, [encode(item) for item in checked])
     assert _same(decode(wire), [decode(encode(item)) for item in checked])
     keyed = {f"k{index}": item for index, item in enumerate(checked)}
+    assert _same(check_value(keyed, "x"), {key: check_value(item, "x") for key, item in keyed.items()})
     assert _same(decode(encode(keyed)), {key: decode(encode(item)) for key, item in keyed.items()})
 
 
