@@ -96,9 +96,10 @@ def test_a_cells_tool_calls_show_live_in_its_output(kernel: Any) -> None:
     assert run(kernel, "%%write_file notes/a.txt\nhello").status == "ok"
     done = run(kernel, "%%lua\nlocal text = jido.read_file('notes/a.txt')\njido.list_dir('notes')\nreturn #text")
     assert done.status == "ok", done.error
-    views = list(done.displays().values())
-    assert len(views) == 1, "one live view for the cell's tool calls"
-    shown = views[0]["text/plain"]
+    assert list(done.displays().values()) == [{"text/plain": ""}], "one live view, emptied at the end"
+    finals = [m["content"]["data"] for m in done.of_type("display_data") if not m["content"].get("transient")]
+    assert len(finals) == 1, "the cell's tool calls end as one output of their own"
+    shown = finals[0]["text/plain"]
     assert "read_file" in shown and "list_dir" in shown and "completed" in shown
     assert not run(kernel, "%%lua\nreturn 1 + 1").displays(), "no view when no tool was called"
 

@@ -76,7 +76,7 @@ def test_the_settings_file_is_protected_from_the_file_magics(shell: InteractiveS
 
 def test_errors_render_as_one_line(shell: InteractiveShell) -> None:
     error = error_of(shell, "%read_file missing.txt")
-    assert error._render_traceback_() == ["\x1b[0;31mFileNotFound\x1b[0m: File not found: missing.txt"]
+    assert error._render_traceback_() == ["\x1b[0;31mFileNotFound\x1b[0m: missing.txt"]  # the kind said once
 
 
 @pytest.mark.parametrize("name", ["lua", "read_file", "list_dir", "session", "settings", "state", "lua_reset"])
