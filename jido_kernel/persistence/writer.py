@@ -42,6 +42,7 @@ PERSISTED_KINDS = frozenset(
         "reasoning_cleared",
         "tool_call_added",
         "tool_call_updated",
+        "tool_calls_cleared",
         "todos_updated",
     }
 )
@@ -168,6 +169,8 @@ class Persister:
             store.clear(connection, ("message",))
         elif kind == "reasoning_cleared":
             store.clear(connection, ("reasoning",))
+        elif kind == "tool_calls_cleared":
+            store.clear(connection, ("tool_call",))
         elif kind == "todos_updated":
             store.set_meta(connection, todos=json.dumps([todo.to_dict() for todo in payload], ensure_ascii=False))
         elif kind == "meta":

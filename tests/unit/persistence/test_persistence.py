@@ -87,6 +87,9 @@ def test_clears_and_reset_are_saved(tmp_path: Path) -> None:
     saved = store.load(saving.path)
     assert saved.records["message"] == [] and saved.records["reasoning"] == []
     assert len(saved.records["tool_call"]) == 1
+    state.clear_tool_calls()
+    saving.flush()
+    assert store.load(saving.path).records["tool_call"] == []
     saving.reset()
     saving.flush()
     saved = store.load(saving.path)
