@@ -153,6 +153,7 @@ class LuaMagics(Magics):
             timeout=args.timeout,
             inputs=inputs,
             outputs=[lua for lua, _ in outputs],
+            want_return=not args.no_return,  # no values are converted or sent
         )
         self.shell.push({python_name: result.outputs.get(lua_name) for lua_name, python_name in outputs})
         return None if args.no_return else display_value(result.values)
