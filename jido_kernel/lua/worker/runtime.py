@@ -45,6 +45,8 @@ class RunError:
     message: str
     chunk: str | None = None
     line: int | None = None
+    traceback: tuple[str, ...] = ()
+    """The cells' Lua frames where the error was raised, innermost first."""
 
 
 @dataclass
@@ -130,6 +132,7 @@ class SandboxRuntime:
             callbacks.emit,
             self.limiter.enter,
             self.limiter.leave,
+            self.limiter.sleep,
             self._trip_memory,
             self._limit_on,
             self._lift,
@@ -190,7 +193,9 @@ class SandboxRuntime:
         try:
             answer = self._entry["run"](code.encode("utf-8", "surrogateescape"), chunkname, want_return)
         except lupa.lua54.LuaMemoryError:
-            memory_error = True
+            # Stock Lua raises error("not enough memory") as a memory error too.
+            memory_error = bool(self._entry["allocation_failed"]())
+            failure = "" if memory_error else "not enough memory"
         except lupa.lua54.LuaError as error:
             failure = _lua_text(str(error))
         finally:
@@ -224,13 +229,21 @@ class SandboxRuntime:
                 return RunError("LuaTimeoutError", message, chunk, line)
             message = f"Lua execution interrupted{at}; the Lua state is intact."
             return RunError("KeyboardInterrupt", message, chunk, line)
-        if memory_error or reason == "memory" or text.startswith("not enough memory"):
+        if memory_error or reason == "memory":
             return self._memory_error(text)
         chunk, line = position(text)
         if chunk == PRELUDE_CHUNK:  # raised on behalf of a cell (a tail call hid its line)
             text = text.split(": ", 1)[1]
             chunk = line = None
-        return RunError("LuaError", text, chunk, line)
+        return RunError("LuaError", text, chunk, line, self._frames())
+
+    def _frames(self) -> tuple[str, ...]:
+        """The cells' frames the message handler noted for the run's error."""
+        frames = self._entry["traceback"]()
+        if frames is None:
+            return ()
+        entries = dict(frames.items())
+        return tuple(entries[index].decode("utf-8", "replace") for index in range(1, len(entries) + 1))
 
     def _memory_error(self, text: str) -> RunError:
         self.lua.gccollect()  # without it the state stays at its limit

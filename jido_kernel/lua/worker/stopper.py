@@ -154,6 +154,10 @@ class Limiter:
         """When the run trips ``"timeout"`` if nothing changes (lock held)."""
         return self._deadline + (self._allowance if self._pauses else 0.0)
 
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` without using CPU, or until a limit trips (``jido.sleep``)."""
+        self.tripped.wait(min(seconds, self.remaining() + 1.0))
+
     def enter(self, state: int) -> None:
         """The running thread resumes (or closes) coroutine ``state``."""
         with self._lock:
