@@ -46,7 +46,8 @@ FLUSH_INTERVAL = 0.05
 FLUSH_BYTES = 1024 * 1024
 MAX_OUTPUT = 32 * 1024 * 1024
 """Printed bytes forwarded per run; past it output is dropped with a notice."""
-_TEXT_CHUNK = 1024 * 1024
+_TEXT_CHUNK = 2 * 1024 * 1024
+"""Characters per ``stdout`` message: more than a full batch, so a batch is one message."""
 CPU_MARGIN = 5.0
 _READ_SIZE = 65536
 
