@@ -313,15 +313,17 @@ def list_dir(
         os.close(root_fd)
     try:
         with os.scandir(fd) as entries:
-            listed = [
-                {"name": entry.name, "type": _entry_type(entry)}
+            # (not a directory, name, type): names are unique, so tuples sort as the entries should
+            rows = [
+                (kind != "directory", entry.name, kind)
                 for entry in entries
                 if ignore is None or not ignore.fullmatch(entry.name)
+                for kind in (_entry_type(entry),)
             ]
     finally:
         os.close(fd)
-    listed.sort(key=lambda item: (item["type"] != "directory", item["name"]))
-    return listed
+    rows.sort()
+    return [{"name": name, "type": kind} for _, name, kind in rows]
 
 
 _ACCESS = {(True, True): "read_write", (True, False): "read", (False, True): "write"}
