@@ -1,7 +1,8 @@
 """``jido.*`` from Lua in a real sandbox (worker process, limits armed, tool calls recorded)
 against the same work in plain Python, paired in each run, ``RUNS`` runs:
 
-- ``jido.read_file`` of a small file, 10,000 times, vs ``open().read()``: <= 2.5x;
+- ``jido.read_file`` of a small file, 10,000 times, vs ``open().read()``: <= 2.5x (the
+  default numbered lines, and ``{raw=true}``, the text as is);
 - ``jido.list_dir`` of a 10,000-entry directory vs ``os.scandir`` + sort: <= 2x;
 - ``jido.shell('true')`` vs ``subprocess.run(['true'])``: <= 1.5x;
 - a new worker, spawn → ready (confined, Lua state built): <= 60 ms.
@@ -74,6 +75,11 @@ def measure(root: Path) -> dict[str, list[float]]:
 
         cases = [
             ("jido.read_file x10k vs open().read()", f"for i = 1, {READS} do jido.read_file('small.txt') end", read),
+            (
+                "  {raw=true} (the text as is)",
+                f"local o = {{raw = true}} for i = 1, {READS} do jido.read_file('small.txt', o) end",
+                read,
+            ),
             ("jido.list_dir 10k entries vs scandir+sort", f"for i = 1, {LISTS} do jido.list_dir('big') end", listing),
             ("jido.shell('true') vs subprocess.run", f"for i = 1, {SHELLS} do jido.shell('true') end", shell),
         ]
@@ -103,6 +109,7 @@ def start_time(root: Path) -> float:
 
 TARGETS = {
     "jido.read_file x10k vs open().read()": (2.5, "x"),
+    "  {raw=true} (the text as is)": (2.5, "x"),
     "jido.list_dir 10k entries vs scandir+sort": (2.0, "x"),
     "jido.shell('true') vs subprocess.run": (1.5, "x"),
     "worker start: spawn -> ready (ms)": (60.0, " ms"),
