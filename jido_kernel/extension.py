@@ -6,8 +6,10 @@ registers every magic, and flushes live displays before each cell's reply. The
 kernel) can load it too and gets the same magics.
 
 Loading it takes the project root off ``sys.path`` (Lua may write files there; they
-must never be imported) and says so in one line when it was there; the owner's own
-modules are importable again with ``sys.path.append(...)``, after everything installed.
+must never be imported) and says so in one line when it was there, keeps Python
+children and the debugger from reading files in the working directory (see
+:mod:`jido_kernel.importpath`); the owner's own modules are installed
+(``pip install -e .``) or loaded by file with ``importlib.util.spec_from_file_location``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from jido_kernel._version import __version__
 from jido_kernel.display.live import LiveDisplay, flush_all
 from jido_kernel.display.reprs import session_html, session_text
 from jido_kernel.errors import JidoError
-from jido_kernel.importpath import remove_folders
+from jido_kernel.importpath import guard_children, guard_debugger, remove_folders
 from jido_kernel.language.completion import LiveNames, lua_matcher, restore_python_completion
 from jido_kernel.magics import MAGIC_CLASSES
 from jido_kernel.magics.session import note_origin_once
@@ -131,10 +133,13 @@ def refusal_text(origin: Origin, error: JidoError, *, in_jido_kernel: bool) -> s
 def _keep_root_off_import_path(shell: InteractiveShell, root: str) -> None:
     """Take the project root off ``sys.path``; say so unless the jido kernel started us."""
     removed = remove_folders([root])
+    guard_children()
+    guard_debugger(shell)
     if removed and not _in_jido_kernel(shell):
         print(
             f"jido_kernel: removed {', '.join(map(repr, removed))} from sys.path (files in the project "
-            f"may be Lua-written); to import your own modules: sys.path.append({root!r})"
+            "may be Lua-written); import your own modules by installing them (pip install -e) or with "
+            "importlib.util.spec_from_file_location on one reviewed file"
         )
 
 

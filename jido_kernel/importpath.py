@@ -1,22 +1,30 @@
-"""Keep the project root off Python's import path.
+"""Keep files in the project root from being run as code by the kernel or its children.
 
 Lua may write any file in the project root, so a ``jedi.py`` or ``stack_data.py`` there
 must never be what the kernel imports on the owner's next Tab or traceback. Python puts
 the working directory first on ``sys.path`` (``python -m``, ``-c``, the interactive
 prompt) and IPython adds ``''`` too; :func:`remove_folders` takes every entry naming
 such a folder out again, and :func:`forbid_cwd_in_app` stops the IPython application
-from re-adding ``''``.
+from re-adding ``''``. :func:`guard_children` sets ``PYTHONSAFEPATH=1`` so the Python
+processes the kernel starts in the root (``%pip``, ``!python -m X``) never put their
+working directory first either, and :func:`guard_debugger` makes the shell's debuggers
+(``%debug``, ``%pdb``, ``breakpoint()``) skip ``.pdbrc`` files, which pdb reads from the
+working directory.
 
-The owner's own modules in the notebook folder are then not importable by default;
-``sys.path.append(str(current_session().project_root))`` makes them so, after everything
-installed.
+The owner's own modules in the notebook folder are then not importable by name: install
+them (``pip install -e .``) or load one reviewed file with
+``importlib.util.spec_from_file_location``. Never put the project root on ``sys.path``:
+an optional import of a library (``import astroid`` when it is not installed) would then
+find a Lua-written file.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Iterable
+from typing import Any
 
 
 def _resolved(entry: str) -> str:
@@ -55,3 +63,42 @@ def forbid_cwd_in_app(app: object) -> None:
 
     if isinstance(app, InteractiveShellApp):
         app.ignore_cwd = True
+
+
+def guard_children() -> None:
+    """Make Python children (3.11 and later) never prepend their working directory or
+    script folder to ``sys.path``: the kernel starts them in the project root."""
+    os.environ["PYTHONSAFEPATH"] = "1"
+
+
+@functools.cache
+def no_rc_debugger() -> type:
+    """IPython's interruptible debugger, reading no ``.pdbrc`` (imported on first use)."""
+    from IPython.core.debugger import InterruptiblePdb
+
+    class NoRcPdb(InterruptiblePdb):
+        """A debugger that never runs ``.pdbrc`` (the working directory's may be Lua-written)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["readrc"] = False
+            super().__init__(*args, **kwargs)
+
+    return NoRcPdb
+
+
+def _breakpoint(*args: Any, **kwargs: Any) -> None:
+    """``breakpoint()``: the no-rc debugger, stopping in the caller's frame."""
+    no_rc_debugger()().set_trace(sys._getframe(1))
+
+
+def guard_debugger(shell: Any) -> None:
+    """Give ``shell``'s post-mortem and automatic debuggers (``%debug``, ``%pdb``) and
+    ``breakpoint()`` the no-rc debugger. (``%debug STATEMENT`` uses the shell class's own
+    ``debugger_cls``: see :class:`jido_kernel.kernel.JidoShell`.)"""
+    traceback = getattr(shell, "InteractiveTB", None)
+    if traceback is not None:
+        traceback.debugger_cls = no_rc_debugger()
+        if traceback.pdb is not None:
+            traceback.pdb = no_rc_debugger()()
+    if sys.breakpointhook is sys.__breakpointhook__:
+        sys.breakpointhook = _breakpoint

@@ -19,10 +19,17 @@ from __future__ import annotations
 from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
-from traitlets import List, Unicode
+from ipykernel.zmqshell import ZMQInteractiveShell
+from traitlets import List, Type, Unicode
 
 from jido_kernel._version import __version__
-from jido_kernel.importpath import forbid_cwd_in_app, remove_folders, working_directory
+from jido_kernel.importpath import (
+    forbid_cwd_in_app,
+    guard_children,
+    no_rc_debugger,
+    remove_folders,
+    working_directory,
+)
 from jido_kernel.language.cells import lua_cell_body, lua_text
 from jido_kernel.language.completeness import is_complete
 from jido_kernel.language.completion import complete
@@ -31,11 +38,20 @@ from jido_kernel.language.inspection import inspect_lua
 EXTENSION = "jido_kernel"
 
 
+class JidoShell(ZMQInteractiveShell):
+    """ipykernel's shell whose debuggers never read ``.pdbrc`` (the root's may be Lua-written)."""
+
+    @property
+    def debugger_cls(self) -> type:
+        return no_rc_debugger()
+
+
 class JidoKernel(IPythonKernel):
     """The ``jido`` kernel."""
 
     implementation = "jido_kernel"
     implementation_version = __version__
+    shell_class = Type(JidoShell)
     lua_first = False
     """Whether a cell is Lua unless it starts with ``%`` (the ``jido-lua`` kernel)."""
 
@@ -57,6 +73,7 @@ class JidoKernel(IPythonKernel):
     def __init__(self, **kwargs: Any) -> None:
         forbid_cwd_in_app(kwargs.get("parent"))  # its init_path runs after this
         remove_folders(working_directory())
+        guard_children()  # %pip, !python -m X: children must not import from the root either
         super().__init__(**kwargs)
         assert self.shell is not None
         self._extension_error: str | None = None

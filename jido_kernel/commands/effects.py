@@ -10,7 +10,7 @@ operands, ``uniq``'s OUTPUT operand and ``sort -o``. Each name is checked as wri
 as resolved through existing symlinks by :meth:`SANDBOX.refusal
 <jido_kernel.security.policy.Policy.refusal>` (``.git`` in any case, ``HEAD``,
 ``.jido_code``, ``__pycache__``, ``*.pyc``, ``node_modules``…), and refused when an
-existing folder on its way holds ``pyvenv.cfg`` (a virtual environment). Content written
+existing folder on its way holds ``pyvenv.cfg`` or ``conda-meta`` (an installed environment). Content written
 into an existing regular file with more than one hard link is refused (it may be a file
 outside, or under ``.git``). A symlink that ``cp``/``mv`` would place elsewhere may not
 lead out of the root from its new place (relative targets change meaning when moved);
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jido_kernel.commands.options import Parsed, ShellError
-from jido_kernel.security import SANDBOX
+from jido_kernel.security import SANDBOX, Policy
 from jido_kernel.security.errors import RULES
-from jido_kernel.security.policy import SETTINGS_DIR, VENV_MARKER
+from jido_kernel.security.policy import ENVIRONMENT_MARKERS, SETTINGS_DIR
 
 __all__ = ["ALLOWED_DEVICES", "MAX_TREE_ENTRIES", "check_reads", "check_writes", "written_names"]
 
@@ -207,14 +207,14 @@ def _linked(parsed: Parsed, root: Path) -> list[Written]:
     return names
 
 
-def check_writes(command: str, parsed: Parsed, root: Path) -> None:
+def check_writes(command: str, parsed: Parsed, root: Path, policy: Policy = SANDBOX) -> None:
     """Refuse when any name the command would write is protected (see the module docstring)."""
     budget = _Budget()
     for written in written_names(command, parsed, root, budget):
-        _check_written(command, written, root, budget)
+        _check_written(command, written, root, budget, policy)
 
 
-def _check_written(command: str, written: Written, root: Path, budget: _Budget) -> None:
+def _check_written(command: str, written: Written, root: Path, budget: _Budget, policy: Policy) -> None:
     shown = os.path.relpath(written.path, root)
     resolved = os.path.realpath(written.path)
     base = str(root).rstrip("/") + "/"
@@ -223,12 +223,12 @@ def _check_written(command: str, written: Written, root: Path, budget: _Budget) 
     for path in (written.path, resolved):
         relative = os.path.relpath(path, root)
         parts = [] if relative == "." else relative.split(os.sep)
-        reason = SANDBOX.refusal(parts, write=True)
+        reason = policy.refusal(parts, write=True)
         if reason:
             raise _refused(command, _VERBS.get(command, "write"), reason, shown)
     if _in_venv(os.path.dirname(resolved), root, budget):
         raise _refused(
-            command, _VERBS.get(command, "write"), "installed_code", f"{shown} (inside a virtual environment)"
+            command, _VERBS.get(command, "write"), "installed_code", f"{shown} (inside an installed environment)"
         )
     if written.content:
         try:
@@ -240,12 +240,13 @@ def _check_written(command: str, written: Written, root: Path, budget: _Budget) 
 
 
 def _in_venv(directory: str, root: Path, budget: _Budget) -> bool:
-    """True when ``directory`` or an existing ancestor below the root holds ``pyvenv.cfg``."""
+    """True when ``directory`` or an existing ancestor below the root holds ``pyvenv.cfg``
+    or ``conda-meta`` (an installed environment)."""
     base = str(root)
     while directory.startswith(base):
         cached = budget.seen.get(directory)
         if cached is None:
-            cached = os.path.isfile(os.path.join(directory, VENV_MARKER))
+            cached = any(os.path.lexists(os.path.join(directory, marker)) for marker in ENVIRONMENT_MARKERS)
             budget.seen[directory] = cached
         if cached:
             return True

@@ -12,25 +12,30 @@ includes) configures (:func:`driver_overrides`): ``filter.*.clean|smudge|process
 ``gpg.*.program``. Subcommands that diff also get ``--no-ext-diff``/``--no-textconv``.
 Only builtin read-only subcommands run (aliases never do), each with its own option
 table (:data:`jido_kernel.commands.options.GIT_OPTIONS`). Subcommands that show work-tree
-files (:data:`WORKTREE_READERS`) are refused while a tracked file is hard-linked, as any
-reader is (:func:`check_worktree_reads`); every helper git run gets the same overrides.
+files (:data:`WORKTREE_READERS`) are refused while a file they would show is
+hard-linked, as any reader is, and every subcommand while ``.mailmap`` is
+(:func:`check_worktree_reads`); options that show work-tree content in other ways are
+not offered. Every helper git run gets the same overrides.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from jido_kernel.commands.allowlist import SEARCH_PATH
 from jido_kernel.commands.options import ShellError
 
 __all__ = [
     "GIT_HARDENING",
     "GitPin",
     "check_worktree_reads",
+    "config_paths",
     "driver_overrides",
     "git_argv",
     "git_environment",
@@ -85,16 +90,39 @@ _DRIVER_KEY = re.compile(
 _FILTER_KEY = re.compile(r"filter\.(.+)\.(?:clean|smudge|process)", re.IGNORECASE)
 _MAX_CONFIG_LISTING = 1 << 20
 _MAX_FILE_LISTING = 16 << 20
-WORKTREE_READERS = frozenset({"diff", "diff-files", "diff-index", "grep"})
-"""Subcommands that show the content of work-tree files (unless given ``--cached``)."""
+WORKTREE_READERS = frozenset({"blame", "diff", "diff-files", "diff-index", "grep"})
+"""Subcommands that show the content of work-tree files (unless given ``--cached``;
+``blame`` without a revision shows the work-tree version)."""
+MAILMAP = ".mailmap"
+"""Read from the top of the work tree by ``log``, ``shortlog``, ``blame`` and ``%aN``
+formats; the names it maps to are shown."""
+
+
+_CONFIG_PATH_KEY = re.compile(
+    r"include\.path|includeif\..+\.path|core\.(?:hookspath|attributesfile|excludesfile|fsmonitor|askpass"
+    r"|sshcommand|editor|pager|worktree|gitproxy|alternaterefscommand)|sequence\.editor|commit\.template"
+    r"|mailmap\.file|blame\.ignorerevsfile|init\.templatedir|diff\.external|diff\..+\.(?:command|textconv)"
+    r"|filter\..+\.(?:clean|smudge|process)|merge\..+\.driver|credential\.(?:.+\.)?helper"
+    r"|gpg\.(?:.+\.)?program|gpg\.ssh\.allowedsignersfile|uploadpack\.packobjectshook|alias\..+",
+    re.IGNORECASE,
+)
+"""Keys whose value names a file git reads as configuration or a program it runs (the
+first word of a command; an alias's after ``!``)."""
+_MAX_CONFIG_PATHS = 256
 
 
 @dataclass(frozen=True)
 class GitPin:
-    """The repository git runs on for one caller: ``git_dir``, or None with the ``problem``."""
+    """The repository git runs on for one caller: ``git_dir``, or None with the ``problem``.
+
+    ``config_paths``: root-relative paths (component tuples) the repository's
+    configuration names as files git reads as configuration or runs (:data:`_CONFIG_PATH_KEY`);
+    sandboxed writes may not change them (:meth:`jido_kernel.security.policy.Policy.protecting`).
+    """
 
     git_dir: Path | None
     problem: str = ""
+    config_paths: frozenset[tuple[str, ...]] = frozenset()
 
 
 def pin_git_dir(root: Path) -> GitPin:
@@ -110,7 +138,45 @@ def pin_git_dir(root: Path) -> GitPin:
         )
     if not stat.S_ISDIR(info.st_mode):
         return GitPin(None, "the project's .git is not a directory (a worktree or submodule link); git is not offered")
-    return GitPin(candidate)
+    return GitPin(candidate, config_paths=config_paths(Path(os.path.realpath(root)), candidate))
+
+
+def config_paths(root: Path, git_dir: Path, timeout: float = 10.0) -> frozenset[tuple[str, ...]]:
+    """The paths inside ``root`` that the repository's configuration (with its includes)
+    names as files git reads as configuration or runs, literal and resolved, as
+    root-relative component tuples (none when git cannot read it: git for sandboxed code
+    then refuses to run too)."""
+    binary = shutil.which("git", path=SEARCH_PATH)
+    env = git_environment({"PATH": SEARCH_PATH}, root, GitPin(git_dir))
+    try:
+        done = subprocess.run(
+            [binary or "git", "config", "--list", "-z"], executable=binary, cwd=root, env=env,
+            capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    if done.returncode != 0 or len(done.stdout) > _MAX_CONFIG_LISTING:
+        return frozenset()
+    found: set[tuple[str, ...]] = set()
+    for entry in done.stdout.split(b"\0"):
+        key, _, raw = os.fsdecode(entry).partition("\n")
+        if not _CONFIG_PATH_KEY.fullmatch(key) or not raw.strip():
+            continue
+        words = raw.strip().lstrip("!").split()
+        value = os.path.expanduser(words[0]) if words else ""
+        for base in (root, git_dir):
+            found.update(_inside(root, os.path.join(base, value)))
+    return frozenset(sorted(found)[:_MAX_CONFIG_PATHS])
+
+
+def _inside(root: Path, path: str) -> list[tuple[str, ...]]:
+    """``path`` as written and as resolved, relative to ``root``, when inside it (not the root)."""
+    inside = []
+    for form in (os.path.normpath(path), os.path.realpath(path)):
+        relative = os.path.relpath(form, root)
+        if relative != "." and not relative.startswith(".." + os.sep) and relative != "..":
+            inside.append(tuple(relative.split(os.sep)))
+    return inside
 
 
 def git_environment(base: dict[str, str], root: Path, pin: GitPin) -> dict[str, str]:
@@ -164,6 +230,7 @@ def check_worktree_reads(
     """Refuse a subcommand that would show work-tree files when a tracked one is hard-linked
     (its other name may be a file outside the project)."""
     subcommand, rest = args[0], args[1:]
+    _refuse_hardlinked(subcommand, root, MAILMAP)
     if subcommand not in WORKTREE_READERS or "--cached" in rest or "--staged" in rest:
         return
     others = ["--others", "--exclude-standard"] if "--untracked" in rest else []
@@ -178,16 +245,21 @@ def check_worktree_reads(
     if done.returncode != 0 or len(done.stdout) > _MAX_FILE_LISTING:
         raise ShellError(f"git {subcommand} refused: the work tree cannot be checked", reason="too_many_entries")
     for raw in filter(None, done.stdout.split(b"\0")):
-        try:
-            info = os.lstat(root / os.fsdecode(raw))
-        except OSError:
-            continue
-        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
-            raise ShellError(
-                f"Security error: git {subcommand} would read {os.fsdecode(raw)}: file has more than one hard link "
-                "(it may be a file outside the project)",
-                reason="hardlinked_file",
-            )
+        _refuse_hardlinked(subcommand, root, os.fsdecode(raw))
+
+
+def _refuse_hardlinked(subcommand: str, root: Path, name: str) -> None:
+    """Refuse when the work-tree file ``name`` is a regular file with more than one hard link."""
+    try:
+        info = os.lstat(root / name)
+    except OSError:
+        return
+    if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+        raise ShellError(
+            f"Security error: git {subcommand} would read {name}: file has more than one hard link "
+            "(it may be a file outside the project)",
+            reason="hardlinked_file",
+        )
 
 
 def git_argv(args: list[str], overrides: list[str]) -> list[str]:

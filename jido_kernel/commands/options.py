@@ -207,7 +207,7 @@ _REVISIONS = (
     "--no-merges --first-parent --all --branches? --tags? --remotes? --reverse --date-order --topo-order "
     "--author-date-order --full-history --simplify-by-decoration --left-right --cherry-pick --ancestry-path "
     "--boundary --not --follow --source --parents --children --oneline --format= --pretty? --abbrev-commit "
-    "--no-abbrev-commit --abbrev? --decorate? --no-decorate --relative-date --date= --graph --use-mailmap "
+    "--no-abbrev-commit --abbrev? --decorate? --no-decorate --relative-date --date= --graph "
     "--no-walk? --do-walk --count --encoding= --notes? --no-notes"
 )
 _DIFFS = (
@@ -224,7 +224,7 @@ _DIFF_PLUMBING = f"{_DIFFS} -r -t --root --cached --no-commit-id --pretty? --for
 
 GIT_OPTIONS: dict[str, OptionTable] = {
     "status": _t(
-        "-s -b -u? -z -v --short --branch --porcelain? --long --verbose --untracked-files? --ignored? "
+        "-s -b -u? -z --short --branch --porcelain? --long --untracked-files? --ignored? "
         "--ignore-submodules? --show-stash --ahead-behind --no-ahead-behind --renames --no-renames "
         "--find-renames?"
     ),
@@ -239,7 +239,7 @@ GIT_OPTIONS: dict[str, OptionTable] = {
     "grep": _t(
         "-n -i -w -l -L -e= -E -F -G -P -c -v -h -H -o -q -I -z -p -W -A= -B= -C= -m= -NUM --line-number "
         "--ignore-case --word-regexp --files-with-matches --name-only --files-without-match --count "
-        "--invert-match --cached --untracked --exclude-standard --no-exclude-standard --extended-regexp "
+        "--invert-match --cached --untracked --exclude-standard --extended-regexp "
         "--fixed-strings --basic-regexp --perl-regexp --null --heading --break --full-name --column "
         "--show-function --function-context --all-match --and --or --not --max-depth= --context= "
         "--after-context= --before-context= --max-count= --color? --no-color --text"
@@ -247,7 +247,7 @@ GIT_OPTIONS: dict[str, OptionTable] = {
     "ls-files": _t(
         "-c -d -m -o -i -s -u -k -z -t -v -x= --cached --deleted --modified --others --ignored --stage "
         "--unmerged --killed --exclude-standard --directory --no-empty-directory --full-name --abbrev? "
-        "--error-unmatch --exclude= --exclude-per-directory= --eol --deduplicate --format="
+        "--error-unmatch --exclude= --deduplicate"
     ),
     "ls-tree": _t(
         "-d -r -t -l -z --long --name-only --name-status --object-only --full-name --full-tree --abbrev? --format="
@@ -275,7 +275,7 @@ GIT_OPTIONS: dict[str, OptionTable] = {
     "name-rev": _t("--tags --refs= --exclude= --all --name-only --no-undefined --always"),
     "merge-base": _t("-a --all --octopus --independent --is-ancestor --fork-point"),
     "count-objects": _t("-v -H --verbose --human-readable"),
-    "check-ignore": _t("-q -v -n -z --quiet --verbose --non-matching --no-index"),
+    "check-ignore": _t("-q -n -z --quiet --non-matching --no-index"),
     "branch": _t(
         "-l -a -r -v -i --list --all --remotes --verbose --show-current --ignore-case --color? --no-color "
         "--column? --no-column --omit-empty --contains? --no-contains? --merged? --no-merged? --points-at= "
@@ -289,7 +289,13 @@ GIT_OPTIONS: dict[str, OptionTable] = {
 }
 """git's read-only subcommands and their options. Not listed, so refused: ``--output``,
 ``--ext-diff``, ``--textconv``, ``-O``/``--open-files-in-pager``, ``--no-index`` (diff),
-``--recurse-submodules``, ``--show-signature``, ``--contents``, every file-list option."""
+``--recurse-submodules``, ``--show-signature``, ``--contents``, every file-list option.
+Every combination that shows work-tree file content is one the hard-link pre-check
+(:func:`jido_kernel.commands.git.check_worktree_reads`) covers, or it is not listed:
+``status -v/--verbose`` (``-vv`` shows the work-tree diff), ``grep --no-exclude-standard``
+(ignored files), ``ls-files --eol/--format`` (``%(eolinfo:worktree)``) and
+``--exclude-per-directory``, ``check-ignore -v`` (prints ignore-file lines),
+``--use-mailmap``."""
 
 
 def _refuse(command: str, option: str, table: OptionTable, given: str) -> ShellError:

@@ -51,7 +51,7 @@ from jido_kernel.commands.options import (
     parse_find,
     parse_options,
 )
-from jido_kernel.security import SANDBOX
+from jido_kernel.security import SANDBOX, Policy
 
 MAX_ARGUMENT_BYTES = 128 * 1024 - 1
 """Linux refuses longer single arguments (``MAX_ARG_STRLEN`` with its NUL)."""
@@ -73,7 +73,9 @@ def check_command(command: str, args: Sequence[str], root: Path, allowlist: Sequ
     return checked(command, args, root, allowlist)[0]
 
 
-def checked(command: str, args: Sequence[str], root: Path, allowlist: Sequence[str]) -> tuple[str, Parsed]:
+def checked(
+    command: str, args: Sequence[str], root: Path, allowlist: Sequence[str], policy: Policy = SANDBOX
+) -> tuple[str, Parsed]:
     _check_encodable(command)
     if isinstance(args, (str, bytes)):
         raise ShellError(
@@ -96,7 +98,7 @@ def checked(command: str, args: Sequence[str], root: Path, allowlist: Sequence[s
     for arg in args:
         _check_protected_names(command, arg, root)
     if command in WRITE_COMMANDS:
-        check_writes(command, parsed, root)
+        check_writes(command, parsed, root, policy)
     check_reads(command, parsed, root)
     found = shutil.which(command, path=SEARCH_PATH)
     if found is None:

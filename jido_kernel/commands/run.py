@@ -38,6 +38,7 @@ from jido_kernel.commands.git import (
 from jido_kernel.commands.options import Parsed, ShellError
 from jido_kernel.commands.policy import checked
 from jido_kernel.confine._libc import PR_SET_PDEATHSIG, libc
+from jido_kernel.security import SANDBOX
 
 _READ_CHUNK = 1 << 16
 
@@ -75,12 +76,13 @@ def run_command(
     """
     if not timeout > 0 or not max_output > 0:
         raise ValueError(f"timeout and max_output must be positive, got {timeout!r} and {max_output!r}")
-    binary, parsed = checked(command, args, root, allowlist)
+    pin = git if git is not None else pin_git_dir(root)
+    binary, parsed = checked(command, args, root, allowlist, SANDBOX.protecting(pin.config_paths))
     root = Path(os.path.realpath(root))
     env = environment(root)
     argv = [command, *_guards(command, parsed, root), *args]
     if command == "git":
-        env = git_environment(env, root, git if git is not None else pin_git_dir(root))
+        env = git_environment(env, root, pin)
         overrides = driver_overrides(binary, root, env, timeout)
         check_worktree_reads(binary, root, env, timeout, list(args), overrides)
         argv = git_argv(list(args), overrides)

@@ -23,10 +23,15 @@ RULES: dict[str, str] = {
     "protected_settings_file": "settings files (.jido_code/settings.json) are protected",
     "protected_path": "the .jido_code directory is protected from sandboxed code",
     "read_only_path": "the .git directory is read-only for sandboxed code",
-    "git_metadata": "sandboxed code may not create or change git metadata (.git, HEAD)",
+    "git_metadata": ("sandboxed code may not create or change version control metadata (.git, HEAD, .hg, .bzr)"),
+    "trusted_config": (
+        "sandboxed code may not create or change files trusted programs read as configuration "
+        "or run (.pdbrc, paths the repository's git configuration names)"
+    ),
     "installed_code": (
         "sandboxed code may not create or change installed or compiled code "
-        "(__pycache__, *.pyc, node_modules, site-packages, virtual environments)"
+        "(__pycache__, *.pyc, *.so, node_modules, site-packages, __pypackages__, "
+        "virtual and conda environments)"
     ),
     "hardlinked_file": "file has more than one hard link (it may be a file outside the project)",
     "not_regular_file": "not a regular file (FIFOs, sockets and devices are refused)",

@@ -8,30 +8,46 @@ common ones.
 Files Lua writes are data: under :data:`SANDBOX`, no write may create or change a name
 that a trusted program would obey without review (:func:`trusted_name_refusal`): git's
 repository layouts (``.git`` in any letter case, a ``HEAD`` that makes a folder a bare
-repository), the settings directory, and installed or compiled code (``__pycache__``,
-``*.pyc``, ``node_modules``, ``site-packages``, a virtual environment's ``pyvenv.cfg``).
-A folder that holds ``pyvenv.cfg`` is a virtual environment: writing anywhere below it
-is refused too, which needs the file system (:data:`VENV_MARKER`, checked by the
-callers that walk directories).
+repository), Mercurial's ``.hg`` and Bazaar's ``.bzr`` (their configuration runs
+hooks), the settings directory, files trusted tools read as configuration from the
+working directory (``.pdbrc``: pdb runs it on the owner's next ``%debug``), and
+installed or compiled code (``__pycache__``, ``*.pyc``, native extension modules such
+as ``*.so`` that Python imports in preference to the reviewed ``.py`` beside them,
+``node_modules``, ``site-packages``, ``__pypackages__``, a virtual environment's
+``pyvenv.cfg``, a conda environment's ``conda-meta``). A folder that holds one of
+:data:`ENVIRONMENT_MARKERS` is an installed environment: writing anywhere below it is
+refused too, which needs the file system (checked by the callers that walk directories).
+
+The kernel's own debugger does not read ``.pdbrc`` from the working directory either
+(see ``jido_kernel.kernel``), so the name rule and the debugger agree by construction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from importlib.machinery import EXTENSION_SUFFIXES
 
 SETTINGS_DIR = ".jido_code"
 SETTINGS_FILE = "settings.json"
 VENV_MARKER = "pyvenv.cfg"
 """A folder holding this file is a virtual environment: its tree is installed code."""
+CONDA_MARKER = "conda-meta"
+"""A folder holding this directory is a conda environment: its tree is installed code."""
+ENVIRONMENT_MARKERS: tuple[str, ...] = (VENV_MARKER, CONDA_MARKER)
+"""Names (files or folders) that make the folder holding them an installed environment."""
 
 TRUSTED_DIRS: dict[str, str] = {
     ".git": "git_metadata",
+    ".hg": "git_metadata",  # Mercurial: .hg/hgrc hooks run on the owner's next hg command
+    ".bzr": "git_metadata",  # Bazaar / Breezy: branch configuration and plugins
     SETTINGS_DIR: "protected_path",
     "__pycache__": "installed_code",
     "node_modules": "installed_code",
     "site-packages": "installed_code",
     "dist-packages": "installed_code",
+    "__pypackages__": "installed_code",  # PEP 582 local packages
+    CONDA_MARKER: "installed_code",
 }
 """Component names (compared case-insensitively) that sandboxed writes may never create,
 enter or change, with the reason each refusal carries."""
@@ -39,12 +55,17 @@ enter or change, with the reason each refusal carries."""
 TRUSTED_FILES: dict[str, str] = {
     "HEAD": "git_metadata",  # with objects/ and refs/ it makes a folder a bare repository
     VENV_MARKER: "installed_code",
+    ".pdbrc": "trusted_config",  # pdb runs ./.pdbrc, and the kernel's cwd is the root
 }
 """Final names (compared exactly, as git and Python do) that sandboxed writes may never
 create or change."""
 
-COMPILED_SUFFIXES: tuple[str, ...] = (".pyc", ".pyo")
-"""Python runs a matching compiled file instead of the reviewed source beside it."""
+COMPILED_SUFFIXES: tuple[str, ...] = tuple(
+    sorted({".pyc", ".pyo", ".so", ".pyd", *(suffix.lower() for suffix in EXTENSION_SUFFIXES)})
+)
+"""Python runs a matching compiled file (bytecode, or a native extension module such as
+``mod.cpython-311-x86_64-linux-gnu.so`` or ``mod.abi3.so``) instead of the reviewed
+source beside it."""
 
 
 def trusted_name_refusal(parts: Sequence[str]) -> str | None:
@@ -77,7 +98,11 @@ class Policy:
     may be read but not written, deleted or created (``read_only_path``).
     ``refuse_hardlinks``: refuse regular files with more than one hard link
     (``hardlinked_file``). ``refuse_special_files``: refuse FIFOs, sockets and devices
-    without blocking (``not_regular_file``).
+    without blocking (``not_regular_file``). ``config_paths``: root-relative paths (as
+    component tuples) that a trusted program reads as configuration or runs, found per
+    session (the repository's ``core.hooksPath``, ``include.path``…, see
+    :func:`jido_kernel.commands.git.pin_git_dir`): with the trusted names protected, writing
+    them or anything below them is refused (``trusted_config``).
     """
 
     name: str
@@ -86,6 +111,11 @@ class Policy:
     refuse_hardlinks: bool = False
     refuse_special_files: bool = False
     protect_trusted_names: bool = False
+    config_paths: frozenset[tuple[str, ...]] = frozenset()
+
+    def protecting(self, paths: frozenset[tuple[str, ...]]) -> Policy:
+        """This policy with ``paths`` added to :attr:`config_paths`."""
+        return replace(self, config_paths=self.config_paths | paths) if paths else self
 
     def refusal(self, parts: Sequence[str], *, write: bool) -> str | None:
         """The reason a resolved path (components under the root) is refused, if any."""
@@ -96,6 +126,8 @@ class Policy:
         if write and self.read_only_dirs and not self.read_only_dirs.isdisjoint(parts):
             return "read_only_path"
         if write and self.protect_trusted_names:
+            if self.config_paths and any(tuple(parts[: len(path)]) == path for path in self.config_paths):
+                return "trusted_config"
             return trusted_name_refusal(parts)
         return None
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from jido_kernel.security import openat2 as _o2
 from jido_kernel.security.errors import Refusal
-from jido_kernel.security.policy import VENV_MARKER, Policy
+from jido_kernel.security.policy import ENVIRONMENT_MARKERS, Policy
 from jido_kernel.security.roots import Root, split
 
 MAX_HOPS = 40
@@ -211,15 +211,16 @@ class Walker:
         return self._absent(errno.ENOTDIR)
 
     def _check_venv(self, fd: int) -> None:
-        """Refuse a sandboxed write below a virtual environment (a directory holding
-        ``pyvenv.cfg``): its tree is installed code that runs without review."""
+        """Refuse a sandboxed write below an installed environment (a directory holding
+        ``pyvenv.cfg`` or ``conda-meta``): its tree is installed code that runs without review."""
         if not self.guard_venvs or fd < 0:
             return
-        try:
-            os.stat(VENV_MARKER, dir_fd=fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return
-        raise Refusal("installed_code")
+        for marker in ENVIRONMENT_MARKERS:
+            try:
+                os.stat(marker, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            raise Refusal("installed_code")
 
     def _absent(self, code: int) -> int:
         self._missing, self._missing_at = code, len(self._resolved)

@@ -141,14 +141,19 @@ def test_the_kernel_launched_by_a_launcher_script(root: Path, canaries: Path, tm
     _assert_off_path(path, root)
 
 
-def test_an_owner_adds_the_root_explicitly_after_installed_code(root: Path) -> None:
-    """The documented way to import one's own modules: append the root, after site-packages."""
+def test_an_owner_loads_one_reviewed_file_by_its_path(root: Path) -> None:
+    """The documented way to use one's own module: load that file, the root stays off the path."""
     (root / "mymod.py").write_text("VALUE = 42\n")
     (root / "json.py").write_text("raise SystemExit('shadowed')\n")
+    load = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('mymod', {str(root / 'mymod.py')!r})\n"
+        "mymod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mymod)\n"
+        "importlib.reload(__import__('json')); mymod.VALUE"
+    )
     with jido_kernel(root) as (_, kc):
         missing = execute(kc, "import mymod")
-        execute(kc, f"import sys; sys.path.append({str(root)!r})")
-        found = execute(kc, "import mymod, importlib; importlib.reload(__import__('json')); mymod.VALUE")
+        found = execute(kc, load)
     assert missing.status == "error" and failure(missing)["ename"] == "ModuleNotFoundError"
     assert found.status == "ok", found.error
     assert plain(found) == "42"
@@ -188,4 +193,4 @@ def test_load_ext_in_plain_ipython_takes_the_root_off_and_says_so(
     finally:
         ip.run_line_magic("unload_ext", "jido_kernel")
     lines = [line for line in out.splitlines() if "sys.path" in line]
-    assert len(lines) == 1 and f"sys.path.append({str(project)!r})" in lines[0]
+    assert len(lines) == 1 and "spec_from_file_location" in lines[0] and "sys.path.append" not in lines[0]

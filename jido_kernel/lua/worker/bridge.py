@@ -62,6 +62,7 @@ class Bridge:
     ) -> None:
         self.root = root
         self.git = pin_git_dir(root)  # git for Lua uses the .git that exists now, never a later one
+        self.policy = security.SANDBOX.protecting(self.git.config_paths)  # files the repository's config names
         self.limits = limits
         self.run_id = 0
         self._limiter = limiter
@@ -136,7 +137,7 @@ class Bridge:
             raise ArgumentError("write_file content must be a string")
         if len(content) > self.limits.max_file_size:
             raise FileTooLarge(target, len(content), self.limits.max_file_size)
-        security.write_file(target, self.root, content, max_bytes=self.limits.max_file_size)
+        security.write_file(target, self.root, content, max_bytes=self.limits.max_file_size, policy=self.policy)
         return True, f"wrote {len(content)} bytes"
 
     def _list_dir(self, path: Any = None, options: Any = None, *_: Any) -> tuple[list[dict[str, str]], str]:
@@ -166,11 +167,11 @@ class Bridge:
         return info, f"{info['type']}, {info['size']} bytes"
 
     def _delete_file(self, path: Any = None, *_: Any) -> tuple[bool, str]:
-        security.delete_file(_path(path, "delete_file", "path"), self.root)
+        security.delete_file(_path(path, "delete_file", "path"), self.root, policy=self.policy)
         return True, "deleted"
 
     def _mkdir_p(self, path: Any = None, *_: Any) -> tuple[bool, str]:
-        security.mkdir_p(_path(path, "mkdir_p", "path"), self.root)
+        security.mkdir_p(_path(path, "mkdir_p", "path"), self.root, policy=self.policy)
         return True, "created"
 
     def _shell(self, command: Any = None, args: Any = None, options: Any = None, *_: Any) -> tuple[dict[str, Any], str]:
