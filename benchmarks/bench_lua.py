@@ -1,6 +1,8 @@
 """VM-bound Lua in the sandbox, every limit armed, against raw lupa in the same run.
 
-- recursive ``fib(27)``, table churn and string building, run through
+- recursive ``fib(27)``, table churn, string building, coroutine create, resume/yield,
+  ``coroutine.wrap`` generators, ``pcall``/``xpcall``/``error``, ``setmetatable``-heavy
+  code, many ``load`` calls and one large chunk, run through
   :class:`~jido_kernel.lua.LuaSandbox` (worker process, time limit, memory limit,
   interrupt ready) and measured inside the worker (the run's ``duration``: no pipe
   overhead), vs the same code in a bare ``lupa.lua54.LuaRuntime()`` with no hook, in
@@ -45,6 +47,56 @@ WORKLOADS = {
         for i = 1, 20000 do t = t .. "ab" end
         return #s + #t
     """,
+    "coroutine create": """
+        local f = function(x) return x end
+        local n = 0
+        for i = 1, 100000 do local co = coroutine.create(f) n = n + select(2, coroutine.resume(co, 1)) end
+        return n
+    """,
+    "resume/yield": """
+        local co = coroutine.create(function() local n = 0 while true do n = n + coroutine.yield(n) end end)
+        coroutine.resume(co)
+        local last
+        for i = 1, 200000 do last = select(2, coroutine.resume(co, 1)) end
+        return last
+    """,
+    "wrap generators": """
+        local function range(n) return coroutine.wrap(function() for i = 1, n do coroutine.yield(i) end end) end
+        local s = 0
+        for j = 1, 1000 do for i in range(200) do s = s + i end end
+        return s
+    """,
+    "pcall/xpcall/error": """
+        local ok_f = function(x) return x end
+        local bad_f = function(x) error("bad " .. x) end
+        local handler = function(m) return m end
+        local n = 0
+        for i = 1, 100000 do
+          if pcall(ok_f, i) then n = n + 1 end
+          if not pcall(bad_f, "x") then n = n + 1 end
+          if not xpcall(bad_f, handler, "y") then n = n + 1 end
+        end
+        return n
+    """,
+    "setmetatable": """
+        local Point = {}
+        Point.__index = Point
+        function Point.new(x, y) return setmetatable({x = x, y = y}, Point) end
+        function Point:len2() return self.x * self.x + self.y * self.y end
+        local s = 0
+        for i = 1, 300000 do s = s + Point.new(i, 1):len2() end
+        return s
+    """,
+    "many loads": """
+        local n = 0
+        for i = 1, 20000 do n = n + load("local a, b = ... return a + b + " .. i)(1, 2) end
+        return n
+    """,
+    "large chunk": "local t = {}\n"
+    + "\n".join(
+        f"t[{i}] = function(x) local y = x * {i} if y > {i} then return y - {i} end return y end" for i in range(20000)
+    )
+    + "\nreturn #t\n",
 }
 TARGET = 0.9
 ROUNDS = 7
@@ -61,9 +113,9 @@ import json, sys, time
 import lupa.lua54
 raw = lupa.lua54.LuaRuntime()
 best = {}
-for name, code in json.loads(sys.argv[1]).items():
+for name, code in json.loads(sys.stdin.read()).items():
     times = []
-    for _ in range(int(sys.argv[2])):
+    for _ in range(int(sys.argv[1])):
         start = time.perf_counter()
         raw.execute(code)
         times.append(time.perf_counter() - start)
@@ -75,7 +127,8 @@ print(json.dumps(best))
 def _raw_process() -> dict[str, float]:
     """Best time of each workload in a fresh process running bare ``lupa.lua54``."""
     done = subprocess.run(
-        [sys.executable, "-c", RAW, json.dumps(WORKLOADS), str(ROUNDS)],
+        [sys.executable, "-c", RAW, str(ROUNDS)],
+        input=json.dumps(WORKLOADS),
         capture_output=True,
         text=True,
         check=True,
