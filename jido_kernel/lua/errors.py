@@ -17,7 +17,9 @@ class LuaError(JidoError):
     """Lua raised an error. ``str()`` is Lua's own message (``<cell 3>:2: …``).
 
     ``chunk`` and ``line`` locate the error when Lua's message names a position;
-    ``state_reset`` is True when the worker had to be restarted, losing every global.
+    ``state_reset`` is True when the worker had to be restarted, losing every global;
+    ``lua_traceback`` holds the cells' Lua frames where it was raised, innermost first
+    (``<cell 3>:2: in function 'parse'``), without sandbox or Python frames.
     """
 
     reason = "lua_error"
@@ -30,11 +32,13 @@ class LuaError(JidoError):
         line: int | None = None,
         state_reset: bool = False,
         reason: str | None = None,
+        lua_traceback: list[str] | None = None,
     ) -> None:
         super().__init__(message, reason=reason)
         self.chunk = chunk
         self.line = line
         self.state_reset = state_reset
+        self.lua_traceback: list[str] = list(lua_traceback or [])
 
     show_traceback: bool | None = None
     """Whether IPython shows the Lua frames under the message; None: when there are several."""

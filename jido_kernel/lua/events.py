@@ -66,7 +66,8 @@ def error_from(record: dict[str, Any]) -> BaseException:
         return KeyboardInterrupt(message)
     if kind == "LuaValueError":
         return LuaValueError(message)
-    return _ERRORS.get(kind, LuaError)(message, chunk=record["chunk"], line=record["line"])
+    frames = protocol.frames(record)
+    return _ERRORS.get(kind, LuaError)(message, chunk=record["chunk"], line=record["line"], lua_traceback=frames)
 
 
 def check_ready(item: dict[str, Any]) -> None:

@@ -93,6 +93,21 @@ CONFINEMENT_FIELDS: dict[str, Any] = {
 }  # fmt: skip
 
 ERROR_FIELDS: dict[str, Any] = {"type": str, "message": str, "chunk": _TEXT_OR_NONE, "line": (int, type(None))}
+"""An ``error`` record may also carry ``traceback``: the cells' Lua frames (see :func:`frames`)."""
+
+MAX_FRAMES = 20
+"""Lua frames an ``error`` record carries."""
+
+MAX_FRAME = 200
+"""Characters of one Lua frame."""
+
+
+def frames(record: dict[str, Any]) -> list[str]:
+    """The ``traceback`` of an ``error`` record, bounded; :class:`ProtocolError` if mistyped."""
+    value = record.get("traceback", [])
+    if not isinstance(value, list) or not all(isinstance(frame, str) for frame in value):
+        raise ProtocolError("error message has a mistyped 'traceback'")
+    return [frame[:MAX_FRAME] for frame in value[:MAX_FRAMES]]
 
 
 class ProtocolError(Exception):

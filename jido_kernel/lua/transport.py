@@ -231,8 +231,9 @@ class Worker:
 
     def __init__(self, config: dict[str, Any]) -> None:
         env = {"PATH": SEARCH_PATH, "LC_ALL": "C.UTF-8", "GLIBC_TUNABLES": MALLOC_TUNING}
-        if os.environ.get(DISABLE_ENV):
-            env[DISABLE_ENV] = os.environ[DISABLE_ENV]
+        for name in (DISABLE_ENV, "TZ"):  # TZ: Lua's os.date and os.time use the owner's time zone
+            if os.environ.get(name):
+                env[name] = os.environ[name]
         self.config = config
         self.process = subprocess.Popen(
             list(self.command),

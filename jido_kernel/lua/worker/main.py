@@ -36,7 +36,7 @@ from jido_kernel.errors import JidoError
 from jido_kernel.lua import protocol
 from jido_kernel.lua.errors import LuaValueError
 from jido_kernel.lua.limits import SandboxLimits
-from jido_kernel.lua.protocol import FROM_KERNEL, MAX_ERROR, ProtocolError
+from jido_kernel.lua.protocol import FROM_KERNEL, MAX_ERROR, MAX_FRAME, MAX_FRAMES, ProtocolError
 from jido_kernel.lua.wire import WireError, check_value, decode, encode
 from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
 from jido_kernel.lua.worker.runtime import Callbacks, RunOutcome, SandboxRuntime
@@ -249,10 +249,19 @@ class Worker:
             else:
                 self.requests.put(message)
 
-    def _fail(self, request: int, kind: str, message: str, chunk: str | None = None, line: int | None = None) -> None:
+    def _fail(
+        self,
+        request: int,
+        kind: str,
+        message: str,
+        chunk: str | None = None,
+        line: int | None = None,
+        traceback: tuple[str, ...] = (),
+    ) -> None:
         if len(message) > MAX_ERROR:
             message = f"{message[:MAX_ERROR]}… (error message truncated, {len(message)} characters)"
-        error = {"type": kind, "message": message, "chunk": chunk, "line": line}
+        frames = [frame[:MAX_FRAME] for frame in traceback[:MAX_FRAMES]]
+        error = {"type": kind, "message": message, "chunk": chunk, "line": line, "traceback": frames}
         self.channel.send({"type": "error", "id": request, "error": error})
 
     def _run(self, message: dict[str, Any]) -> None:
@@ -273,7 +282,7 @@ class Worker:
         self.output.flush()
         if outcome.error is not None:
             error = outcome.error
-            self._fail(run_id, error.type, error.message, error.chunk, error.line)
+            self._fail(run_id, error.type, error.message, error.chunk, error.line, error.traceback)
             return
         self._answer(run_id, outcome, {name: self.runtime.pull(name) for name in outputs})
 
