@@ -21,7 +21,7 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ def run_command(
     max_output: int = 1 << 20,
     git: GitPin | None = None,
     in_session: bool = False,
+    started: Callable[[int], None] | None = None,
 ) -> CommandResult:
     """Check and run ``command args`` in ``root``; wait at most ``timeout`` seconds.
 
@@ -73,6 +74,7 @@ def run_command(
     ``ShellError(reason="timeout")`` is raised. ``git``: the pinned repository (the Lua
     worker pins it when it starts); None pins the root's ``.git`` directory now.
     ``in_session``: keep the command in the caller's session (see the module docstring).
+    ``started(pid)`` is told the command's process id (it leads its own process group).
     """
     if not timeout > 0 or not max_output > 0:
         raise ValueError(f"timeout and max_output must be positive, got {timeout!r} and {max_output!r}")
@@ -86,7 +88,9 @@ def run_command(
         overrides = driver_overrides(binary, root, env, timeout)
         check_worktree_reads(binary, root, env, timeout, list(args), overrides)
         argv = git_argv(list(args), overrides)
-    return _execute(binary, argv, root, env=env, timeout=timeout, max_output=max_output, in_session=in_session)
+    return _execute(
+        binary, argv, root, env=env, timeout=timeout, max_output=max_output, in_session=in_session, started=started
+    )
 
 
 def _guards(command: str, parsed: Parsed, root: Path) -> list[str]:
@@ -107,7 +111,15 @@ def _die_with_parent() -> None:
 
 
 def _execute(
-    binary: str, argv: list[str], root: Path, *, env: dict[str, str], timeout: float, max_output: int, in_session: bool
+    binary: str,
+    argv: list[str],
+    root: Path,
+    *,
+    env: dict[str, str],
+    timeout: float,
+    max_output: int,
+    in_session: bool,
+    started: Callable[[int], None] | None = None,
 ) -> CommandResult:
     start = time.monotonic()
     grouping: dict[str, Any] = (
@@ -126,6 +138,8 @@ def _execute(
         )
     except OSError as error:
         raise _start_error(error, argv[0], root) from None
+    if started is not None:
+        started(process.pid)
     with process:
         assert process.stdout is not None and process.stderr is not None
         outputs = {process.stdout.fileno(): _Capture(max_output), process.stderr.fileno(): _Capture(max_output)}

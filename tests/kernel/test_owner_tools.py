@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -149,3 +152,46 @@ print(jido.mkdir_p({json.dumps(target + "/x")}) == nil)
     assert run.status == "ok", failure(run) if run.error else None
     assert run.stdout.split() == ["true"] * 4, run.stdout
     assert not (root / target).exists() or (root / target).read_text().startswith("#!/bin/sh\nexit 0")
+
+
+def _running(argument: str) -> list[int]:
+    """The ids of the ``sleep ARGUMENT`` processes."""
+    wanted = f"sleep\0{argument}\0".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == wanted:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _until(condition: Callable[[], object], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ['return jido.shell("sleep", {"{arg}"})', 'while true do pcall(jido.shell, "sleep", {"{arg}"}) end'],
+)
+def test_an_interrupt_kills_the_running_command(tmp_path: Path, cell: str) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    argument = f"2{os.getpid() % 1000}.{time.monotonic_ns() % 1000}"  # this test's own sleep
+    with jido_kernel(root) as (km, kc):
+        msg_id = kc.execute(_lua(cell.replace("{arg}", argument)))
+        assert _until(lambda: _running(argument), 20)
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=30)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=30)
+        gone = _until(lambda: not _running(argument), 3)
+        after = execute(kc, _lua("return 7"))
+    assert gone, _running(argument)
+    assert after.status == "ok" and after.result == {"text/plain": "7"}

@@ -11,8 +11,11 @@ so an interrupt or a deadline is never held up by a slow command or a busy kerne
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import signal
 import threading
 import time
 import uuid
@@ -71,6 +74,7 @@ class Bridge:
         self._lock = threading.Lock()
         self._next_call = 0
         self._replies: dict[int, Future[tuple[bool, Any]]] = {}
+        self._running: set[int] = set()  # process groups of the commands running now
 
     # -- jido.* ---------------------------------------------------------------------------
 
@@ -186,13 +190,39 @@ class Bridge:
         # Never outlive the run's own deadline: the command is killed and Lua stops cleanly.
         limit = max(0.001, min(limit, self._limiter.remaining() + 0.05))
         job = self._commands.submit(
-            run_command, name, argv, self.root,
+            self._command, name, argv, self.root,
             allowlist=self.limits.shell_allowlist, timeout=limit, max_output=self.limits.shell_max_output, git=self.git,
             in_session=True,  # the kernel kills the worker's session when the worker ends
         )  # fmt: skip
-        result = self._wait(job)
+        try:
+            result = self._wait(job)
+        except ArgumentError:
+            self._stop_commands()  # a stopped run leaves no command running
+            raise
         summary = f"exit code {result.exit_code}" + (", output truncated" if result.truncated else "")
         return {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}, summary
+
+    def _command(self, *args: Any, **kwargs: Any) -> Any:
+        """:func:`run_command` in a pool thread, its process group known while it runs."""
+        pids: list[int] = []
+
+        def started(pid: int) -> None:
+            with self._lock:
+                self._running.add(pid)
+            pids.append(pid)
+
+        try:
+            return run_command(*args, **kwargs, started=started)
+        finally:
+            with self._lock:
+                self._running.difference_update(pids)
+
+    def _stop_commands(self) -> None:
+        """Kill the process group of every command running now."""
+        with self._lock:
+            for pgid in self._running:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pgid, signal.SIGKILL)
 
     def _wait(self, job: Future[Any]) -> Any:
         while not self._limiter.tripped.is_set():
