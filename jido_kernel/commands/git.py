@@ -30,6 +30,7 @@ from pathlib import Path
 
 from jido_kernel.commands.allowlist import SEARCH_PATH
 from jido_kernel.commands.options import ShellError
+from jido_kernel.security.policy import SANDBOX, Policy
 
 __all__ = [
     "GIT_HARDENING",
@@ -40,6 +41,7 @@ __all__ = [
     "git_argv",
     "git_environment",
     "pin_git_dir",
+    "sandbox_policy",
 ]
 
 GIT_HARDENING: tuple[str, ...] = (
@@ -139,6 +141,12 @@ def pin_git_dir(root: Path) -> GitPin:
     if not stat.S_ISDIR(info.st_mode):
         return GitPin(None, "the project's .git is not a directory (a worktree or submodule link); git is not offered")
     return GitPin(candidate, config_paths=config_paths(Path(os.path.realpath(root)), candidate))
+
+
+def sandbox_policy(root: Path) -> Policy:
+    """:data:`SANDBOX` with the files the root's repository configuration names read-only
+    (for untrusted writes that have no pinned repository at hand)."""
+    return SANDBOX.protecting(pin_git_dir(root).config_paths)
 
 
 def config_paths(root: Path, git_dir: Path, timeout: float = 10.0) -> frozenset[tuple[str, ...]]:

@@ -149,8 +149,10 @@ print(jido.mkdir_p({json.dumps(target + "/x")}) == nil)
 """
     with jido_kernel(root) as (_, kc):
         run = execute(kc, _lua(lua))
+        magic = execute(kc, f"%%write_file {target}\n#!/bin/sh\ntouch pwned\n")
     assert run.status == "ok", failure(run) if run.error else None
     assert run.stdout.split() == ["true"] * 4, run.stdout
+    assert magic.status == "error" and "configuration" in failure(magic)["evalue"]
     assert not (root / target).exists() or (root / target).read_text().startswith("#!/bin/sh\nexit 0")
 
 
