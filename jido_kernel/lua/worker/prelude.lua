@@ -6,7 +6,7 @@
 -- Python callables stay upvalues of these closures: cells never see a Python object.
 -- Returns the entry points the runtime calls from Python.
 
-local emit, co_enter, co_leave, sleep_call, trip_memory, limit_on, lift, restore,
+local emit, co_enter, sleep_call, trip_memory, limit_on, lift, restore,
       bridge_call, state_call, bridge_names, state_names = ...
 
 local assert, error, ipairs, next, pairs, select = assert, error, ipairs, next, pairs, select
@@ -268,8 +268,32 @@ local function sb_print(...)
 end
 
 ---------------------------------------------------------------------------------------
--- Coroutines: every thread gets the hook function registered at creation, and every
--- resume or close tells the runtime which thread runs, so a tripped limit reaches it.
+-- Coroutines: every thread gets the hook function registered at creation. The runtime
+-- knows, for each depth of nested resumes, the thread last resumed at that depth; that
+-- thread stays referenced in `entered` until another takes its place (the runtime is told
+-- first), so the runtime only ever arms live threads, and a tripped limit reaches every
+-- running one. Resuming the thread the runtime already has for its depth (a generator)
+-- does not call into the runtime.
+
+local MAX_DEPTH = 256  -- more nested resumes than the C stack allows
+local entered = {}     -- depth -> thread; preallocated, so recording one never allocates
+local depth = 0
+
+local function forget_entered()
+  for d = 1, MAX_DEPTH do entered[d] = false end
+  depth = 0
+end
+forget_entered()
+
+local function enter(co)
+  local d = depth + 1
+  if entered[d] ~= co then
+    if d > MAX_DEPTH then error("C stack overflow", 3) end
+    co_enter(address(co), d)
+    entered[d] = co
+  end
+  depth = d
+end
 
 local real_memerr = false
 local last_error = nil  -- the error value of the last failed resume or close, as raised
@@ -285,7 +309,7 @@ local function sb_create(...)
 end
 
 local function resumed(co, ok, ...)
-  co_leave()
+  depth = depth - 1
   if ok then return true, ... end
   local err = ...
   last_error = err
@@ -300,7 +324,7 @@ end
 
 local function sb_resume(co, ...)
   if type(co) ~= "thread" then bad_argument(1, "resume", "thread", co) end
-  co_enter(address(co))
+  enter(co)
   return resumed(co, co_resume(co, ...))
 end
 
@@ -311,7 +335,7 @@ local function sb_close(co)
   if status ~= "suspended" and status ~= "dead" then
     error(format("cannot close a %s coroutine", status), 2)
   end
-  co_enter(address(co))
+  enter(co)
   return resumed(co, co_close(co))
 end
 
@@ -436,6 +460,7 @@ local frames = nil  -- the cells' frames where the run's error was raised
 -- Compile and run one chunk under the memory limit; the runtime arms the time limits.
 local function run(code, chunkname, want_return)
   results, frames, tripped, real_memerr, raised = nil, nil, false, false, false
+  forget_entered()
   limit_on()
   local fn, err = load(code, chunkname, "t", env)
   if not fn then return false, err end
@@ -509,6 +534,7 @@ return {
   names = names,
   take = take,
   traceback = traceback,
+  release = forget_entered,
   allocation_failed = allocation_failed,
   finish = finish,
   set = function(name, value) rawset(env, name, value) end,

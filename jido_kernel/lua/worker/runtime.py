@@ -131,7 +131,6 @@ class SandboxRuntime:
             _PRELUDE,
             callbacks.emit,
             self.limiter.enter,
-            self.limiter.leave,
             self.limiter.sleep,
             self._trip_memory,
             self._limit_on,
@@ -201,7 +200,9 @@ class SandboxRuntime:
         finally:
             duration = time.perf_counter() - start
             self._lift()
-            if self.limiter.end():
+            armed = self.limiter.end()
+            self._entry["release"]()  # no thread is armed after end(): the threads may go
+            if armed:
                 self._entry["finish"]()
         outcome = RunOutcome(duration=duration)
         if answer is True:

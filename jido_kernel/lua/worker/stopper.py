@@ -14,10 +14,14 @@ slow to take) the run's clock stands still (:meth:`Limiter.paused`): kernel-side
 not charged to Lua, up to an allowance per run (``kernel_time``), so a slow kernel never
 turns into a Lua timeout and a cell still ends in bounded time.
 
-The sandbox's coroutine functions report each resume through :meth:`Limiter.enter` and
-:meth:`Limiter.leave`; a thread entered after the trip is armed on entry. Only threads in
-the chain are touched, and only under the lock that guards it, so a pointer is never used
-after its coroutine could have been collected.
+The sandbox's coroutine functions keep, for each depth of nested resumes, the thread
+last resumed at that depth and report it through :meth:`Limiter.enter` when it changes
+(``prelude.lua``); a generator resumed again and again from the same place costs no call
+into Python. The thread a limit must reach at each depth is always the one reported
+there, and Lua keeps every reported thread referenced until another is reported in its
+place, so arming one (under the lock that guards the list) never touches a collected
+coroutine; arming a suspended or finished one is harmless. A thread entered after the
+trip is armed on entry, and threads created by an armed thread inherit its hook.
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ class Limiter:
         self._main = 0
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._chain: list[int] = []
+        self._chain: dict[int, int] = {}  # nesting depth -> lua_State* (0: the main thread)
         self._running = False
         self._armed = False
         self._deadline = 0.0
@@ -105,7 +109,7 @@ class Limiter:
         """Run ``run_id`` starts on the main thread; it trips ``"timeout"`` after ``timeout`` s
         of its own, not counting up to ``kernel_time`` s spent :meth:`paused`."""
         with self._wake:
-            self._chain = [self._main]
+            self._chain = {0: self._main}
             self._running = True
             self._armed = False
             self.reason = None
@@ -158,18 +162,13 @@ class Limiter:
         """Wait ``seconds`` without using CPU, or until a limit trips (``jido.sleep``)."""
         self.tripped.wait(min(seconds, self.remaining() + 1.0))
 
-    def enter(self, state: int) -> None:
-        """The running thread resumes (or closes) coroutine ``state``."""
+    def enter(self, state: int, depth: int) -> None:
+        """Coroutine ``state`` is resumed (or closed) at nesting ``depth`` (1: by the main
+        thread); it replaces the thread known at that depth."""
         with self._lock:
-            self._chain.append(state)
+            self._chain[depth] = state
             if self._armed:
                 self.hooks.arm(state)
-
-    def leave(self) -> None:
-        """The last entered coroutine returned control to its resumer."""
-        with self._lock:
-            if len(self._chain) > 1:
-                self._chain.pop()
 
     def trip(self, reason: str) -> None:
         """Stop the run in progress (any thread); a no-op between runs."""
@@ -191,7 +190,7 @@ class Limiter:
             self.tripped.set()
         if not self._armed:
             self._armed = True
-            for state in self._chain:
+            for state in self._chain.values():
                 self.hooks.arm(state)
 
     def watch(self) -> None:

@@ -306,6 +306,14 @@ class TestTimeLimit:
             "while true do local t = {} for i = 1, 100 do t[i] = {i} end end",
             "local function f() return pcall(f) end while true do f() end",
             "while true do coroutine.close(coroutine.create(function() end)) end",
+            ("local g = coroutine.wrap(function() for i = 1, 1e4 do coroutine.yield(i) end while true do end end) "
+             "while true do g() end"),
+            ("local a = coroutine.wrap(function() while true do coroutine.yield() end end) for i = 1, 100 do a() end "
+             "local b = coroutine.wrap(function() local c = coroutine.wrap(function() while true do end end) c() end) "
+             "b()"),
+            ("local outer = coroutine.wrap(function() for i = 1, 100 do coroutine.yield() end "
+             "local inner = coroutine.wrap(function() while true do coroutine.yield() end end) "
+             "while true do inner() end end) for i = 1, 100 do outer() end outer()"),
             "table.sort({3, 2, 1}, function(a, b) while true do end end)",
             "string.gsub('aaa', 'a', function() while true do end end)",
             "local t = setmetatable({}, {__index = function() while true do end end}) return t.x",
@@ -350,6 +358,29 @@ class TestTimeLimit:
         lua.stopped(code, "LuaTimeoutError")
         code = "local g = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i) end end) g() g() return g()"
         assert lua.value(code) == 3
+
+    def test_a_coroutine_kept_from_an_earlier_run_is_stopped(self, lua: Lua) -> None:
+        lua.values("gen = coroutine.wrap(function() while true do coroutine.yield(1) end end) gen() gen()")
+        lua.stopped("local spin = coroutine.wrap(function() gen() while true do end end) spin()", "LuaTimeoutError")
+        lua.stopped("while true do gen() end", "LuaTimeoutError")
+
+    def test_a_generator_resumed_again_does_not_call_into_python(self, limiter: Limiter) -> None:
+        calls: list[int] = []
+        original = limiter.enter
+
+        def counted(state: int, depth: int) -> None:
+            calls.append(depth)
+            original(state, depth)
+
+        limiter.enter = counted  # type: ignore[method-assign]
+        try:
+            lua = Lua(limiter)
+            lua.values(
+                "local g = coroutine.wrap(function() while true do coroutine.yield() end end) for i = 1, 1e3 do g() end"
+            )
+            assert calls == [1]
+        finally:
+            del limiter.enter
 
     def test_a_run_that_ends_without_tripping_leaves_no_hook(self, lua: Lua) -> None:
         lua.values("local s = 0 for i = 1, 1e6 do s = s + i end return s", timeout=5)
