@@ -56,7 +56,7 @@ def test_manager_file_operations_inside_the_root(session: Session) -> None:
     manager = session.manager
     manager.write_file("src/main.lua", "return 1\n")
     assert manager.read_file("src/main.lua") == "return 1\n"
-    assert manager.read_file("src/main.lua", numbered=True) == "     1→return 1\n     2→"
+    assert manager.read_file("src/main.lua", numbered=True) == "     1→return 1"
     assert manager.list_dir() == [{"name": "src", "type": "directory"}]
     assert manager.validate_path("src/main.lua") == session.project_root / "src" / "main.lua"
     assert manager.glob("**/*.lua") == ["src/main.lua"]

@@ -84,9 +84,9 @@ def lua(root: Path, limiter: Limiter) -> Iterator[Bridged]:
 
 class TestFiles:
     def test_read_file_numbers_lines(self, lua: Bridged) -> None:
-        assert lua.values("return jido.read_file('a.txt')") == ["     1→hello\n     2→world\n     3→"]
+        assert lua.values("return jido.read_file('a.txt')") == ["     1→hello\n     2→world"]
         assert lua.values("return jido.read_file('a.txt', {offset = 2, limit = 1})") == ["     2→world"]
-        assert lua.values("return jido.read_file('a.txt', {offset = 2.0})") == ["     2→world\n     3→"]
+        assert lua.values("return jido.read_file('a.txt', {offset = 2.0})") == ["     2→world"]
 
     @pytest.mark.parametrize(
         ("call", "message"),
@@ -258,7 +258,7 @@ class TestToolCalls:
         assert running["id"] == done["id"] and running2["id"] == failed["id"] and running["id"] != failed["id"]
         assert running == {"id": running["id"], "name": "read_file", "arguments": {"path": "a.txt"},
                            "status": "running", "duration_ms": None, "result_summary": None}  # fmt: skip
-        assert done["status"] == "completed" and done["result_summary"] == "3 lines" and done["duration_ms"] >= 0
+        assert done["status"] == "completed" and done["result_summary"] == "2 lines" and done["duration_ms"] >= 0
         assert (failed["status"], failed["result_summary"]) == ("error", "File not found: missing")
         assert all(message["id"] == 5 for message in lua.sent)
 
