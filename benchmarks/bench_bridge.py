@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ def measure(root: Path) -> dict[str, list[float]]:
     big.mkdir()
     for index in range(ENTRIES):
         (big / f"f{index:05d}").touch()
-    calls: list[dict[str, Any]] = []
+    calls: list[Mapping[str, Any]] = []
     sandbox = LuaSandbox(root, on_tool_call=calls.append)
     results: dict[str, list[float]] = {}
     try:
