@@ -23,7 +23,10 @@ RULES: dict[str, str] = {
     "protected_settings_file": "settings files (.jido_code/settings.json) are protected",
     "protected_path": "the .jido_code directory is protected from sandboxed code",
     "read_only_path": "the .git directory is read-only for sandboxed code",
-    "git_metadata": ("sandboxed code may not create or change version control metadata (.git, HEAD, .hg, .bzr)"),
+    "git_metadata": (
+        "sandboxed code may not create or change git metadata (.git, HEAD) or other version control "
+        "metadata (.hg, .bzr)"
+    ),
     "trusted_config": (
         "sandboxed code may not create or change files trusted programs read as configuration "
         "or run (.pdbrc, paths the repository's git configuration names)"
