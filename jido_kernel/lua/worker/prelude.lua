@@ -19,7 +19,7 @@ local co_status, co_running, co_yield, co_isyieldable = coroutine.status, corout
                                                          coroutine.isyieldable
 local sethook, debug_getmetatable, getinfo = debug.sethook, debug.getmetatable, debug.getinfo
 local format, concat, pack, unpack = string.format, table.concat, table.pack, table.unpack
-local find, sub, gsub = string.find, string.sub, string.gsub
+local find, sub, gsub, byte = string.find, string.sub, string.gsub, string.byte
 
 local MEMERR = "not enough memory"
 local STOPPED = "Lua execution stopped: a time, interrupt or memory limit was reached"
@@ -102,7 +102,7 @@ end
 
 -- `e` with the sandbox's position replaced; `level` is the raising frame as user_where counts.
 local function relocated(e, co, level)
-  if type(e) == "string" and sub(e, 1, 15) == "[jido sandbox]:" then
+  if type(e) == "string" and byte(e, 1) == 91 and sub(e, 1, 15) == "[jido sandbox]:" then  -- 91: "["
     local _, stop, line = find(e, "^%[jido sandbox%]:(%d+): ")
     if stop then return user_where(co, level + 1, tonumber(line)) .. sub(e, stop + 1) end
   end
@@ -252,7 +252,7 @@ local function sb_collectgarbage(option, ...)
 end
 
 local function sb_setmetatable(...)
-  local mt = select(2, ...)
+  local _, mt = ...
   if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
     error("setmetatable: metatables with a __gc field are not allowed in the sandbox "
           .. "(finalizers run where time limits cannot stop them)", 2)
@@ -285,14 +285,11 @@ local function forget_entered()
 end
 forget_entered()
 
-local function enter(co)
-  local d = depth + 1
-  if entered[d] ~= co then
-    if d > MAX_DEPTH then error("C stack overflow", 3) end
-    co_enter(address(co), d)
-    entered[d] = co
-  end
-  depth = d
+-- `co` is resumed at depth `d` and the runtime has another thread there.
+local function enter(co, d)
+  if d > MAX_DEPTH then error("C stack overflow", 3) end
+  co_enter(address(co), d)
+  entered[d] = co
 end
 
 local real_memerr = false
@@ -324,7 +321,9 @@ end
 
 local function sb_resume(co, ...)
   if type(co) ~= "thread" then bad_argument(1, "resume", "thread", co) end
-  enter(co)
+  local d = depth + 1
+  if entered[d] ~= co then enter(co, d) end
+  depth = d
   return resumed(co, co_resume(co, ...))
 end
 
@@ -335,13 +334,13 @@ local function sb_close(co)
   if status ~= "suspended" and status ~= "dead" then
     error(format("cannot close a %s coroutine", status), 2)
   end
-  enter(co)
+  local d = depth + 1
+  if entered[d] ~= co then enter(co, d) end
+  depth = d
   return resumed(co, co_close(co))
 end
 
-local function unwrapped(co, ok, ...)
-  if ok then return ... end
-  local err = ...
+local function wrap_failed(co, ok, err)
   local memory = rawequal(err, MEMERR) and real_memerr
   real_memerr = false
   if rawequal(err, MEMERR) and not memory then raised = true end  -- for the close below
@@ -358,12 +357,23 @@ local function unwrapped(co, ok, ...)
   error(err, 2)  -- a string error gets the caller's position, as with coroutine.wrap
 end
 
+local function unwrapped(co, ok, ...)
+  if ok then
+    depth = depth - 1
+    return ...
+  end
+  return wrap_failed(co, resumed(co, ok, ...))
+end
+
 local function sb_wrap(...)
   local f = ...
   if type(f) ~= "function" then bad_argument(1, "wrap", "function", f, select("#", ...) == 0) end
   local co = sb_create(f)
   return function(...)
-    return unwrapped(co, sb_resume(co, ...))
+    local d = depth + 1
+    if entered[d] ~= co then enter(co, d) end
+    depth = d
+    return unwrapped(co, co_resume(co, ...))
   end
 end
 
