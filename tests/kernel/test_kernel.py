@@ -85,7 +85,7 @@ def test_kernel_starts_without_a_session_when_the_root_is_invalid(tmp_path: Path
         banner = kc.get_shell_msg(timeout=30)["content"]["banner"]
         run = execute(kc, "%project_root")
         alive = execute(kc, "1 + 1")
-    assert "no session" in banner and str(missing) in banner
+    assert "No jido session is open" in banner and str(missing) in banner and "JIDO_PROJECT_ROOT" in banner
     assert run.status == "error"
     assert run.error["ename"] == "SessionError"
     assert "%session new" in run.error["evalue"]
