@@ -196,4 +196,14 @@ def test_an_interrupt_kills_the_running_command(tmp_path: Path, cell: str) -> No
         gone = _until(lambda: not _running(argument), 3)
         after = execute(kc, _lua("return 7"))
     assert gone, _running(argument)
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt", reply["content"]
     assert after.status == "ok" and after.result == {"text/plain": "7"}
+
+
+def test_a_time_limit_reached_in_a_command_ends_the_cell_as_timed_out(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    with jido_kernel(root) as (_, kc):
+        run = execute(kc, '%%lua --timeout 1\nreturn jido.shell("sleep", {"7.25"})')
+    assert run.status == "error" and failure(run)["ename"] == "LuaTimeoutError", run.reply["content"]
+    assert not _running("7.25")

@@ -39,7 +39,7 @@ from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import FROM_KERNEL, MAX_ERROR, MAX_FRAME, MAX_FRAMES, ProtocolError
 from jido_kernel.lua.wire import WireError, check_value, decode, encode
 from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
-from jido_kernel.lua.worker.runtime import Callbacks, RunOutcome, SandboxRuntime
+from jido_kernel.lua.worker.runtime import Callbacks, RunError, RunOutcome, SandboxRuntime
 from jido_kernel.lua.worker.stopper import Limiter, LuaHooks
 
 FLUSH_INTERVAL = 0.05
@@ -280,6 +280,8 @@ class Worker:
             run_id=run_id, kernel_time=limits.kernel_time,
         )  # fmt: skip
         self.output.flush()
+        if outcome.error is None and self.limiter.reason in ("interrupt", "timeout"):
+            outcome.error = _stopped(self.limiter.reason, limits.timeout)  # tripped in a tool call's wait
         if outcome.error is not None:
             error = outcome.error
             self._fail(run_id, error.type, error.message, error.chunk, error.line, error.traceback)
@@ -319,6 +321,17 @@ class Worker:
         gc.collect()  # the old state and the callables it held form reference cycles
         self.runtime = self._new_runtime()
         self.channel.send({"type": "done", "id": message["id"]})
+
+
+def _stopped(reason: str, timeout: float) -> RunError:
+    """A run whose limit tripped while Lua waited on a tool call, with nothing run after it."""
+    if reason == "timeout":
+        return RunError(
+            "LuaTimeoutError",
+            f"Lua time limit exceeded: the cell ran longer than {timeout:g} s and was stopped. "
+            "The Lua state is intact; allow more time with --timeout or the lua_timeout setting.",
+        )
+    return RunError("KeyboardInterrupt", "Lua execution interrupted; the Lua state is intact.")
 
 
 def _error_type(error: Exception) -> str:
