@@ -207,3 +207,26 @@ def test_a_time_limit_reached_in_a_command_ends_the_cell_as_timed_out(tmp_path: 
         run = execute(kc, '%%lua --timeout 1\nreturn jido.shell("sleep", {"7.25"})')
     assert run.status == "error" and failure(run)["ename"] == "LuaTimeoutError", run.reply["content"]
     assert not _running("7.25")
+
+
+def test_load_ext_in_plain_ipython_guards_children_and_the_debugger(
+    project: Path, jido_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    (project / ".pdbrc").write_text("p 'rc ran'\n")
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("JIDO_PROJECT_ROOT", str(project))
+    monkeypatch.delenv("PYTHONSAFEPATH", raising=False)
+    monkeypatch.setattr(sys, "breakpointhook", sys.__breakpointhook__)
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "jido_kernel")
+    try:
+        debugger = ip.InteractiveTB.debugger_cls()
+        assert os.environ.get("PYTHONSAFEPATH") == "1"
+        assert debugger.rcLines == []
+        assert sys.breakpointhook is not sys.__breakpointhook__
+    finally:
+        ip.run_line_magic("unload_ext", "jido_kernel")
