@@ -25,9 +25,10 @@ Writing
     lock lives in the global directory, ``locks/<sha256 of the project path>.lock``, so
     the project gains only its ``settings.json``; the global file's lock is beside it),
     so concurrent writers (several kernels) lose no update. The file is replaced
-    atomically (temporary file with a random name, fsync, rename) with mode 0600. A malformed or unreadable file is never overwritten unless ``force=True``. The
-    local ``.jido_code`` directory is created with mode 0700 and refused if it is a
-    symlink. The sandbox cannot reach these files: the security library refuses
+    atomically (temporary file with a random name, fsync, rename) with mode 0600. A
+    malformed or unreadable file is never overwritten unless ``force=True``. The local
+    ``.jido_code`` directory is created with mode 0700 and refused if it is a symlink. The
+    sandbox cannot reach these files: the security library refuses
     ``.jido_code/settings.json`` (reason ``protected_settings_file``).
 
 Composition with traitlets configuration
