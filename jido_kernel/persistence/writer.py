@@ -7,9 +7,10 @@ while a message streams, the writer reads the text streamed so far every
 :data:`STREAM_POLL` seconds and appends what is new, so streaming costs the producer
 nothing per chunk. A ``kill -9`` loses what was not yet committed: the changes of the
 last moment (a batch gathers for :data:`BATCH_DELAY` seconds) and at most
-:data:`STREAM_POLL` seconds of a stream. Should the writer fall
-:data:`QUEUE_SIZE` changes behind (a stalled disk), producers wait for it rather than
-lose changes.
+:data:`STREAM_POLL` seconds of a stream. Should the writer fall :data:`QUEUE_SIZE`
+changes or :data:`MAX_QUEUED_CHARS` characters of content behind (a stalled disk, or
+Lua adding large messages faster than they can be written), producers wait for it
+rather than lose changes — so what the queue holds is bounded in count and in size.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from jido_kernel.state.records import StateEvent
 STREAM_POLL = 0.1
 BATCH_DELAY = 0.01
 QUEUE_SIZE = 10_000
+MAX_QUEUED_CHARS = 32 * 1024 * 1024
+MAX_WAIT = 30.0
+"""Seconds a producer waits for room before queueing anyway (a stalled disk)."""
 MAX_BATCH = 1_000
 PERSISTED_KINDS = frozenset(
     {
@@ -72,6 +76,8 @@ class Persister:
         with store.transaction(self._connection) as connection:
             store.set_meta(connection, name=name, project_root=project_root)
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(QUEUE_SIZE)
+        self._queued_chars = 0
+        self._room = threading.Condition()
         self._local = threading.local()
         self._stream: list[Any] | None = None  # [message id, next part, characters written]
         self._thread = threading.Thread(target=self._run, name=f"jido-persist-{path.stem[:8]}", daemon=True)
@@ -81,8 +87,18 @@ class Persister:
     # -- producer side -------------------------------------------------------------
 
     def _observe(self, event: StateEvent) -> None:
-        if not getattr(self._local, "muted", False):
-            self._queue.put((event.kind, event.payload))
+        if getattr(self._local, "muted", False):
+            return
+        size = _content_size(event.payload)
+        deadline = time.monotonic() + MAX_WAIT
+        with self._room:
+            while self._queued_chars and self._queued_chars + size > MAX_QUEUED_CHARS and self._thread.is_alive():
+                left = deadline - time.monotonic()
+                if left <= 0:  # never wedge the kernel on a stalled disk: queue it anyway
+                    break
+                self._room.wait(min(left, 1.0))
+            self._queued_chars += size
+        self._queue.put((event.kind, event.payload))
 
     @contextmanager
     def muted(self) -> Iterator[None]:
@@ -141,6 +157,10 @@ class Persister:
             except Exception as error:  # a full disk or a broken file must not stop the kernel
                 self.error = f"{type(error).__name__}: {error}"
                 _log.exception("jido_kernel: writing the session state to %s failed", self.path)
+            written = sum(_content_size(payload) for kind, payload in batch if kind in PERSISTED_KINDS)
+            with self._room:
+                self._queued_chars = max(0, self._queued_chars - written)
+                self._room.notify_all()
             for done in waiting:
                 done.set()
 
@@ -194,3 +214,11 @@ class Persister:
         store.append_part(connection, message_id, part, text[written:])
         self._stream = [message_id, part + 1, len(text)]
         return True
+
+
+def _content_size(payload: Any) -> int:
+    """Characters of text a queued change holds (its content, or its todos' texts)."""
+    if isinstance(payload, (list, tuple)):
+        return sum(_content_size(item) for item in payload)
+    content = getattr(payload, "content", None)
+    return len(content) if isinstance(content, str) else 0

@@ -49,8 +49,8 @@ def display_path(path: object) -> str:
     if isinstance(path, os.PathLike):
         path = os.fspath(path)
     text = path if isinstance(path, str) else repr(path)
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        text = "".join(f"\\x{ord(c):02x}" if ord(c) < 32 or ord(c) == 127 else c for c in text)
+    if any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in text):
+        text = "".join(f"\\x{ord(c):02x}" if ord(c) < 32 or 127 <= ord(c) <= 159 else c for c in text)
     if len(text) > _MAX_SHOWN:
         text = f"{text[:100]}...{text[-60:]} ({len(text)} chars)"
     return text

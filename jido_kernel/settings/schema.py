@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from jido_kernel.security.errors import display_path
 from jido_kernel.settings.errors import SettingsError
 
 _TYPE = "invalid_type"
@@ -177,7 +178,7 @@ def _shown(value: Any, limit: int = 80) -> str:
 
 def unknown_key(key: Any) -> SettingsError:
     """The error for a key that is not in :data:`SCHEMA`."""
-    return SettingsError(f"unknown key: {key} (known keys: {', '.join(SCHEMA)})", reason="unknown_key", key=str(key))
+    return SettingsError(f"unknown key: {display_path(key)} (known keys: {', '.join(SCHEMA)})", reason="unknown_key", key=str(key))
 
 
 def validate_value(key: Any, value: Any) -> None:

@@ -101,7 +101,8 @@ def test_read_file_plain_and_nested(root: Path) -> None:
         ("one\ntwo\nthree\nfour\nfive", 2, 2, "     2→two\n     3→three"),
         ("one\r\ntwo\r\nthree", None, None, "     1→one\n     2→two\n     3→three"),
         ("", None, None, "     1→"),
-        ("a\n", None, None, "     1→a\n     2→"),
+        ("a\n", None, None, "     1→a"),
+        ("a\n\n", None, None, "     1→a\n     2→"),
         ("one\ntwo", 0, 1, "     1→one"),
         ("one\ntwo", 5, None, ""),
         ("one\ntwo", 1, 0, ""),
@@ -750,7 +751,7 @@ def test_error_hierarchy() -> None:
     assert not issubclass(SecurityError, OSError) and issubclass(SecurityError, JidoError)
     error = PermissionDenied("a b")
     assert str(error) == "Permission denied: a b" and error.reason == "permission_denied" and error.path == "a b"
-    assert error._render_traceback_() == ["\x1b[0;31mPermissionDenied\x1b[0m: Permission denied: a b"]
+    assert error._render_traceback_() == ["\x1b[0;31mPermissionDenied\x1b[0m: a b"]
 
 
 def test_concurrent_writers_leave_a_whole_file(root: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jido_kernel.security.errors import display_path
 from jido_kernel.settings import (
     SCHEMA,
     InvalidProjectPath,
@@ -138,7 +139,7 @@ def test_unknown_keys_are_named(base: dict[str, Any], key: str, value: Any) -> N
     with pytest.raises(SettingsError) as info:
         validate({**base, key: value})
     assert info.value.reason == "unknown_key"
-    assert str(info.value).startswith(f"unknown key: {key} (known keys: ")
+    assert str(info.value).startswith(f"unknown key: {display_path(key)} (known keys: ")
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])

