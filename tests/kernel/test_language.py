@@ -122,5 +122,7 @@ def test_error_shows_the_lua_frames_by_default(kc: BlockingKernelClient) -> None
     assert error["ename"] == "LuaError"
     assert "bad x" in error["traceback"][0]
     assert not any("jido sandbox" in line or ".py" in line for line in error["traceback"])
+    frames = [line.strip() for line in error["traceback"][1:] if line.strip().startswith("<cell")]
+    assert [frame.split(": in ")[1] for frame in frames] == ["function 'parse'", "function 'run'", "main chunk"]
     short = failure(execute(kc, code.replace("%%lua", "%%lua --no-traceback", 1)))
     assert len(short["traceback"]) == 1
