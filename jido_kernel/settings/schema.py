@@ -178,7 +178,9 @@ def _shown(value: Any, limit: int = 80) -> str:
 
 def unknown_key(key: Any) -> SettingsError:
     """The error for a key that is not in :data:`SCHEMA`."""
-    return SettingsError(f"unknown key: {display_path(key)} (known keys: {', '.join(SCHEMA)})", reason="unknown_key", key=str(key))
+    return SettingsError(
+        f"unknown key: {display_path(key)} (known keys: {', '.join(SCHEMA)})", reason="unknown_key", key=str(key)
+    )
 
 
 def validate_value(key: Any, value: Any) -> None:
