@@ -14,60 +14,29 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
+from browser.lab import CHROMIUM, CHROMIUM_ARGS, serve, skip_without_chromium, write_settings
 from nbformat.v4 import new_code_cell, new_notebook
 
 import jido_kernel
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 BUILT = Path(jido_kernel.__file__).parent / "labextension"
 EXTENSION = "jido-kernel-lua"
-START_TIMEOUT = 90.0
 TIMEOUT_MS = 60_000
 LUA, PYTHON = "text/x-lua", "text/x-ipython"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
-if not CHROMIUM.exists():
-    pytest.skip(f"no browser: {CHROMIUM} is missing (Debian: apt-get install chromium)", allow_module_level=True)
+skip_without_chromium()
 if not (BUILT / "package.json").exists():
     pytest.skip(f"the JupyterLab extension is not built ({BUILT}): run make", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (it is in the `test` extra)")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -80,49 +49,13 @@ def jupyterlab(tmp_path: Path) -> Iterator[str]:
         metadata={"kernelspec": {"name": "jido", "display_name": "Jido (Python + Lua)", "language": "python"}},
     )
     nbformat.write(notebook, root / "cells.ipynb")
-    dirs = {name: tmp_path / name for name in ("config", "data", "runtime", "settings", "workspaces", "ipython")}
-    for path in dirs.values():
-        path.mkdir()
-    shutil.copytree(BUILT, dirs["data"] / "labextensions" / EXTENSION)
-    setting = dirs["settings"] / "@jupyterlab/apputils-extension/notification.jupyterlab-settings"
-    setting.parent.mkdir(parents=True)
-    setting.write_text(json.dumps({"fetchNews": "false"}))
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
-        "JUPYTER_DATA_DIR": str(dirs["data"]),
-        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
-        "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
-        "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
-        "IPYTHONDIR": str(dirs["ipython"]),
-    }
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
-        "--IdentityProvider.token=", "--PasswordIdentityProvider.hashed_password=",
-        "--ServerApp.allow_root=True", "--LabApp.expose_app_in_browser=True",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]  # fmt: skip
-    log_path = tmp_path / "jupyterlab.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"JupyterLab exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/kernelspecs", timeout=5):
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
+
+    def prepare(dirs: dict[str, Path]) -> None:
+        shutil.copytree(BUILT, dirs["data"] / "labextensions" / EXTENSION)
+        write_settings(dirs["settings"], {"@jupyterlab/apputils-extension/notification": {"fetchNews": "false"}})
+
+    with serve(tmp_path, root, prepare) as url:
         yield url
-    finally:
-        _stop(process)
 
 
 _READY = """

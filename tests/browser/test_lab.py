@@ -12,35 +12,21 @@ refused ``%%lua`` cell's one-line error. A screenshot is saved in the test's tmp
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
+from browser.lab import CHROMIUM, CHROMIUM_ARGS, serve, skip_without_chromium, write_settings
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOK = "03-live-state.ipynb"
 KERNEL_DISPLAY_NAME = "Jido (Python + Lua)"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-START_TIMEOUT = 90.0
 RUN_TIMEOUT_MS = 120_000
 # The final todo list, as the notebook's last update (the `todos-from-lua` cell) sets it.
 FINAL_TODOS = [
@@ -49,11 +35,7 @@ FINAL_TODOS = [
     ("Suggest where to start", "in_progress"),
 ]
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"no browser: {CHROMIUM} is missing (Debian: apt-get install chromium; .ci/run installs it)",
-        allow_module_level=True,
-    )
+skip_without_chromium()
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (it is in the `test` extra)")
 
 
@@ -70,85 +52,18 @@ def _expected_answer() -> str:
     return str(namespace["answer"])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _lab_settings(settings_dir: Path) -> None:
-    """Every cell stays in the DOM (no windowing); no news prompt over the notebook."""
-    for plugin, values in {
-        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
-    }.items():
-        path = settings_dir / f"{plugin}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop JupyterLab's process group: politely (it shuts its kernels down), then for sure."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
 @pytest.fixture
 def jupyterlab(tmp_path: Path) -> Iterator[str]:
-    """JupyterLab on a temporary copy of notebooks/; yields its base URL."""
+    """JupyterLab on a temporary copy of notebooks/ (every cell kept in the DOM, no news
+    prompt over the notebook); yields its base URL."""
     root = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", ".jido_code"))
-    dirs = {name: tmp_path / name for name in ("config", "data", "runtime", "settings", "workspaces", "ipython")}
-    for path in dirs.values():
-        path.mkdir()
-    _lab_settings(dirs["settings"])
-    env = {
-        **os.environ,  # JUPYTER_PATH holds the test run's `jido` kernelspec (conftest)
-        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
-        "JUPYTER_DATA_DIR": str(dirs["data"]),
-        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
-        "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
-        "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
-        "IPYTHONDIR": str(dirs["ipython"]),
+    settings = {
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
     }
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
-        "--IdentityProvider.token=", "--PasswordIdentityProvider.hashed_password=",
-        "--ServerApp.allow_root=True", "--LabApp.expose_app_in_browser=True",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]  # fmt: skip
-    log_path = tmp_path / "jupyterlab.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_until_serving(url, process, log_path)
+    with serve(tmp_path, root, lambda dirs: write_settings(dirs["settings"], settings)) as url:
         yield url
-    finally:
-        _stop(process)
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"JupyterLab exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/kernelspecs", timeout=5) as response:
-                specs = json.load(response)["kernelspecs"]
-            assert "jido" in specs, f"JupyterLab does not see the jido kernelspec: {sorted(specs)}"
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.3)
-    pytest.fail(f"JupyterLab did not answer within {START_TIMEOUT:g} s:\n{log_path.read_text()[-3000:]}")
 
 
 # JavaScript run in the page ---------------------------------------------------------------

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser.test_lab import CHROMIUM, CHROMIUM_ARGS, NOTEBOOK, RUN_TIMEOUT_MS, jupyterlab
+from browser.lab import CHROMIUM, CHROMIUM_ARGS
+from browser.test_lab import NOTEBOOK, RUN_TIMEOUT_MS, jupyterlab
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (it is in the `test` extra)")
