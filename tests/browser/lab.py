@@ -19,8 +19,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +41,31 @@ def skip_without_chromium() -> None:
             f"no browser: {CHROMIUM} is missing (Debian: apt-get install chromium; .ci/run installs it)",
             allow_module_level=True,
         )
+
+
+@contextmanager
+def page(tmp_path: Path, *, width: int, height: int, timeout_ms: float) -> Iterator[Any]:
+    """A page in headless Debian chromium with its own profile; on a failure its
+    screenshot is saved as ``failure.png`` in ``tmp_path``."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the `test` extra)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": width, "height": height},
+        )
+        opened = browser.new_page()
+        opened.set_default_timeout(timeout_ms)
+        try:
+            yield opened
+        except BaseException:
+            with suppress(Exception):
+                opened.screenshot(path=str(tmp_path / "failure.png"))
+            raise
+        finally:
+            browser.close()
 
 
 def write_settings(settings_dir: Path, plugins: dict[str, dict[str, object]]) -> None:

@@ -21,7 +21,8 @@ from typing import Any
 
 import nbformat
 import pytest
-from browser.lab import CHROMIUM, CHROMIUM_ARGS, serve, skip_without_chromium, write_settings
+from browser import lab
+from browser.lab import serve, skip_without_chromium, write_settings
 from nbformat.v4 import new_code_cell, new_notebook
 
 import jido_kernel
@@ -96,48 +97,32 @@ def _set_source(page: Any, index: int, source: str) -> None:
 
 
 def test_lua_cells_are_edited_as_lua(jupyterlab: str, tmp_path: Path) -> None:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1100, "height": 700},
+    with lab.page(tmp_path, width=1100, height=700, timeout_ms=TIMEOUT_MS) as page:
+        page.goto(f"{jupyterlab}/lab/tree/cells.ipynb")
+        page.wait_for_function(_READY)
+        # On opening: the %%lua cell is Lua, the Python cell is not.
+        assert _languages(page, [[LUA, "lua"], [PYTHON, "python"]]) == [[LUA, "lua"], [PYTHON, "python"]]
+        page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+        page.screenshot(path=str(tmp_path / "highlighting.png"))
+
+        # Edits: the magic added to the Python cell, removed from the Lua one.
+        _set_source(page, 1, "%%lua\nreturn #{1, 2}")
+        _set_source(page, 0, "local_t = 1  # now Python")
+        assert _languages(page, [[PYTHON, "python"], [LUA, "lua"]]) == [[PYTHON, "python"], [LUA, "lua"]]
+
+        # A new cell, typed into as a user does.
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:insert-cell-below')")
+        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.content.widgets.length === 3")
+        page.keyboard.press("Enter")
+        page.keyboard.type("%%lua\nprint('typed')")
+        expected = [[PYTHON, "python"], [LUA, "lua"], [LUA, "lua"]]
+        assert _languages(page, expected) == expected
+        page.screenshot(path=str(tmp_path / "highlighting-edited.png"))
+
+        # The jido output stylesheet is loaded as a global style.
+        rules = page.evaluate(
+            "() => [...document.styleSheets].flatMap(sheet => { try { return [...sheet.cssRules]; }"
+            " catch (e) { return []; } }).map(rule => rule.selectorText || '')"
+            ".filter(selector => selector.startsWith('.jido'))"
         )
-        page = browser.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        try:
-            page.goto(f"{jupyterlab}/lab/tree/cells.ipynb")
-            page.wait_for_function(_READY)
-            # On opening: the %%lua cell is Lua, the Python cell is not.
-            assert _languages(page, [[LUA, "lua"], [PYTHON, "python"]]) == [[LUA, "lua"], [PYTHON, "python"]]
-            page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
-            page.screenshot(path=str(tmp_path / "highlighting.png"))
-
-            # Edits: the magic added to the Python cell, removed from the Lua one.
-            _set_source(page, 1, "%%lua\nreturn #{1, 2}")
-            _set_source(page, 0, "local_t = 1  # now Python")
-            assert _languages(page, [[PYTHON, "python"], [LUA, "lua"]]) == [[PYTHON, "python"], [LUA, "lua"]]
-
-            # A new cell, typed into as a user does.
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:insert-cell-below')")
-            page.wait_for_function("() => window.jupyterapp.shell.currentWidget.content.widgets.length === 3")
-            page.keyboard.press("Enter")
-            page.keyboard.type("%%lua\nprint('typed')")
-            expected = [[PYTHON, "python"], [LUA, "lua"], [LUA, "lua"]]
-            assert _languages(page, expected) == expected
-            page.screenshot(path=str(tmp_path / "highlighting-edited.png"))
-
-            # The jido output stylesheet is loaded as a global style.
-            rules = page.evaluate(
-                "() => [...document.styleSheets].flatMap(sheet => { try { return [...sheet.cssRules]; }"
-                " catch (e) { return []; } }).map(rule => rule.selectorText || '')"
-                ".filter(selector => selector.startsWith('.jido'))"
-            )
-            assert ".jido .jido-msg" in rules
-        except BaseException:
-            with contextlib.suppress(Exception):
-                page.screenshot(path=str(tmp_path / "failure.png"))
-            raise
-        finally:
-            browser.close()
+        assert ".jido .jido-msg" in rules

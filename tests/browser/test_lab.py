@@ -11,7 +11,6 @@ refused ``%%lua`` cell's one-line error. A screenshot is saved in the test's tmp
 
 from __future__ import annotations
 
-import contextlib
 import re
 import shutil
 from collections.abc import Iterator
@@ -20,7 +19,8 @@ from typing import Any
 
 import nbformat
 import pytest
-from browser.lab import CHROMIUM, CHROMIUM_ARGS, serve, skip_without_chromium, write_settings
+from browser import lab
+from browser.lab import serve, skip_without_chromium, write_settings
 
 pytestmark = pytest.mark.browser
 
@@ -145,65 +145,49 @@ def _outputs(page: Any, needle: str) -> dict[str, Any]:
 
 def test_live_state_notebook_in_jupyterlab(jupyterlab: str, tmp_path: Path) -> None:
     answer = _expected_answer()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 5200},
+    with lab.page(tmp_path, width=1280, height=5200, timeout_ms=RUN_TIMEOUT_MS) as page:
+        page.goto(f"{jupyterlab}/lab/tree/{NOTEBOOK}")
+        page.wait_for_function(_KERNEL_READY)
+        page.evaluate(_HELPERS)
+        kernel_name = page.locator(".jp-NotebookPanel .jp-Toolbar-kernelName").inner_text()
+        assert kernel_name.strip() == KERNEL_DISPLAY_NAME
+
+        # Start from a blank notebook, so everything checked below comes from this run.
+        _command(page, "notebook:clear-all-cell-outputs")
+        page.wait_for_function(
+            "() => !document.querySelector('.jp-Notebook .jp-OutputArea-child')"
+            " && window.jidoTest.prompts().every(p => !/\\d/.test(p))"
         )
-        page = browser.new_page()
-        page.set_default_timeout(RUN_TIMEOUT_MS)
-        try:
-            page.goto(f"{jupyterlab}/lab/tree/{NOTEBOOK}")
-            page.wait_for_function(_KERNEL_READY)
-            page.evaluate(_HELPERS)
-            kernel_name = page.locator(".jp-NotebookPanel .jp-Toolbar-kernelName").inner_text()
-            assert kernel_name.strip() == KERNEL_DISPLAY_NAME
+        assert page.evaluate("(needle) => window.jidoTest.watch(needle)", "state.stream()") == 1
+        _command(page, "notebook:run-all-cells")
+        page.wait_for_function(_ALL_CELLS_RAN, polling=250)
 
-            # Start from a blank notebook, so everything checked below comes from this run.
-            _command(page, "notebook:clear-all-cell-outputs")
-            page.wait_for_function(
-                "() => !document.querySelector('.jp-Notebook .jp-OutputArea-child')"
-                " && window.jidoTest.prompts().every(p => !/\\d/.test(p))"
-            )
-            assert page.evaluate("(needle) => window.jidoTest.watch(needle)", "state.stream()") == 1
-            _command(page, "notebook:run-all-cells")
-            page.wait_for_function(_ALL_CELLS_RAN, polling=250)
+        page.screenshot(path=str(tmp_path / "03-live-state-full.png"))
+        page.set_viewport_size({"width": 1280, "height": 1100})
+        page.evaluate(
+            "() => { window.jupyterapp.shell.collapseLeft();"
+            " const cell = window.jidoTest.cell('%messages'); cell.scrollIntoView({block: 'start'});"
+            " cell.closest('.jp-WindowedPanel-outer')?.scrollBy(0, -24); }"
+        )
+        page.screenshot(path=str(tmp_path / "03-live-state.png"))
 
-            page.screenshot(path=str(tmp_path / "03-live-state-full.png"))
-            page.set_viewport_size({"width": 1280, "height": 1100})
-            page.evaluate(
-                "() => { window.jupyterapp.shell.collapseLeft();"
-                " const cell = window.jidoTest.cell('%messages'); cell.scrollIntoView({block: 'start'});"
-                " cell.closest('.jp-WindowedPanel-outer')?.scrollBy(0, -24); }"
-            )
-            page.screenshot(path=str(tmp_path / "03-live-state.png"))
+        # The stream grew in place: one output area, updated, ending with the full text.
+        stream = _outputs(page, "state.stream()")
+        assert stream["cells"] == 1 and stream["children"] == 1, stream
+        assert [text.strip() for text in stream["stream"]] == [answer]
+        history = page.evaluate("() => window.jidoTest.seen")
+        shown = [state for state in history if state["children"]]
+        assert {state["children"] for state in shown} == {1}, history
+        texts = [state["text"] for state in shown if state["text"]]
+        assert texts and texts[-1].strip() == answer, history
+        assert all(answer.startswith(text) for text in texts), history
+        assert any(len(text) < len(answer) for text in texts), f"never seen growing: {history}"
+        assert page.locator(".jp-Notebook .jido-stream").count() == 1
 
-            # The stream grew in place: one output area, updated, ending with the full text.
-            stream = _outputs(page, "state.stream()")
-            assert stream["cells"] == 1 and stream["children"] == 1, stream
-            assert [text.strip() for text in stream["stream"]] == [answer]
-            history = page.evaluate("() => window.jidoTest.seen")
-            shown = [state for state in history if state["children"]]
-            assert {state["children"] for state in shown} == {1}, history
-            texts = [state["text"] for state in shown if state["text"]]
-            assert texts and texts[-1].strip() == answer, history
-            assert all(answer.startswith(text) for text in texts), history
-            assert any(len(text) < len(answer) for text in texts), f"never seen growing: {history}"
-            assert page.locator(".jp-Notebook .jido-stream").count() == 1
+        todos = _outputs(page, "%todos")
+        assert [tuple(item) for item in todos["todos"]] == FINAL_TODOS, todos
 
-            todos = _outputs(page, "%todos")
-            assert [tuple(item) for item in todos["todos"]] == FINAL_TODOS, todos
-
-            refused = _outputs(page, 'assert(jido.shell("python3"')
-            (error,) = refused["errors"]
-            assert len(error.strip().splitlines()) == 1, error
-            assert error.startswith("LuaError:") and "interpreters are blocked (python3)" in error
-        except BaseException:
-            with contextlib.suppress(Exception):
-                page.screenshot(path=str(tmp_path / "failure.png"))
-            raise
-        finally:
-            browser.close()
+        refused = _outputs(page, 'assert(jido.shell("python3"')
+        (error,) = refused["errors"]
+        assert len(error.strip().splitlines()) == 1, error
+        assert error.startswith("LuaError:") and "interpreters are blocked (python3)" in error

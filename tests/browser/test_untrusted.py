@@ -10,12 +10,11 @@ struck through (``<s>``), roles and statuses are words. The test opens a copy of
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser.lab import CHROMIUM, CHROMIUM_ARGS
+from browser import lab
 from browser.test_lab import NOTEBOOK, RUN_TIMEOUT_MS, jupyterlab
 
 pytestmark = pytest.mark.browser
@@ -41,29 +40,13 @@ _SHOWN = """
 
 
 def test_an_untrusted_tour_notebook_reads_well(jupyterlab: str, tmp_path: Path) -> None:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 5200},
-        )
-        page = browser.new_page()
-        page.set_default_timeout(RUN_TIMEOUT_MS)
-        try:
-            page.goto(f"{jupyterlab}/lab/tree/{NOTEBOOK}")
-            page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jido').length > 3")
-            shown: dict[str, Any] = page.evaluate(_SHOWN)
-            page.screenshot(path=str(tmp_path / "03-live-state-untrusted.png"), full_page=True)
-            assert shown["styles"] == 0, "an untrusted notebook's inline styles are dropped"
-            assert shown["toolTables"] >= 2, shown
-            assert shown["struck"] and all(line == "line-through" for _, line in shown["struck"]), shown
-            assert {"user", "assistant"} <= {role.lower() for role in shown["roles"]}, shown
-            assert {"completed", "error"} <= {status.lower() for status in shown["statuses"]}, shown
-        except BaseException:
-            with contextlib.suppress(Exception):
-                page.screenshot(path=str(tmp_path / "failure.png"))
-            raise
-        finally:
-            browser.close()
+    with lab.page(tmp_path, width=1280, height=5200, timeout_ms=RUN_TIMEOUT_MS) as page:
+        page.goto(f"{jupyterlab}/lab/tree/{NOTEBOOK}")
+        page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jido').length > 3")
+        shown: dict[str, Any] = page.evaluate(_SHOWN)
+        page.screenshot(path=str(tmp_path / "03-live-state-untrusted.png"), full_page=True)
+        assert shown["styles"] == 0, "an untrusted notebook's inline styles are dropped"
+        assert shown["toolTables"] >= 2, shown
+        assert shown["struck"] and all(line == "line-through" for _, line in shown["struck"]), shown
+        assert {"user", "assistant"} <= {role.lower() for role in shown["roles"]}, shown
+        assert {"completed", "error"} <= {status.lower() for status in shown["statuses"]}, shown
