@@ -76,9 +76,26 @@ def write_settings(settings_dir: Path, plugins: dict[str, dict[str, object]]) ->
         path.write_text(json.dumps(values))
 
 
+APPS = {
+    "jupyterlab": [
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ],
+    "notebook": ["--JupyterNotebookApp.expose_app_in_browser=True"],
+}
+"""The front ends a test can serve (JupyterLab 4, Notebook 7), with the flags that expose
+``window.jupyterapp`` to the page."""
+
+
 @contextmanager
-def serve(tmp_path: Path, root: Path, prepare: Callable[[dict[str, Path]], None] | None = None) -> Iterator[str]:
-    """JupyterLab serving ``root``; yields its base URL.
+def serve(
+    tmp_path: Path,
+    root: Path,
+    prepare: Callable[[dict[str, Path]], None] | None = None,
+    *,
+    app: str = "jupyterlab",
+) -> Iterator[str]:
+    """JupyterLab (or Notebook 7, ``app="notebook"``) serving ``root``; yields its base URL.
 
     ``prepare`` receives the server's own directories (``config``, ``data``, ``settings``…)
     before it starts, to add settings or extensions.
@@ -100,13 +117,12 @@ def serve(tmp_path: Path, root: Path, prepare: Callable[[dict[str, Path]], None]
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+        sys.executable, "-m", app, "--no-browser", "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
         "--IdentityProvider.token=", "--PasswordIdentityProvider.hashed_password=",
-        "--ServerApp.allow_root=True", "--LabApp.expose_app_in_browser=True",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--ServerApp.allow_root=True", *APPS[app],
     ]  # fmt: skip
-    log_path = tmp_path / "jupyterlab.log"
+    log_path = tmp_path / f"{app}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -1,7 +1,7 @@
-"""In a real browser: the jido JupyterLab extension edits ``%%lua`` cells as Lua.
+"""In a real browser: the jido extension edits ``%%lua`` cells as Lua, in JupyterLab 4 and Notebook 7.
 
-JupyterLab (the ``lab`` extra) runs with its own configuration, data, runtime, settings
-and workspace directories; its data directory holds the extension as built into the
+JupyterLab and Notebook 7 (both in the ``lab`` extra) run with their own configuration,
+data, runtime, settings and workspace directories; its data directory holds the extension as built into the
 package (``jido_kernel/labextension``, which ``make`` builds with npm), so the test
 sees what ``pip install`` gives a user. Playwright drives Debian's ``chromium``. The
 test opens a notebook on the ``jido`` kernel and checks each code cell's language —
@@ -40,9 +40,13 @@ if not (BUILT / "package.json").exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (it is in the `test` extra)")
 
 
-@pytest.fixture
-def jupyterlab(tmp_path: Path) -> Iterator[str]:
-    """JupyterLab with the built extension, on a folder holding ``cells.ipynb``."""
+PAGES = {"jupyterlab": "lab/tree/cells.ipynb", "notebook": "notebooks/cells.ipynb"}
+
+
+@pytest.fixture(params=sorted(PAGES))
+def front_end(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """JupyterLab 4 or Notebook 7 with the built extension, on a folder holding
+    ``cells.ipynb``; yields the notebook's URL."""
     root = tmp_path / "root"
     root.mkdir()
     notebook = new_notebook(
@@ -55,8 +59,11 @@ def jupyterlab(tmp_path: Path) -> Iterator[str]:
         shutil.copytree(BUILT, dirs["data"] / "labextensions" / EXTENSION)
         write_settings(dirs["settings"], {"@jupyterlab/apputils-extension/notification": {"fetchNews": "false"}})
 
-    with serve(tmp_path, root, prepare) as url:
-        yield url
+    app: str = request.param
+    if app == "notebook":
+        pytest.importorskip("notebook", reason="Notebook 7 is not installed (it is in the `lab` extra)")
+    with serve(tmp_path, root, prepare, app=app) as url:
+        yield f"{url}/{PAGES[app]}"
 
 
 _READY = """
@@ -96,13 +103,13 @@ def _set_source(page: Any, index: int, source: str) -> None:
     )
 
 
-def test_lua_cells_are_edited_as_lua(jupyterlab: str, tmp_path: Path) -> None:
+def test_lua_cells_are_edited_as_lua(front_end: str, tmp_path: Path) -> None:
     with lab.page(tmp_path, width=1100, height=700, timeout_ms=TIMEOUT_MS) as page:
-        page.goto(f"{jupyterlab}/lab/tree/cells.ipynb")
+        page.goto(front_end)
         page.wait_for_function(_READY)
         # On opening: the %%lua cell is Lua, the Python cell is not.
         assert _languages(page, [[LUA, "lua"], [PYTHON, "python"]]) == [[LUA, "lua"], [PYTHON, "python"]]
-        page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+        page.evaluate("() => window.jupyterapp.shell.collapseLeft && window.jupyterapp.shell.collapseLeft()")
         page.screenshot(path=str(tmp_path / "highlighting.png"))
 
         # Edits: the magic added to the Python cell, removed from the Lua one.
