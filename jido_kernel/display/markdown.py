@@ -66,7 +66,6 @@ def _markdown() -> MarkdownIt:
 _MARKDOWN = _markdown()
 
 
-@functools.lru_cache(maxsize=64)
 def markdown_html(text: str) -> str:
     """HTML of CommonMark with tables and strikethrough, by markdown-it-py.
 
@@ -77,4 +76,11 @@ def markdown_html(text: str) -> str:
     if len(text) > MARKDOWN_MAX_CHARS:
         note = f'<div class="jido-more">longer than {size_text(MARKDOWN_MAX_CHARS)}: shown as plain text</div>'
         return f'<div class="jido-md">{note}<div class="jido-text">{esc(clip(text, MAX_ITEM_CHARS))}</div></div>'
+    return _rendered(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _rendered(text: str) -> str:
+    """Rendered markdown of a text of at most :data:`MARKDOWN_MAX_CHARS` (cached; the cache
+    never holds a longer text)."""
     return f'<div class="jido-md">{_MARKDOWN.render(text).rstrip()}</div>'

@@ -8,6 +8,7 @@ An interrupted run raises the built-in :class:`KeyboardInterrupt`, not a class f
 from __future__ import annotations
 
 from jido_kernel.errors import JidoError
+from jido_kernel.lua.protocol import MAX_FRAMES
 from jido_kernel.text import terminal_safe
 
 STATE_RESET = "the Lua state was reset (globals are lost)"
@@ -56,7 +57,6 @@ class LuaError(JidoError):
         return lines
 
 
-MAX_FRAMES = 20
 """Lua frames shown under an error."""
 
 

@@ -67,7 +67,12 @@ def error_from(record: dict[str, Any]) -> BaseException:
     if kind == "LuaValueError":
         return LuaValueError(message)
     frames = protocol.frames(record)
-    return _ERRORS.get(kind, LuaError)(message, chunk=record["chunk"], line=record["line"], lua_traceback=frames)
+    return _ERRORS.get(kind, LuaError)(
+        message,
+        chunk=chunk_name(record["chunk"]) if record["chunk"] else record["chunk"],
+        line=record["line"],
+        lua_traceback=frames,
+    )
 
 
 def check_ready(item: dict[str, Any]) -> None:

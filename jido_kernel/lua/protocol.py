@@ -6,8 +6,8 @@ untrusted side, so every message it sends is checked against :data:`FROM_WORKER`
 the kernel uses it. Values inside messages use the wire form of
 :mod:`jido_kernel.lua.wire`.
 
-Kernel → worker: ``config`` (first, once), ``run``, ``push``, ``pull``, ``reset``,
-``interrupt``, ``state_reply``, ``shutdown``.
+Kernel → worker: ``config`` (first, once), ``run``, ``push``, ``pull``, ``names``,
+``reset``, ``interrupt``, ``state_reply``, ``shutdown``.
 Worker → kernel: ``ready`` or ``fatal`` (once), then per request ``stdout``,
 ``tool_call`` and ``state_call`` events and one ``result`` / ``value`` / ``done`` /
 ``error`` answer carrying the request's ``id``.

@@ -55,7 +55,6 @@ from jido_kernel.lua.wire import check_name, check_value, encode
 
 log = logging.getLogger(__name__)
 
-MIB = 1024 * 1024
 _WAIT_SLICE = 0.1
 _DEFAULTS = SandboxLimits()
 
@@ -362,7 +361,15 @@ class LuaSandbox(WorkerSupervision, Configurable):
         kind = item["type"]
         if kind == "state_call" and worker.backlog > MAX_BACKLOG:
             self._violation(worker, f"it left more than {MAX_BACKLOG} bytes of replies unread")
-        if item.get("id") != run_id and kind in ("stdout", "tool_call", "state_call", "result", "error"):
+        if item.get("id") != run_id and kind in (
+            "stdout",
+            "tool_call",
+            "state_call",
+            "result",
+            "value",
+            "done",
+            "error",
+        ):
             if kind == "state_call":  # never leave a waiting call without its answer
                 worker.send_line(state_error(item["call_id"], f"jido.state.{item['op']}: the run is over"))
             return None  # an answer to an abandoned request

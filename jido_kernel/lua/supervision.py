@@ -88,10 +88,14 @@ class WorkerSupervision:
         """Start a worker confined for ``limits`` (default: :attr:`limits`)."""
         config = {"root": str(self.project_root), "limits": (limits or self.limits).to_wire()}
         try:
-            self._worker = SPAWNER.submit(Worker, config).result()
+            worker = SPAWNER.submit(Worker, config).result()
         except OSError as error:
             raise LuaWorkerCrashed(f"The Lua worker could not start: {error}.", state_reset=True) from None
-        return self._worker
+        if self._closed:  # close() ran while this worker started: it must not outlive the sandbox
+            worker.stop(wait=1.0)
+            raise LuaError("This Lua sandbox is closed; create a new one.", reason="closed")
+        self._worker = worker
+        return worker
 
     def _restart(self, worker: Worker | None) -> None:
         if worker is not None:

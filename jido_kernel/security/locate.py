@@ -120,18 +120,3 @@ def open_dir(
         return os.open(".", flags | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=found.dir_fd), found.parts
     finally:
         close_found(found, root_fd)
-
-
-def resolve_parts(root: Root, root_fd: int, parts: list[str], policy: Policy, *, write: bool) -> list[str]:
-    """The resolved components of ``parts``; absent leaves (and whatever follows an
-    absent directory) are kept as written, like ``os.path.realpath``."""
-    try:
-        fd = fast_open(root_fd, parts, os.O_PATH)
-    except (FileNotFoundError, NotADirectoryError):
-        return parts
-    if fd is not None:
-        os.close(fd)
-        return parts
-    found = Walker(root, root_fd, policy, write=write).resolve(parts)
-    close_found(found, root_fd)
-    return found.parts

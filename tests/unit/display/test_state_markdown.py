@@ -5,10 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from jido_kernel.display import markdown
 from jido_kernel.display.state import MARKDOWN_MAX_CHARS, markdown_html, message_html
 from jido_kernel.state import Message
 
-render = markdown_html.__wrapped__  # type: ignore[attr-defined]  # not the cache
+
+def render(text: str) -> str:
+    """``markdown_html`` rendering afresh (not from its cache)."""
+    markdown._rendered.cache_clear()
+    return markdown_html(text)
 
 
 def _seconds(function: Callable[[str], object], text: str) -> float:
