@@ -42,20 +42,6 @@ from jido_kernel.settings import (
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("JIDO_CODE_HOME", str(home))
-    return home
-
-
-@pytest.fixture
-def root(tmp_path: Path, home: Path) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    return root
-
-
 def write_json(path: Path, data: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))

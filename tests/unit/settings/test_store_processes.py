@@ -28,21 +28,6 @@ from jido_kernel.settings import (
     save,
 )
 
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("JIDO_CODE_HOME", str(home))
-    return home
-
-
-@pytest.fixture
-def root(tmp_path: Path, home: Path) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    return root
-
-
 # --- concurrency ---------------------------------------------------------------------
 
 WORKER = """
