@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
+from collections.abc import Iterable
 
 DEFAULT_LIMIT = 2000
 MAX_LINE_CHARS = 2000
 TRUNCATED = " [truncated]"
 
-_NEWLINE = re.compile(r"\r?\n")
 _LINE = re.compile(r"[^\n]*\n|[^\n]+")
 
 
@@ -38,17 +40,28 @@ def number_lines(text: str, offset: int | None = None, limit: int | None = None)
     is one empty line: ``"     1→"``.
     """
     start, count = _window(offset, limit, DEFAULT_LIMIT)
-    lines = _NEWLINE.split(text)
+    lines = text.replace("\r\n", "\n").split("\n")  # splits as \r?\n does: a lone \r stays in its line
     if len(lines) > 1 and not lines[-1]:
         lines.pop()
-    width = max(6, len(str(len(lines))))
-    stop = None if count is None else start + count
-    out = []
-    for number, line in enumerate(lines[start:stop], start + 1):
-        if len(line) > MAX_LINE_CHARS:
-            line = line[:MAX_LINE_CHARS] + TRUNCATED
-        out.append(f"{number:>{width}}→{line}")
-    return "\n".join(out)
+    total = len(lines)
+    stop = total if count is None else min(total, start + count)
+    window = lines[start:stop]
+    if max(map(len, window), default=0) > MAX_LINE_CHARS:
+        window = [line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + TRUNCATED for line in window]
+    return "\n".join(map(operator.add, _prefixes(start + 1, stop + 1, max(6, len(str(total)))), window))
+
+
+def _prefixes(first: int, stop: int, width: int) -> Iterable[str]:
+    """The ``"%*d→"`` prefixes of lines ``first`` to ``stop - 1``."""
+    if width == 6 and stop <= DEFAULT_LIMIT + 1:
+        return _first_prefixes()[first - 1 : stop - 1]
+    return map(f"{{:>{width}}}→".format, range(first, stop))
+
+
+@functools.cache
+def _first_prefixes() -> list[str]:
+    """The prefixes of lines 1 to 2000 (a default window from the start)."""
+    return [f"{number:>6}→" for number in range(1, DEFAULT_LIMIT + 1)]
 
 
 def line_window(text: str, offset: int | None = None, limit: int | None = None) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import re
+
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jido_kernel.security.lines import number_lines
@@ -19,3 +21,50 @@ def test_a_final_newline_ends_the_last_line() -> None:
 def test_one_numbered_line_per_line(lines: list[str], final_newline: bool) -> None:
     text = "\n".join(lines) + ("\n" if final_newline else "")
     assert len(number_lines(text).split("\n")) == max(1, len(text.splitlines()))
+
+
+def reference(text: str, offset: int | None, limit: int | None) -> str:
+    """The format spelled out line by line."""
+    lines = re.split(r"\r?\n", text)
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()
+    width = max(6, len(str(len(lines))))
+    start = max(0, (offset if offset is not None else 1) - 1)
+    stop = start + (2000 if limit is None else limit)
+    out = []
+    for number, line in enumerate(lines[start:stop], start + 1):
+        shown = line[:2000] + " [truncated]" if len(line) > 2000 else line
+        out.append(f"{number:>{width}}→{shown}")
+    return "\n".join(out)
+
+
+lines_text = st.lists(
+    st.sampled_from(["", "a", "b c", "\t", "\r", "é→", "x" * 2000, "y" * 2001, "z" * 2500]), max_size=40
+).flatmap(
+    lambda parts: st.lists(st.sampled_from(["\n", "\r\n", "\r\r\n"]), min_size=len(parts), max_size=len(parts)).map(
+        lambda ends: "".join(part + end for part, end in zip(parts, ends, strict=True))
+    )
+)
+
+
+@settings(max_examples=300)
+@given(
+    lines_text,
+    st.booleans(),
+    st.none() | st.integers(-2, 45),
+    st.none() | st.integers(0, 45),
+)
+def test_numbering_matches_the_format_line_by_line(
+    text: str, cut_last_end: bool, offset: int | None, limit: int | None
+) -> None:
+    if cut_last_end:
+        text = text.rstrip("\r\n")
+    assert number_lines(text, offset, limit) == reference(text, offset, limit)
+
+
+def test_numbers_past_the_first_window_and_wide_numbers() -> None:
+    text = "".join(f"l{i}\n" for i in range(1, 3001))
+    assert number_lines(text, 2999).split("\n") == ["  2999→l2999", "  3000→l3000"]
+    assert number_lines(text, 1, 3000).split("\n")[-1] == "  3000→l3000"
+    many = "\n" * 1_000_000
+    assert number_lines(many, 999_999, 5) == " 999999→\n1000000→"
