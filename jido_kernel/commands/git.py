@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,6 +153,8 @@ def config_paths(root: Path, git_dir: Path, timeout: float = 10.0) -> frozenset[
     names as files git reads as configuration or runs, literal and resolved, as
     root-relative component tuples (none when git cannot read it: git for sandboxed code
     then refuses to run too)."""
+    import subprocess  # loaded with the first repository or git command, not with every worker
+
     binary = shutil.which("git", path=SEARCH_PATH)
     env = git_environment({"PATH": SEARCH_PATH}, root, GitPin(git_dir))
     try:
@@ -203,6 +204,8 @@ def git_environment(base: dict[str, str], root: Path, pin: GitPin) -> dict[str, 
 
 def driver_overrides(binary: str, root: Path, env: dict[str, str], timeout: float) -> list[str]:
     """``-c`` options that empty every driver the repository's config (and its includes) names."""
+    import subprocess
+
     try:
         done = subprocess.run(
             [binary, "config", "--list", "--name-only", "-z"],
@@ -243,6 +246,8 @@ def check_worktree_reads(
         return
     others = ["--others", "--exclude-standard"] if "--untracked" in rest else []
     listing = [binary, *GIT_HARDENING, *overrides, "ls-files", "-z", "--cached", *others]
+    import subprocess
+
     try:
         done = subprocess.run(
             listing, executable=binary, cwd=root, env=env, capture_output=True, timeout=timeout,

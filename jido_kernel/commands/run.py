@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jido_kernel.commands.allowlist import SEARCH_PATH
 from jido_kernel.commands.git import (
@@ -36,9 +34,11 @@ from jido_kernel.commands.git import (
     pin_git_dir,
 )
 from jido_kernel.commands.options import Parsed, ShellError
-from jido_kernel.commands.policy import checked
 from jido_kernel.confine._libc import PR_SET_PDEATHSIG, libc
 from jido_kernel.security import SANDBOX
+
+if TYPE_CHECKING:
+    import subprocess
 
 _READ_CHUNK = 1 << 16
 
@@ -78,6 +78,8 @@ def run_command(
     """
     if not timeout > 0 or not max_output > 0:
         raise ValueError(f"timeout and max_output must be positive, got {timeout!r} and {max_output!r}")
+    from jido_kernel.commands.policy import checked  # the option tables load with the first command
+
     pin = git if git is not None else pin_git_dir(root)
     binary, parsed = checked(command, args, root, allowlist, SANDBOX.protecting(pin.config_paths))
     root = Path(os.path.realpath(root))
@@ -121,6 +123,8 @@ def _execute(
     in_session: bool,
     started: Callable[[int], None] | None = None,
 ) -> CommandResult:
+    import subprocess
+
     start = time.monotonic()
     grouping: dict[str, Any] = (
         {"process_group": 0} if in_session else {"start_new_session": True, "preexec_fn": _die_with_parent}
@@ -225,6 +229,8 @@ def _collect(process: subprocess.Popen[bytes], outputs: dict[int, _Capture], dea
     When the process ends (or runs away with output), its whole group is killed while
     the process is still unreaped, so its group id cannot have been reused.
     """
+    import selectors
+
     pidfd = os.pidfd_open(process.pid)
     killed = False
     try:

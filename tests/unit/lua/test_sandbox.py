@@ -522,6 +522,14 @@ class TestSessions:
         assert names - {"JIDO_KERNEL_DISABLE_LANDLOCK"} == {"PATH", "LC_ALL", "GLIBC_TUNABLES"}
         assert b"glibc.malloc.tcache_count=" in environ
 
+    def test_the_worker_never_loads_openssl_and_still_writes_files(self, sandbox: LuaSandbox) -> None:
+        assert sandbox.run("return jido.write_file('a.txt', 'x'), jido.read_file('a.txt', {raw = true})").values == [
+            True,
+            "x",
+        ]
+        maps = (Path("/proc") / str(sandbox.pid) / "maps").read_text()
+        assert "libcrypto" not in maps and "_hashlib" not in maps
+
     def test_confinement_report(self, sandbox: LuaSandbox) -> None:
         report = sandbox.confinement
         assert set(report) == {"landlock_abi", "landlock_enforced", "network_restricted", "git_read_only", "notes"}
