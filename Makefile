@@ -24,7 +24,7 @@ $(BIN)/python:
 $(LABEXT): $(LABEXT_SOURCES)
 	cd labextension && npm ci --no-audit --no-fund && npm run build
 
-$(STAMP): $(BIN)/python pyproject.toml $(LABEXT)
+$(STAMP): $(BIN)/python pyproject.toml hatch_build.py jido_kernel/lua/worker/native.c $(LABEXT)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e ".[lab,test,dev]"
 	touch $(STAMP)
@@ -51,4 +51,5 @@ bench: kernelspec
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .hypothesis jido_kernel/labextension labextension/node_modules
+	rm -rf $(VENV) build dist .pytest_cache .hypothesis jido_kernel/labextension labextension/node_modules \
+		jido_kernel/lua/worker/libnative.so

@@ -40,7 +40,7 @@ from jido_kernel.lua.protocol import FROM_KERNEL, MAX_ERROR, MAX_FRAME, MAX_FRAM
 from jido_kernel.lua.wire import WireError, check_value, decode, encode
 from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
 from jido_kernel.lua.worker.runtime import Callbacks, RunError, RunOutcome, SandboxRuntime
-from jido_kernel.lua.worker.stopper import Limiter, LuaHooks
+from jido_kernel.lua.worker.stopper import Limiter
 
 FLUSH_INTERVAL = 0.05
 FLUSH_BYTES = 1024 * 1024
@@ -180,7 +180,7 @@ class Worker:
         self.channel = channel
         limits = SandboxLimits.from_wire(config["limits"])
         self.max_memory = limits.max_memory
-        self.limiter = Limiter(LuaHooks())
+        self.limiter = Limiter()
         self.output = Output(channel, self.limiter.paused)
         self.bridge = Bridge(self.root, self.limiter, self._event, limits)
         self.runtime = self._new_runtime()

@@ -1,8 +1,8 @@
 """The sandboxed Lua state of one worker: build it, run chunks, move values in and out.
 
 A :class:`SandboxRuntime` wraps one ``lupa.lua54.LuaRuntime`` set up by ``prelude.lua``
-(the allow-listed environment, guarded ``pcall``/``xpcall``/``load``/coroutines, the
-``jido`` bridge). Strings cross as bytes (``encoding=None``): Lua strings need not be
+(the allow-listed environment, the C library functions of ``native.c``, the ``jido``
+bridge). Strings cross as bytes (``encoding=None``): Lua strings need not be
 UTF-8, and nothing ever fails to decode. The Lua memory limit is in force only while a
 chunk runs (lupa aborts on an allocation failure outside a protected call), and
 :class:`~jido_kernel.lua.worker.stopper.Limiter` stops a chunk when a limit trips.
@@ -28,7 +28,6 @@ from jido_kernel.lua.worker.stopper import Limiter
 MIB = 1024 * 1024
 PRELUDE_NAME = b"=[jido sandbox]"
 PRELUDE_CHUNK = PRELUDE_NAME[1:].decode()
-STOPPED = "Lua execution stopped"  # start of the hook's error (prelude.lua)
 _PRELUDE = resources.files(__package__).joinpath("prelude.lua").read_bytes()
 MAX_NAMES = 2000
 """Table entries looked at to list a table's names for completion."""
@@ -85,12 +84,6 @@ def position(message: str) -> tuple[str | None, int | None]:
     return match["chunk"], int(match["line"])
 
 
-def _stop_position(message: str) -> tuple[str | None, int | None]:
-    """Where the limit hook stopped a cell (not when it was inside the sandbox's own code)."""
-    chunk, line = position(message) if STOPPED in message else (None, None)
-    return (None, None) if chunk == PRELUDE_CHUNK else (chunk, line)
-
-
 def _deny_get(obj: object, name: object) -> None:
     raise AttributeError("Python objects are not accessible from the sandbox")
 
@@ -121,18 +114,16 @@ class SandboxRuntime:
             max_memory=0,
         )
         main = int(self.lua.eval(b'string.format("%p", coroutine.running())'), 16)
-        self.lua.execute(b"debug.sethook(function() end, '', 1 << 30)")
-        if limiter.hooks.hookf is None:
-            limiter.hooks.capture(main)
-        limiter.attach(main)
+        limiter.install(main)
+        globals_ = self.lua.globals()
+        native = globals_[b"jido_native"]
+        globals_[b"jido_native"] = None
         self.limiter = limiter
         self._callbacks = callbacks
         entry = self.lua.execute(
             _PRELUDE,
             callbacks.emit,
-            self.limiter.enter,
             self.limiter.sleep,
-            self._trip_memory,
             self._limit_on,
             self._lift,
             self._limit_on,
@@ -140,6 +131,7 @@ class SandboxRuntime:
             self._state,
             self.lua.table_from([name.encode() for name in callbacks.bridge_names]),
             self.lua.table_from([name.encode() for name in callbacks.state_names]),
+            native,
             name=PRELUDE_NAME,
             mode="t",
         )
@@ -163,9 +155,6 @@ class SandboxRuntime:
             return None, error.encode("utf-8", "replace")
         except BaseException as exc:
             return None, f"{name.decode()}: internal error in the jido bridge ({type(exc).__name__})".encode()
-
-    def _trip_memory(self) -> None:
-        self.limiter.trip("memory")
 
     def _limit_on(self) -> None:
         self.lua.set_max_memory(self.max_memory)
@@ -191,26 +180,25 @@ class SandboxRuntime:
         start = time.perf_counter()
         try:
             answer = self._entry["run"](code.encode("utf-8", "surrogateescape"), chunkname, want_return)
-        except lupa.lua54.LuaMemoryError:
-            # Stock Lua raises error("not enough memory") as a memory error too.
-            memory_error = bool(self._entry["allocation_failed"]())
-            failure = "" if memory_error else "not enough memory"
+        except lupa.lua54.LuaMemoryError as error:
+            # Without a message: a memory error, real or raised as stock Lua raises the string
+            # "not enough memory"; with one: any error whose message mentions it.
+            memory_error = not error.args and self.limiter.allocation_failed()
+            failure = _lua_text(str(error)) if error.args else "" if memory_error else "not enough memory"
         except lupa.lua54.LuaError as error:
             failure = _lua_text(str(error))
         finally:
             duration = time.perf_counter() - start
             self._lift()
-            armed = self.limiter.end()
+            self.limiter.end()
             self._entry["release"]()  # no thread is armed after end(): the threads may go
-            if armed:
-                self._entry["finish"]()
         outcome = RunOutcome(duration=duration)
         if answer is True:
             outcome.values = self._results() if want_return else []
         elif isinstance(answer, tuple):  # did not compile
             message = answer[1].decode("utf-8", "replace")
             if message == "not enough memory":
-                outcome.error = self._memory_error("")
+                outcome.error = self._memory_error()
             else:
                 outcome.error = RunError("LuaSyntaxError", message, *position(message))
         else:
@@ -220,7 +208,7 @@ class SandboxRuntime:
     def _failure(self, text: str, memory_error: bool, timeout: float) -> RunError:
         reason = self.limiter.reason
         if reason in ("timeout", "interrupt"):
-            chunk, line = _stop_position(text)
+            chunk, line = self._stop_position()
             at = f" at {chunk}:{line}" if chunk else ""
             if reason == "timeout":
                 message = (
@@ -231,7 +219,7 @@ class SandboxRuntime:
             message = f"Lua execution interrupted{at}; the Lua state is intact."
             return RunError("KeyboardInterrupt", message, chunk, line)
         if memory_error or reason == "memory":
-            return self._memory_error(text)
+            return self._memory_error()
         chunk, line = position(text)
         if chunk == PRELUDE_CHUNK:  # raised on behalf of a cell (a tail call hid its line)
             text = text.split(": ", 1)[1]
@@ -246,9 +234,16 @@ class SandboxRuntime:
         entries = dict(frames.items())
         return tuple(entries[index].decode("utf-8", "replace") for index in range(1, len(entries) + 1))
 
-    def _memory_error(self, text: str) -> RunError:
+    def _stop_position(self) -> tuple[str | None, int | None]:
+        """Where the limit hook stopped the cell (not when inside the sandbox's own code)."""
+        where = self.limiter.where()
+        if where is None or where[0] == PRELUDE_CHUNK:
+            return None, None
+        return where
+
+    def _memory_error(self) -> RunError:
         self.lua.gccollect()  # without it the state stays at its limit
-        chunk, line = _stop_position(text)
+        chunk, line = self._stop_position()
         at = f" (at {chunk}:{line})" if chunk else ""
         message = (
             f"Lua memory limit exceeded: the cell needed more than {self.max_memory / MIB:g} MiB{at}. "

@@ -1,93 +1,55 @@
 """Stopping running Lua: a count hook armed only when a limit trips.
 
 Any installed count hook slows VM-bound Lua 2-2.6x, however rarely it fires, so no hook
-is installed while a chunk runs within its limits. When a limit trips (the deadline, an
-interrupt message, a memory error swallowed by ``pcall``) :meth:`Limiter.trip` arms
-``debug``'s C hook with count 1 on every Lua thread that is running — the main thread
-and the chain of coroutines resumed from it — through ``lua_sethook``, which Lua
-documents as safe to call asynchronously (``lua.c`` calls it from a signal handler;
-lupa releases the GIL while Lua runs). The Lua hook function registered for each thread
-(see ``prelude.lua``) then raises on every instruction until the chunk has unwound.
+is installed while a chunk runs within its limits. The stop itself lives in the sandbox's
+C library (``native.c``): its coroutine functions keep, for each depth of nested resumes,
+the thread last resumed there, without calling into Python; when a limit trips (the
+deadline, an interrupt message, a real allocation failure swallowed by ``pcall``), the
+library arms a count hook of 1 on every thread of that chain through ``lua_sethook``,
+which Lua documents as safe to call asynchronously (``lua.c`` calls it from a signal
+handler; lupa releases the GIL while Lua runs). The hook raises the same error before
+every instruction until the chunk has unwound. A thread entered after the trip is armed on
+entry, and Lua keeps every thread of the chain referenced until another takes its place,
+so arming never touches a collected coroutine.
 
 While the worker waits on the kernel (a ``jido.state`` call it serves, output the kernel is
 slow to take) the run's clock stands still (:meth:`Limiter.paused`): kernel-side time is
 not charged to Lua, up to an allowance per run (``kernel_time``), so a slow kernel never
 turns into a Lua timeout and a cell still ends in bounded time.
-
-The sandbox's coroutine functions keep, for each depth of nested resumes, the thread
-last resumed at that depth and report it through :meth:`Limiter.enter` when it changes
-(``prelude.lua``); a generator resumed again and again from the same place costs no call
-into Python. The thread a limit must reach at each depth is always the one reported
-there, and Lua keeps every reported thread referenced until another is reported in its
-place, so arming one (under the lock that guards the list) never touches a collected
-coroutine; arming a suspended or finished one is harmless. A thread entered after the
-trip is armed on entry, and threads created by an armed thread inherit its hook.
 """
 
 from __future__ import annotations
 
-import ctypes
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import lupa.lua54
+from jido_kernel.lua.worker.native import library
 
-LUA_MASKCOUNT = 1 << 3
-
-
-class LuaHooks:
-    """``lua_sethook`` / ``lua_gethook`` of lupa's bundled Lua 5.4, called with the GIL held."""
-
-    def __init__(self) -> None:
-        library = ctypes.PyDLL(lupa.lua54.__file__)
-        self._sethook = library.lua_sethook
-        self._sethook.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
-        self._sethook.restype = None
-        self._gethook = library.lua_gethook
-        self._gethook.argtypes = [ctypes.c_void_p]
-        self._gethook.restype = ctypes.c_void_p
-        self.hookf: int | None = None
-
-    def capture(self, state: int) -> None:
-        """Remember the C hook installed on ``state`` (``debug.sethook``'s ``hookf``)."""
-        self.hookf = self._gethook(state)
-        if not self.hookf:
-            raise RuntimeError("no Lua hook is installed on the main thread")
-
-    def arm(self, state: int) -> None:
-        """Fire the Lua hook function of thread ``state`` before its next instruction."""
-        self._sethook(state, self.hookf, LUA_MASKCOUNT, 1)
-
-    def disarm(self, state: int) -> None:
-        self._sethook(state, None, 0, 0)
-
-    def is_armed(self, state: int) -> bool:
-        """True while any C hook is installed on thread ``state``."""
-        return bool(self._gethook(state))
+REASONS = {1: "timeout", 2: "interrupt", 3: "memory"}
+CODES = {reason: code for code, reason in REASONS.items()}
 
 
 class Limiter:
     """The limits of the run in progress: deadline, interrupt, memory.
 
-    One per worker; each Lua state attaches its main thread (:meth:`attach`). ``reason``
-    (``"timeout"``, ``"interrupt"``, ``"memory"``) is the first limit that tripped during
-    the current run, and ``tripped`` is set with it, so Python code a chunk waits on (a
-    shell command, a state call) can give up at once. :meth:`watch` is the body of the
-    watchdog thread.
+    One per worker; each Lua state is attached with :meth:`install`. :attr:`reason` is the
+    first limit that tripped during the current run, and ``tripped`` is set when Python
+    trips one, so Python code a chunk waits on (a shell command, a state call) can give up
+    at once. :meth:`watch` is the body of the watchdog thread.
     """
 
-    def __init__(self, hooks: LuaHooks) -> None:
-        self.hooks = hooks
+    def __init__(self) -> None:
+        self._native = library()
+        self._stopper = self._native.jido_stopper_new()
+        if not self._stopper:
+            raise MemoryError("cannot allocate the Lua stopper")
         self.tripped = threading.Event()
-        self.reason: str | None = None
         self._main = 0
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._chain: dict[int, int] = {}  # nesting depth -> lua_State* (0: the main thread)
         self._running = False
-        self._armed = False
         self._deadline = 0.0
         self._pauses = 0
         self._paused_at = 0.0
@@ -100,19 +62,42 @@ class Limiter:
         """The attached Lua state's main thread (``lua_State*``)."""
         return self._main
 
-    def attach(self, main: int) -> None:
-        """Use the Lua state whose main thread is ``main`` (a ``lua_State*``)."""
+    @property
+    def reason(self) -> str | None:
+        """``"timeout"``, ``"interrupt"`` or ``"memory"``: the first limit that tripped in the
+        current (or last) run."""
+        return REASONS.get(self._native.jido_stopper_reason(self._stopper))
+
+    def install(self, main: int) -> None:
+        """Use the Lua state whose main thread is ``main`` (a ``lua_State*``, no Lua running):
+        its global ``jido_native`` becomes the table of the library's Lua functions."""
         with self._lock:
+            status = self._native.jido_install(main, self._stopper)
+            if status != 0:
+                raise RuntimeError(f"cannot install the sandbox's C functions (Lua status {status})")
             self._main = main
+
+    def allocation_failed(self) -> bool:
+        """After a run ended by a memory error: True if an allocation failed, False if a
+        cell raised the message "not enough memory" (stock Lua raises both alike)."""
+        return bool(self._native.jido_stopper_allocation_failed(self._stopper))
+
+    def hooked(self) -> bool:
+        """True while the attached state's main thread has a hook installed."""
+        return bool(self._native.jido_hooked(self._main))
+
+    def where(self) -> tuple[str, int] | None:
+        """``(chunk, line)`` where the hook first stopped the last run, if it did."""
+        text = self._native.jido_stopper_where(self._stopper).decode("utf-8", "replace")
+        chunk, _, line = text.rpartition(":")
+        return (chunk, int(line)) if chunk and line.isdigit() else None
 
     def begin(self, timeout: float, run_id: int, kernel_time: float = 0.0) -> None:
         """Run ``run_id`` starts on the main thread; it trips ``"timeout"`` after ``timeout`` s
         of its own, not counting up to ``kernel_time`` s spent :meth:`paused`."""
         with self._wake:
-            self._chain = {0: self._main}
+            self._native.jido_stopper_begin(self._stopper, self._main)
             self._running = True
-            self._armed = False
-            self.reason = None
             self.tripped.clear()
             self._deadline = time.monotonic() + timeout
             self._pauses = 0
@@ -123,11 +108,10 @@ class Limiter:
             self._wake.notify()
 
     def end(self) -> bool:
-        """The run is over: disarm the main thread; True if hooks were armed."""
+        """The run is over: disarm its threads; True if hooks were armed."""
         with self._wake:
             self._running = False
-            self.hooks.disarm(self._main)
-            return self._armed
+            return bool(self._native.jido_stopper_end(self._stopper))
 
     def remaining(self) -> float:
         """Seconds left before the current run's deadline (0 when past it)."""
@@ -162,14 +146,6 @@ class Limiter:
         """Wait ``seconds`` without using CPU, or until a limit trips (``jido.sleep``)."""
         self.tripped.wait(min(seconds, self.remaining() + 1.0))
 
-    def enter(self, state: int, depth: int) -> None:
-        """Coroutine ``state`` is resumed (or closed) at nesting ``depth`` (1: by the main
-        thread); it replaces the thread known at that depth."""
-        with self._lock:
-            self._chain[depth] = state
-            if self._armed:
-                self.hooks.arm(state)
-
     def trip(self, reason: str) -> None:
         """Stop the run in progress (any thread); a no-op between runs."""
         with self._lock:
@@ -183,15 +159,9 @@ class Limiter:
                 self._trip("interrupt")
 
     def _trip(self, reason: str) -> None:
-        if not self._running:
-            return
-        if self.reason is None:
-            self.reason = reason
+        if self._running:
+            self._native.jido_stopper_trip(self._stopper, CODES[reason])
             self.tripped.set()
-        if not self._armed:
-            self._armed = True
-            for state in self._chain.values():
-                self.hooks.arm(state)
 
     def watch(self) -> None:
         """Watchdog loop: trip ``"timeout"`` when a run passes its deadline. Never returns."""

@@ -30,7 +30,7 @@ from jido_kernel.lua.wire import (
 from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS
 from jido_kernel.lua.worker.lupa_data import text
 from jido_kernel.lua.worker.runtime import Callbacks, SandboxRuntime
-from jido_kernel.lua.worker.stopper import Limiter, LuaHooks
+from jido_kernel.lua.worker.stopper import Limiter
 
 integers = st.integers(INT_MIN, INT_MAX)
 scalars = st.none() | st.booleans() | integers | st.floats() | st.text() | st.binary()
@@ -176,7 +176,7 @@ class TestWire:
 
 @pytest.fixture(scope="module")
 def runtime() -> SandboxRuntime:
-    limiter = Limiter(LuaHooks())
+    limiter = Limiter()
     threading.Thread(target=limiter.watch, daemon=True).start()
     callbacks = Callbacks(
         emit=lambda data: None,

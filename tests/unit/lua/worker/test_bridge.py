@@ -16,14 +16,14 @@ import pytest
 from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
 from jido_kernel.lua.worker.runtime import Callbacks, RunError, SandboxRuntime
-from jido_kernel.lua.worker.stopper import Limiter, LuaHooks
+from jido_kernel.lua.worker.stopper import Limiter
 
 MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def limiter() -> Limiter:
-    limiter = Limiter(LuaHooks())
+    limiter = Limiter()
     threading.Thread(target=limiter.watch, daemon=True).start()
     return limiter
 

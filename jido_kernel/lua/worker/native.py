@@ -1,0 +1,50 @@
+"""The sandbox's C library (``native.c``, built with the package as ``libnative.so``).
+
+It takes the Lua API from the loaded ``lupa.lua54`` module, so it always works on the
+same Lua that holds the state. :func:`library` loads and binds it once per process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from pathlib import Path
+
+import lupa.lua54
+
+LIBRARY = Path(__file__).with_name("libnative.so")
+
+
+class NativeLibraryError(RuntimeError):
+    """The C library is missing or does not fit the installed lupa."""
+
+
+@functools.cache
+def library() -> ctypes.CDLL:
+    """The loaded and bound library, its functions typed."""
+    if not LIBRARY.is_file():
+        raise NativeLibraryError(
+            f"{LIBRARY} is missing: jido_kernel was installed without building its C part; "
+            "reinstall it with a C compiler available (pip install -e . or make)"
+        )
+    lib = ctypes.CDLL(str(LIBRARY))
+    state = ctypes.c_void_p
+    for name, argtypes, restype in (
+        ("jido_bind", [ctypes.c_char_p], ctypes.c_int),
+        ("jido_stopper_new", [], ctypes.c_void_p),
+        ("jido_stopper_begin", [ctypes.c_void_p, state], None),
+        ("jido_stopper_end", [ctypes.c_void_p], ctypes.c_int),
+        ("jido_stopper_trip", [ctypes.c_void_p, ctypes.c_int], ctypes.c_int),
+        ("jido_stopper_reason", [ctypes.c_void_p], ctypes.c_int),
+        ("jido_stopper_where", [ctypes.c_void_p], ctypes.c_char_p),
+        ("jido_stopper_allocation_failed", [ctypes.c_void_p], ctypes.c_int),
+        ("jido_hooked", [state], ctypes.c_int),
+        ("jido_install", [state, ctypes.c_void_p], ctypes.c_int),
+    ):
+        function = getattr(lib, name)
+        function.argtypes = argtypes
+        function.restype = restype
+    missing = lib.jido_bind(lupa.lua54.__file__.encode())
+    if missing != 0:
+        raise NativeLibraryError(f"{LIBRARY} cannot use the Lua of {lupa.lua54.__file__} (code {missing})")
+    return lib
