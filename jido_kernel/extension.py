@@ -25,6 +25,7 @@ from jido_kernel.display.reprs import session_html, session_text
 from jido_kernel.errors import JidoError
 from jido_kernel.importpath import guard_children, guard_debugger, remove_folders
 from jido_kernel.language.completion import LiveNames, lua_matcher, restore_python_completion
+from jido_kernel.lua.transport import discard_standby
 from jido_kernel.magics import MAGIC_CLASSES
 from jido_kernel.magics.session import note_origin_once
 from jido_kernel.magics.settings import note_problems
@@ -73,6 +74,7 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
         _open_error = error
         set_refusal(refusal_text(_origin, error, in_jido_kernel=in_jido_kernel))
         log.warning("jido_kernel: no session opened: %s", error)
+        discard_standby()
         if not in_jido_kernel:
             print(f"jido_kernel: {no_session_message()}", file=sys.stderr)
     else:

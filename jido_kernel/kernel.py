@@ -34,6 +34,7 @@ from jido_kernel.language.cells import lua_cell_body, lua_text
 from jido_kernel.language.completeness import is_complete
 from jido_kernel.language.completion import complete
 from jido_kernel.language.inspection import inspect_lua
+from jido_kernel.lua.transport import prestart
 
 EXTENSION = "jido_kernel"
 
@@ -74,6 +75,7 @@ class JidoKernel(IPythonKernel):
         forbid_cwd_in_app(kwargs.get("parent"))  # its init_path runs after this
         remove_folders(working_directory())
         guard_children()  # %pip, !python -m X: children must not import from the root either
+        prestart()  # the session's Lua worker loads while the shell is built
         super().__init__(**kwargs)
         assert self.shell is not None
         self._extension_error: str | None = None

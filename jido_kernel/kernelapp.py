@@ -8,6 +8,7 @@ from ipykernel.kernelapp import IPKernelApp
 from traitlets import Dict, Type
 
 from jido_kernel.kernel import JidoKernel
+from jido_kernel.lua.transport import prestart
 
 
 class JidoKernelApp(IPKernelApp):
@@ -28,3 +29,9 @@ python -m jido_kernel -f CONNECTION_FILE --JidoKernel.project_root=/path/to/proj
     # `install` is handled before this application starts (jido_kernel.__main__).
     subcommands: dict[str, Any] = Dict()  # type: ignore[assignment]
     kernel_class = Type(JidoKernel, klass="ipykernel.kernelbase.Kernel").tag(config=True)  # type: ignore[assignment]
+
+    def init_connection_file(self) -> None:
+        """The first step of the kernel's start-up: the Lua worker's interpreter starts
+        loading alongside it (see :func:`~jido_kernel.lua.transport.prestart`)."""
+        prestart()
+        super().init_connection_file()

@@ -223,6 +223,88 @@ a larger per-thread cache serves Lua's allocations without locks again. It may k
 up to about 33 MB of freed small blocks per thread. Ignored by other C libraries."""
 
 
+def _environment() -> dict[str, str]:
+    """The worker's whole environment (never the kernel's)."""
+    env = {"PATH": SEARCH_PATH, "LC_ALL": "C.UTF-8", "GLIBC_TUNABLES": MALLOC_TUNING}
+    for name in (DISABLE_ENV, "TZ"):  # TZ: Lua's os.date and os.time use the owner's time zone
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
+def _launch(command: tuple[str, ...], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        list(command),
+        bufsize=0,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd="/",
+        env=env,
+        start_new_session=True,
+        close_fds=True,
+    )
+
+
+_standby: tuple[subprocess.Popen[bytes], tuple[str, ...], dict[str, str]] | None = None
+_standby_lock = threading.Lock()
+
+
+def prestart() -> None:
+    """Start a worker process in the background for the next :class:`Worker` to take, when
+    a CPU is idle: its interpreter and modules load while the kernel starts, and it waits
+    for its ``config`` (no Lua state, no confinement, nothing of the project before that).
+    On a busy machine it does nothing, so the kernel's own start-up keeps the CPU."""
+    if _cpu_idle():
+        SPAWNER.submit(_prestart)
+
+
+def _prestart() -> None:
+    global _standby
+    with _standby_lock:
+        if _standby is not None:
+            return
+        command, env = Worker.command, _environment()
+        with contextlib.suppress(OSError):  # the next Worker starts its own and reports why it cannot
+            _standby = (_launch(command, env), command, env)
+
+
+def discard_standby() -> None:
+    """Stop the prestarted worker process if no :class:`Worker` took it (no session needs it)."""
+    SPAWNER.submit(_take_standby, None, {})
+
+
+def _take_standby(command: tuple[str, ...] | None, env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+    """The prestarted process if it is alive and runs ``command`` in ``env``; otherwise
+    None, and the prestarted process, if any, is killed."""
+    global _standby
+    with _standby_lock:
+        standby, _standby = _standby, None
+    if standby is None:
+        return None
+    process, its_command, its_env = standby
+    if its_command == command and its_env == env and process.poll() is None:
+        return process
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+    return None
+
+
+def _cpu_idle() -> bool:
+    """Whether fewer tasks are runnable right now than this process may use CPUs (one
+    of them is this one)."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as loadavg:
+            runnable = int(loadavg.read().split()[3].partition("/")[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return runnable < len(os.sched_getaffinity(0))
+
+
 class Worker:
     """One worker process: its pipes and the tail of its stderr."""
 
@@ -230,22 +312,9 @@ class Worker:
     """The worker's argv: isolated mode, so nothing in the project root can shadow a module."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        env = {"PATH": SEARCH_PATH, "LC_ALL": "C.UTF-8", "GLIBC_TUNABLES": MALLOC_TUNING}
-        for name in (DISABLE_ENV, "TZ"):  # TZ: Lua's os.date and os.time use the owner's time zone
-            if os.environ.get(name):
-                env[name] = os.environ[name]
+        env = _environment()
         self.config = config
-        self.process = subprocess.Popen(
-            list(self.command),
-            bufsize=0,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd="/",
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-        )
+        self.process = _take_standby(self.command, env) or _launch(self.command, env)
         self._stderr = bytearray()
         self.ready: dict[str, Any] | None = None
         assert self.process.stdin and self.process.stdout and self.process.stderr

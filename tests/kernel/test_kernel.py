@@ -91,3 +91,29 @@ def test_kernel_starts_without_a_session_when_the_root_is_invalid(tmp_path: Path
     assert "%session new" in run.error["evalue"]
     assert len(run.error["traceback"]) == 1
     assert alive.result["text/plain"] == "2"
+
+
+WORKERS = (
+    "import os, jido_kernel.lua.transport as t\n"
+    "t.SPAWNER.submit(lambda: None).result()\n"
+    "[int(p) for task in os.listdir('/proc/self/task')\n"
+    " for p in open(f'/proc/self/task/{task}/children').read().split()]"
+)
+
+
+def test_the_sessions_worker_runs_before_the_first_lua_cell(tmp_path: Path) -> None:
+    with start_jido(tmp_path) as (_, kc):
+        before = execute(kc, WORKERS)
+        worker = execute(kc, "import jido_kernel; jido_kernel.current_session().manager.lua.pid")
+        lua = execute(kc, "%%lua\nreturn 40 + 2")
+        after = execute(kc, "jido_kernel.current_session().manager.lua.pid")
+    assert before.result is not None and worker.result is not None
+    assert f"[{worker.result['text/plain']}]" == before.result["text/plain"]
+    assert lua.result == {"text/plain": "42"}
+    assert after.result == worker.result
+
+
+def test_a_kernel_without_a_session_keeps_no_worker(tmp_path: Path) -> None:
+    with start_jido(tmp_path, env={"JIDO_PROJECT_ROOT": str(tmp_path / "does-not-exist")}) as (_, kc):
+        workers = execute(kc, WORKERS)
+    assert workers.result == {"text/plain": "[]"}

@@ -604,3 +604,45 @@ def test_a_late_completion_answer_does_not_disturb_the_next_run(sandbox: LuaSand
     pid = sandbox.pid
     assert sandbox.run("return kept + 1").values == [42]
     assert sandbox.pid == pid
+
+
+class TestPrestartedWorker:
+    """A worker process started ahead of its sandbox (the kernel's start-up) and taken by it."""
+
+    @staticmethod
+    def _standby() -> Any:
+        transport.SPAWNER.submit(transport._prestart).result()
+        assert transport._standby is not None
+        return transport._standby[0]
+
+    def test_the_next_sandbox_takes_it(self, project: Path) -> None:
+        standby = self._standby()
+        sandbox = LuaSandbox(project)
+        try:
+            assert sandbox.run("x = 1 return x + 1").values == [2]
+            assert sandbox.pid == standby.pid
+            assert sandbox.confinement["landlock_abi"] is None or sandbox.confinement["landlock_enforced"]
+        finally:
+            sandbox.close()
+        assert transport._standby is None
+
+    def test_one_started_in_another_environment_is_not_taken(
+        self, project: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        standby = self._standby()
+        monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+        sandbox = LuaSandbox(project)
+        try:
+            sandbox.start()
+            assert sandbox.pid != standby.pid
+            assert b"TZ=Pacific/Kiritimati" in (Path("/proc") / str(sandbox.pid) / "environ").read_bytes()
+        finally:
+            sandbox.close()
+        assert standby.poll() is not None
+
+    def test_discarded_when_no_sandbox_needs_it(self) -> None:
+        standby = self._standby()
+        transport.discard_standby()
+        transport.SPAWNER.submit(lambda: None).result()
+        assert transport._standby is None
+        assert standby.poll() is not None
