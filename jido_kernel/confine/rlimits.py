@@ -60,19 +60,34 @@ def set_cpu_budget(seconds: float) -> None:
 
 
 def user_task_count(uid: int) -> int:
-    """Tasks (threads count: ``RLIMIT_NPROC`` counts them) whose real uid is ``uid``."""
+    """Tasks (threads count: ``RLIMIT_NPROC`` counts them) whose real uid is ``uid``.
+
+    Each ``/proc/PID/status`` is read with one ``read`` and searched, not parsed: this
+    runs at every worker start, over every process of the machine."""
     total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
         try:
-            with open(f"/proc/{entry.name}/status", "rb") as f:
-                fields = dict(line.split(b":", 1) for line in f if b":" in line)
+            fd = os.open(f"/proc/{name}/status", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:  # the process ended while we looked
             continue
-        if int(fields.get(b"Uid", b"-1").split()[0]) == uid:
-            total += int(fields.get(b"Threads", b"1"))
+        try:
+            status = os.read(fd, _STATUS_SIZE)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        real = status.find(b"\nUid:")
+        if real < 0 or int(status[real + 5 : status.index(b"\n", real + 5)].split()[0]) != uid:
+            continue
+        threads = status.find(b"\nThreads:")
+        total += int(status[threads + 9 : status.index(b"\n", threads + 9)]) if threads >= 0 else 1
     return total
+
+
+_STATUS_SIZE = 16384
+"""More than a ``/proc/PID/status`` holds (about 1.5 KiB; ``Uid`` and ``Threads`` come early)."""
 
 
 def _cap(limit: int, value: int) -> None:
