@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jido_kernel.commands.allowlist import SEARCH_PATH
-from jido_kernel.commands.options import ShellError
 from jido_kernel.security.policy import SANDBOX, Policy
 
 __all__ = [
@@ -190,6 +189,8 @@ def _inside(root: Path, path: str) -> list[tuple[str, ...]]:
 
 def git_environment(base: dict[str, str], root: Path, pin: GitPin) -> dict[str, str]:
     """``base`` plus the pinned repository; raises :class:`ShellError` when there is none."""
+    from jido_kernel.commands.options import ShellError  # loaded with the first command
+
     if pin.git_dir is None:
         raise ShellError(f"git is not available to sandboxed code here: {pin.problem}", reason="no_repository")
     return {
@@ -205,6 +206,8 @@ def git_environment(base: dict[str, str], root: Path, pin: GitPin) -> dict[str, 
 def driver_overrides(binary: str, root: Path, env: dict[str, str], timeout: float) -> list[str]:
     """``-c`` options that empty every driver the repository's config (and its includes) names."""
     import subprocess
+
+    from jido_kernel.commands.options import ShellError
 
     try:
         done = subprocess.run(
@@ -240,6 +243,8 @@ def check_worktree_reads(
 ) -> None:
     """Refuse a subcommand that would show work-tree files when a tracked one is hard-linked
     (its other name may be a file outside the project)."""
+    from jido_kernel.commands.options import ShellError
+
     subcommand, rest = args[0], args[1:]
     _refuse_hardlinked(subcommand, root, MAILMAP)
     if subcommand not in WORKTREE_READERS or "--cached" in rest or "--staged" in rest:
@@ -263,6 +268,8 @@ def check_worktree_reads(
 
 def _refuse_hardlinked(subcommand: str, root: Path, name: str) -> None:
     """Refuse when the work-tree file ``name`` is a regular file with more than one hard link."""
+    from jido_kernel.commands.options import ShellError
+
     try:
         info = os.lstat(root / name)
     except OSError:

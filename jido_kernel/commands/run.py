@@ -33,12 +33,13 @@ from jido_kernel.commands.git import (
     git_environment,
     pin_git_dir,
 )
-from jido_kernel.commands.options import Parsed, ShellError
 from jido_kernel.confine._libc import PR_SET_PDEATHSIG, libc
 from jido_kernel.security import SANDBOX
 
 if TYPE_CHECKING:
     import subprocess
+
+    from jido_kernel.commands.options import Parsed, ShellError
 
 _READ_CHUNK = 1 << 16
 
@@ -125,6 +126,8 @@ def _execute(
 ) -> CommandResult:
     import subprocess
 
+    from jido_kernel.commands.options import ShellError
+
     start = time.monotonic()
     grouping: dict[str, Any] = (
         {"process_group": 0} if in_session else {"start_new_session": True, "preexec_fn": _die_with_parent}
@@ -167,6 +170,8 @@ def _execute(
 
 
 def _start_error(error: OSError, command: str, root: Path) -> ShellError:
+    from jido_kernel.commands.options import ShellError
+
     if error.filename == str(root):
         return ShellError(
             f"Cannot run commands in the project root {root}: {error.strerror}", reason="invalid_argument"
