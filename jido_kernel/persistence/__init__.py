@@ -89,7 +89,7 @@ def attach(session: Any, parent: Configurable | None = None) -> None:
             project_root=str(session.project_root),
             max_bytes=_tightest(session.settings, "session_max_mb") * MB,
         )
-    except (OSError, store.sqlite3.Error) as error:
+    except OSError as error:
         _not_saved[session.id] = f"{folder} cannot be written ({error})"
     else:
         _not_saved.pop(session.id, None)

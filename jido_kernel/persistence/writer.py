@@ -11,6 +11,7 @@ last moment (a batch gathers for :data:`BATCH_DELAY` seconds) and at most
 changes or :data:`MAX_QUEUED_CHARS` characters of content behind (a stalled disk, or
 Lua adding large messages faster than they can be written), producers wait for it
 rather than lose changes — so what the queue holds is bounded in count and in size.
+The writer thread also opens the file, so opening a session never waits for the disk.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -72,10 +74,9 @@ class Persister:
         self.error: str | None = None
         self.dropped = 0
         self._state = state
-        self._connection = store.connect(path)
-        with store.transaction(self._connection) as connection:
-            store.set_meta(connection, name=name, project_root=project_root)
+        self._connection: sqlite3.Connection | None = None
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(QUEUE_SIZE)
+        self._queue.put(("open", {"name": name, "project_root": project_root}))
         self._queued_chars = 0
         self._room = threading.Condition()
         self._local = threading.local()
@@ -131,7 +132,8 @@ class Persister:
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(10.0)
-        self._connection.close()
+        if self._connection is not None:
+            self._connection.close()
 
     # -- writer thread -------------------------------------------------------------
 
@@ -165,6 +167,8 @@ class Persister:
                 done.set()
 
     def _write(self, batch: list[tuple[str, Any]]) -> None:
+        if self._connection is None:  # opened by the first write, off the kernel's start-up
+            self._connection = store.connect(self.path)
         with store.transaction(self._connection) as connection:
             changed = False
             for kind, payload in batch:
@@ -193,6 +197,9 @@ class Persister:
             store.clear(connection, ("tool_call",))
         elif kind == "todos_updated":
             store.set_meta(connection, todos=json.dumps([todo.to_dict() for todo in payload], ensure_ascii=False))
+        elif kind == "open":  # the session's facts, not a change of its state
+            store.set_meta(connection, **payload)
+            return False
         elif kind == "meta":
             store.set_meta(connection, **payload)
         elif kind == "reset":

@@ -216,3 +216,23 @@ def test_markdown_fences_hold_any_text(content: str) -> None:
     assert set(fence) == {"`"} and len(fence) >= 3
     assert body.startswith(f"{fence}text\n{content}\n{fence}\n")
     assert fence not in content
+
+
+def test_the_writer_thread_opens_the_file_and_opening_is_no_change(tmp_path: Path) -> None:
+    saving = persister(SessionState(SID), tmp_path)
+    assert saving.flush()
+    saved = store.load(saving.path)
+    assert saved.meta["name"] == "nb" and saved.meta["project_root"] == "/p"
+    assert "updated" not in saved.meta
+    saving.close()
+
+
+def test_a_file_that_cannot_be_opened_is_an_error_and_changes_are_still_taken(tmp_path: Path) -> None:
+    state = SessionState(SID)
+    saving = Persister(state, tmp_path / "missing" / f"{SID}.sqlite3", name="nb", project_root="/p", max_bytes=10**7)
+    for index in range(3):
+        state.append_message("user", f"message {index}")
+    assert saving.flush()
+    assert saving.error is not None and "FileNotFoundError" in saving.error
+    assert len(state.messages) == 3
+    saving.close()
