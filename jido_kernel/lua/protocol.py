@@ -120,9 +120,12 @@ def one_line(text: str, limit: int = MAX_TEXT) -> str:
     return line if len(line) <= limit else f"{line[: limit - 1]}…"
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def dump(message: dict[str, Any]) -> bytes:
     """One message as a line of bytes; :class:`ProtocolError` if it exceeds the limit."""
-    line = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    line = _ENCODER.encode(message).encode("utf-8") + b"\n"
     if len(line) > MAX_MESSAGE:
         raise ProtocolError(f"message too large ({len(line)} bytes; the limit is {MAX_MESSAGE})")
     return line

@@ -282,12 +282,13 @@ def _ignore_regex(patterns: Sequence[str]) -> re.Pattern[str] | None:
 
 
 def _entry_type(entry: os.DirEntry[str]) -> str:
-    if entry.is_symlink():
-        return "symlink"
-    if entry.is_dir(follow_symlinks=False):
-        return "directory"
+    # Not following links, a symlink is neither a file nor a directory: the common case first.
     if entry.is_file(follow_symlinks=False):
         return "file"
+    if entry.is_dir(follow_symlinks=False):
+        return "directory"
+    if entry.is_symlink():
+        return "symlink"
     return "other"
 
 

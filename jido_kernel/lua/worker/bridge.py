@@ -18,7 +18,6 @@ import os
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -83,45 +82,54 @@ class Bridge:
         handler = getattr(self, f"_{name}", None) if name in FUNCTIONS else None
         if handler is None:
             return None, f"jido.{name} does not exist"
-        record: dict[str, Any] = {
-            "id": uuid.uuid4().hex,
-            "name": name,
-            "arguments": self._arguments(name, args),
-            "status": "running",
-            "duration_ms": None,
-            "result_summary": None,
-        }
-        self._send({"type": "tool_call", "id": self.run_id, "call": dict(record)})
+        call_id = os.urandom(16).hex()
+        arguments, tables = self._arguments(name, args)
+        if tables:  # each table argument converted once: for the record and for the call
+            args = tuple(tables.get(index, arg) for index, arg in enumerate(args))
+        running = {"id": call_id, "name": name, "arguments": arguments, "status": "running"}
+        self._send(
+            {"type": "tool_call", "id": self.run_id, "call": {**running, "duration_ms": None, "result_summary": None}}
+        )
         start = time.perf_counter()
         try:
             value, summary = handler(*args)
             answer: tuple[Any, str | None] = (value, None)
-            record.update(status="completed", result_summary=summary)
+            status = "completed"
         except (ArgumentError, JidoError) as error:
             answer = (None, str(error))
         except Exception as error:
             answer = (None, f"{name} failed: {error}")
         if answer[1] is not None:
-            record.update(status="error", result_summary=one_line(answer[1]))
-        record["duration_ms"] = round((time.perf_counter() - start) * 1000, 3)
+            status, summary = "error", one_line(answer[1])
+        duration = round((time.perf_counter() - start) * 1000, 3)
+        record = {**running, "status": status, "duration_ms": duration, "result_summary": summary}
         self._send({"type": "tool_call", "id": self.run_id, "call": record})
         return answer
 
-    def _arguments(self, name: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    def _arguments(self, name: str, args: tuple[Any, ...]) -> tuple[dict[str, Any], dict[int, Any]]:
+        """The arguments shown in the call's record, and the table arguments that
+        converted (at most :data:`_RECORD_ITEMS` entries) by position, as plain data."""
         names = _PARAMETERS.get(name, ("path",))
         shown: dict[str, Any] = {}
+        tables: dict[int, Any] = {}
         for index, value in enumerate(args[: len(names)]):
-            if value is not None:
-                try:
-                    plain = _shown(from_lua(value, strict=False, name=names[index], max_items=_RECORD_ITEMS))
-                except LuaValueError:
-                    plain = None
-                # A shown scalar is at most ~200 characters (< 2,500 bytes of JSON): only tables are measured.
-                too_large = plain is None or (
-                    isinstance(plain, (list, dict)) and len(json.dumps(plain)) > MAX_ARGUMENTS // 4
-                )
-                shown[names[index]] = "<too large to show>" if too_large else plain
-        return shown
+            if value is None:
+                continue
+            if type(value) is bytes and len(value) <= _SHOWN_CHARS:
+                shown[names[index]] = value.decode("utf-8", "replace")  # what _shown gives, at once
+                continue
+            try:
+                plain = from_lua(value, strict=False, name=names[index], max_items=_RECORD_ITEMS)
+            except LuaValueError:
+                shown[names[index]] = "<too large to show>"
+                continue
+            if isinstance(plain, (list, dict)):
+                tables[index] = plain
+            plain = _shown(plain)
+            # A shown scalar is at most ~200 characters (< 2,500 bytes of JSON): only tables are measured.
+            too_large = isinstance(plain, (list, dict)) and len(json.dumps(plain)) > MAX_ARGUMENTS // 4
+            shown[names[index]] = "<too large to show>" if too_large else plain
+        return shown, tables
 
     def _read_file(self, path: Any = None, options: Any = None, *_: Any) -> tuple[str, str]:
         offset, limit, raw = _options(options, "read_file", "offset", "limit", "raw")
@@ -301,6 +309,8 @@ def _options(value: Any, function: str, *names: str) -> tuple[Any, ...]:
         return (None,) * len(names)
     if isinstance(value, (bytes, bool, int, float)):
         table = None
+    elif isinstance(value, (list, dict)):  # already converted (see Bridge.call)
+        table = value
     else:
         table = from_lua(value, strict=False, name="options", max_items=_ARGUMENT_ITEMS)
     if table == []:

@@ -1,18 +1,177 @@
 """Conversion between lupa's Lua values and plain Python data (worker side).
 
-Reading Lua tables uses only raw access (``lua_next`` through lupa's ``items()``): no
-``__index``, ``__pairs`` or ``__tostring`` metamethod — no cell code — ever runs while a
-value is converted. See :mod:`jido_kernel.lua.wire` for the rules.
+Reading Lua tables uses only raw access (``lua_next`` through lupa's ``items()``, and
+``next``/``rawget`` in the bulk reader below): no ``__index``, ``__pairs`` or
+``__tostring`` metamethod — no cell code — ever runs while a value is converted. See
+:mod:`jido_kernel.lua.wire` for the rules.
+
+Large tables of plain data are read in bulk: a Lua function walks the whole table tree
+once (raw) into one flat array of tokens that crosses to Python in a few calls, and
+Python rebuilds the lists and dicts with C-speed builtins. Anything that is not plain
+data (a function, a cycle, too deep a nesting, too many entries, keys that collide in
+Python) makes the bulk reader give up, and the table is read entry by entry instead, so
+every refusal and placeholder comes from one place (:class:`_Reader`).
 """
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from itertools import chain, islice, repeat
+from operator import itemgetter
 from typing import Any
 
-from lupa.lua54 import LuaRuntime, lua_type
+from lupa.lua54 import LuaError, LuaRuntime, lua_type
 
 from jido_kernel.lua.errors import LuaValueError
 from jido_kernel.lua.wire import MAX_DEPTH, MAX_ITEMS, LuaOpaque
+
+_NUMBERS = frozenset({bool, int, float})
+_SCALARS = frozenset({type(None), bool, int, float, str, bytes})
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
+_LUA_SCALARS = frozenset({bool, int, float, bytes})
+_BULK_ENTRIES = 64
+"""Entries from which a table is read in bulk (below, a call into Lua costs more than it saves)."""
+_CHUNK = 50_000
+"""Tokens per call when the bulk reader's tokens cross to Python."""
+
+_BULK_READER = b"""
+local next, rawget, rawlen, type, unpack = next, rawget, rawlen, type, table.unpack
+local scalar = {number = true, string = true, boolean = true}
+
+-- The tokens of a table tree of plain data, or nil when it is not one (see lupa_data.py).
+-- Per table: 0, n, its n values, c, the c positions of its tables, then those tables;
+-- or 1, n, its n keys, its n values, c, positions, tables (not a sequence);
+-- or 2, n, k, the k string keys, then k columns of n scalars (a sequence of records).
+local function flatten(root, depth, max_depth, budget)
+  local buf, m, path = {}, 0, {}
+
+  local function records(t, n, depth)
+    local first = rawget(t, 1)
+    if type(first) ~= "table" or depth + 1 >= max_depth then return false end
+    local keys, k = {}, 0
+    for key, value in next, first do
+      if type(key) ~= "string" or not scalar[type(value)] then return false end
+      k = k + 1
+      keys[k] = key
+    end
+    if k == 0 then return false end
+    for i = 2, n do
+      local row = rawget(t, i)
+      if type(row) ~= "table" then return false end
+      local count = 0
+      for _ in next, row do count = count + 1 end
+      if count ~= k then return false end
+      for j = 1, k do
+        if not scalar[type(rawget(row, keys[j]))] then return false end
+      end
+    end
+    budget = budget - n * k
+    if budget < 0 then return false end
+    buf[m + 1], buf[m + 2], buf[m + 3] = 2, n, k
+    m = m + 3
+    for j = 1, k do buf[m + j] = keys[j] end
+    m = m + k
+    for j = 1, k do
+      local key = keys[j]
+      for i = 1, n do buf[m + i] = rawget(rawget(t, i), key) end
+      m = m + n
+    end
+    return true
+  end
+
+  local function walk(t, depth)
+    if depth >= max_depth or path[t] then return false end
+    local n = 0
+    for _ in next, t do n = n + 1 end
+    budget = budget - n
+    if budget < 0 then return false end
+    -- n entries and a value at each of 1..n: the keys are exactly 1..n
+    local sequence = rawlen(t) == n
+    if sequence and n > 0 and records(t, n, depth) then return true end
+    path[t] = true
+    local tables, positions, c = {}, {}, 0
+    local base = m + 2
+    if sequence then
+      for i = 1, n do
+        local value = rawget(t, i)
+        local kind = type(value)
+        if kind == "table" then
+          c = c + 1
+          tables[c], positions[c], value = value, i, false
+        elseif kind == "nil" then
+          sequence = false
+          break
+        elseif kind == "function" or kind == "userdata" or kind == "thread" then
+          return false
+        end
+        buf[base + i] = value
+      end
+    end
+    if sequence then
+      buf[m + 1], buf[m + 2] = 0, n
+    else
+      buf[m + 1], buf[m + 2] = 1, n
+      base = m + 2 + n
+      tables, positions, c = {}, {}, 0
+      local i, booleans, numbers = 0, false, false
+      for key, value in next, t do
+        i = i + 1
+        local kind = type(key)
+        if kind == "number" then
+          numbers = true
+        elseif kind == "boolean" then
+          booleans = true
+        elseif kind ~= "string" then
+          return false
+        end
+        kind = type(value)
+        if kind == "table" then
+          c = c + 1
+          tables[c], positions[c], value = value, i, false
+        elseif kind == "function" or kind == "userdata" or kind == "thread" then
+          return false
+        end
+        buf[m + 2 + i], buf[base + i] = key, value
+      end
+      if booleans and numbers then return false end  -- true and 1 may collide in Python
+    end
+    m = base + n + 1
+    buf[m] = c
+    for j = 1, c do buf[m + j] = positions[j] end
+    m = m + c
+    for j = 1, c do
+      if not walk(tables[j], depth + 1) then return false end
+    end
+    path[t] = nil
+    return true
+  end
+
+  if walk(root, depth) then return buf, m, budget end
+  return nil
+end
+
+local function take(buf, i, j)
+  return true, unpack(buf, i, j)
+end
+
+return flatten, take
+"""
+
+
+_RECORDS_BUILDER = b"""
+-- Rows of k fields from the k keys then the n rows' values in flat (nil values left out).
+return function(flat, n, k)
+  local rows = {}
+  for r = 1, n do
+    local row, base = {}, r * k
+    for j = 1, k do row[flat[j]] = flat[base + j] end
+    rows[r] = row
+  end
+  return rows
+end
+"""
 
 
 def text(data: bytes) -> str | bytes:
@@ -23,15 +182,51 @@ def text(data: bytes) -> str | bytes:
         return data
 
 
+def _texts(items: list[Any]) -> list[Any]:
+    """``items`` (a fresh list) with every Lua string as :func:`text` gives it."""
+    kinds = set(map(type, items))
+    if bytes not in kinds:
+        return items
+    if kinds == {bytes}:
+        try:
+            return list(map(bytes.decode, items))
+        except UnicodeDecodeError:
+            return list(map(text, items))
+    return [text(item) if type(item) is bytes else item for item in items]
+
+
 def to_lua(runtime: LuaRuntime, value: Any) -> Any:
     """A value lupa hands to Lua as plain data, from checked plain data
     (:func:`~jido_kernel.lua.wire.check_value`): strings as Lua strings, containers as
     fresh tables. Run with the Lua memory limit lifted (lupa cannot recover from an
     allocation failure while it builds a table)."""
+    if type(value) is list and len(value) >= _BULK_ENTRIES:
+        records = _records(value)
+        if records is not None:
+            build = runtime.compile(_RECORDS_BUILDER, name=b"=[jido data]", mode="t")()
+            return build(runtime.table_from(records), len(value), len(records) // (len(value) + 1))
     prepared = _prepare(value)
     if isinstance(prepared, (list, dict)):
         return runtime.table_from(prepared, recursive=True)
     return prepared
+
+
+def _records(rows: list[Any]) -> list[Any] | None:
+    """The keys of ``rows`` then their values row by row, strings as bytes, when ``rows``
+    are dicts of scalars with the same keys in the same order (``jido.list_dir``'s
+    entries); else ``None``."""
+    if set(map(type, rows)) != {dict}:
+        return None
+    shapes = set(map(tuple, rows))
+    if len(shapes) != 1:
+        return None
+    flat = [*shapes.pop(), *chain.from_iterable(map(dict.values, rows))]
+    kinds = set(map(type, flat))
+    if not kinds <= _SCALARS:
+        return None
+    if str in kinds:
+        flat = [item.encode("utf-8") if type(item) is str else item for item in flat]
+    return flat
 
 
 def _prepare(value: Any) -> Any:
@@ -39,6 +234,11 @@ def _prepare(value: Any) -> Any:
     if isinstance(value, str):
         return value.encode("utf-8")
     if isinstance(value, list):
+        kinds = set(map(type, value))
+        if kinds <= _SCALARS - {str}:
+            return list(value)
+        if kinds == {str}:
+            return [item.encode("utf-8") for item in value]
         return [_prepare(item) for item in value]
     if isinstance(value, dict):
         return {_prepare(key): _prepare(item) for key, item in value.items()}
@@ -52,6 +252,10 @@ def from_lua(value: Any, *, strict: bool, name: str, max_items: int = MAX_ITEMS)
     naming ``name``; otherwise they become :class:`LuaOpaque` placeholders. More than
     ``max_items`` table entries in all always raise.
     """
+    if value is None or type(value) in _NUMBERS:
+        return value
+    if type(value) is bytes:
+        return text(value)
     reader = _Reader(strict, max_items)
     try:
         return reader.value(value, 0, frozenset())
@@ -72,11 +276,13 @@ class _Reader:
         self.strict = strict
         self.max_items = max_items
         self.items = 0
+        self.bulk: tuple[Any, Any] | None = None
+        self.bulk_failed = False  # then the value is not plain data: read the rest entry by entry
 
     def value(self, value: Any, depth: int, path: frozenset[str]) -> Any:
-        if value is None or isinstance(value, (bool, int, float)):
+        if value is None or type(value) in _NUMBERS:
             return value
-        if isinstance(value, bytes):
+        if type(value) is bytes:
             return text(value)
         kind = lua_type(value) or "userdata"
         if kind == "table":
@@ -90,32 +296,77 @@ class _Reader:
         return LuaOpaque(kind, description)
 
     def table(self, table: Any, depth: int, path: frozenset[str]) -> Any:
-        address = repr(table)  # "<Lua table at 0x…>": lua_topointer, no metamethod
+        address = repr(table) if path else ""  # "<Lua table at 0x…>": lua_topointer, no metamethod
         if address in path:
             return self.opaque("table", "<Lua table (cycle)>", "the table contains itself")
         if depth >= MAX_DEPTH:
             problem = f"its tables nest more than {MAX_DEPTH} levels"
             return self.opaque("table", "<Lua table (nested too deeply)>", problem)
-        entries = []
-        for entry in table.items():
-            self.items += 1
-            if self.items > self.max_items:
-                raise _Refused(f"it holds more than {self.max_items} table entries in total (too large to transfer)")
+        iterator = table.items()
+        entries = list(islice(iterator, _BULK_ENTRIES))
+        if len(entries) == _BULK_ENTRIES and not self.bulk_failed:
+            found, value = self.read_bulk(table, depth)
+            if found:
+                return value
+        self.count(len(entries))
+        for entry in iterator:
+            self.count(1)
             entries.append(entry)
-        inner = path | {address}
         count = len(entries)
-        if all(type(key) is int and 1 <= key <= count for key, _ in entries):
+        keys = list(map(_FIRST, entries))
+        scalars = set(map(type, map(_SECOND, entries))) <= _LUA_SCALARS  # no table or opaque value
+        if set(map(type, keys)) <= {int} and (not keys or (min(keys) >= 1 and max(keys) <= count)):
             result: list[Any] = [None] * count
+            if scalars:
+                for key, item in entries:
+                    result[key - 1] = item
+                return _texts(result)
+            inner = path | {address or repr(table)}
             for key, item in entries:
                 result[key - 1] = self.child(key, item, depth, inner)
             return result
+        if scalars and set(map(type, keys)) == {bytes}:
+            shown = _texts(keys)
+            if set(map(type, shown)) == {str}:
+                return dict(sorted(zip(shown, _texts(list(map(_SECOND, entries))), strict=True), key=_FIRST))
+        inner = path | {address or repr(table)}
         keyed = sorted(((self.key(key), key, item) for key, item in entries), key=lambda entry: order(entry[0]))
         mapping: dict[Any, Any] = {}
-        for shown, key, item in keyed:
-            if shown in mapping:
-                raise _Refused(_collision(shown, next(other for other in mapping if other == shown)))
-            mapping[shown] = self.child(key, item, depth, inner)
+        for shown_key, key, item in keyed:
+            if shown_key in mapping:
+                raise _Refused(_collision(shown_key, next(other for other in mapping if other == shown_key)))
+            mapping[shown_key] = self.child(key, item, depth, inner)
         return mapping
+
+    def count(self, entries: int) -> None:
+        self.items += entries
+        if self.items > self.max_items:
+            raise _Refused(f"it holds more than {self.max_items} table entries in total (too large to transfer)")
+
+    def read_bulk(self, table: Any, depth: int) -> tuple[bool, Any]:
+        """``(True, value)`` for a table tree of plain data within the limits, read in
+        bulk; ``(False, None)`` when it must be read entry by entry."""
+        try:
+            if self.bulk is None:
+                runtime = next((r for r in gc.get_referents(table) if isinstance(r, LuaRuntime)), None)
+                if runtime is None:
+                    self.bulk_failed = True
+                    return False, None
+                self.bulk = runtime.compile(_BULK_READER, name=b"=[jido data]", mode="t")()
+            flatten, take = self.bulk
+            flat = flatten(table, depth, MAX_DEPTH, self.max_items - self.items)
+            if not isinstance(flat, tuple):
+                self.bulk_failed = True
+                return False, None
+            buffer, size, left = flat
+            tokens: list[Any] = []
+            for start in range(1, size + 1, _CHUNK):
+                tokens.extend(islice(take(buffer, start, min(size, start + _CHUNK - 1)), 1, None))
+        except LuaError:  # a limit tripped meanwhile: the entry-by-entry reader runs no Lua
+            self.bulk_failed = True
+            return False, None
+        self.items = self.max_items - left
+        return True, _rebuild(iter(tokens))
 
     def child(self, key: Any, item: Any, depth: int, path: frozenset[str]) -> Any:
         try:
@@ -134,6 +385,26 @@ class _Reader:
         return self.opaque(
             kind, f"<Lua {kind} key {where}>", f"it has a {kind} key; table keys must be strings, numbers or booleans"
         )
+
+
+def _rebuild(tokens: Iterator[Any]) -> Any:
+    """The value of one table from the bulk reader's ``tokens`` (consumed as read)."""
+    kind, n = next(tokens), next(tokens)
+    if kind == 2:
+        keys = _texts(list(islice(tokens, next(tokens))))
+        columns = [_texts(list(islice(tokens, n))) for _ in keys]
+        ordered = sorted(range(len(keys)), key=lambda index: order(keys[index]))
+        names = [keys[index] for index in ordered]
+        return list(map(dict, map(zip, repeat(names), zip(*[columns[index] for index in ordered], strict=True))))
+    keys = _texts(list(islice(tokens, n))) if kind == 1 else []
+    values = _texts(list(islice(tokens, n)))
+    for position in list(islice(tokens, next(tokens))):
+        values[position - 1] = _rebuild(tokens)
+    if kind == 0:
+        return values
+    if set(map(type, keys)) == {str}:
+        return dict(sorted(zip(keys, values, strict=True), key=_FIRST))
+    return dict(sorted(zip(keys, values, strict=True), key=lambda entry: order(entry[0])))
 
 
 def _collision(key: Any, other: Any) -> str:

@@ -22,6 +22,8 @@ from jido_kernel.lua.wire import (
     MAX_DEPTH,
     LuaOpaque,
     WireError,
+    _decode,
+    _encode,
     check_name,
     check_value,
     decode,
@@ -172,6 +174,27 @@ class TestWire:
     def test_malformed_wire_data_is_refused(self, data: Any) -> None:
         with pytest.raises(WireError):
             decode(data)
+
+    @given(st.recursive(scalars | st.sampled_from([math.inf, math.nan]), lambda inner: st.lists(inner, max_size=5)
+           | st.dictionaries(keys | st.sampled_from(["$bytes", "$x"]), inner, max_size=5), max_leaves=40))  # fmt: skip
+    def test_whole_trees_pass_as_is_only_when_every_item_would(self, value: Any) -> None:
+        """Plain trees are recognised level by level, not item by item; the result is the same."""
+        wire = encode(value)
+        assert _same(wire, _encode(value))
+        parsed = json.loads(json.dumps(wire, allow_nan=False))
+        assert _same(decode(parsed), _decode(parsed, 0))
+        tagged = json.loads(json.dumps({"$map": [[1, parsed]]}))
+        assert _same(decode([tagged]), [_decode(tagged, 0)])
+
+    def test_depth_is_bounded_on_the_fast_path_too(self) -> None:
+        deep: Any = [1]
+        for _ in range(MAX_DEPTH + 1):
+            deep = [deep]
+        assert decode(deep) == deep  # MAX_DEPTH + 1 levels below the top
+        with pytest.raises(WireError, match="nested too deeply"):
+            decode([deep])
+        with pytest.raises(WireError, match="nested too deeply"):
+            decode({"rows": [{"a": deep}]})
 
 
 @pytest.fixture(scope="module")

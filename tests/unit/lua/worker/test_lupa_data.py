@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lupa.lua54 import LuaRuntime
+from lupa.lua54 import LuaRuntime, lua_type
 
 from jido_kernel.lua import LuaSandbox, LuaValueError
 from jido_kernel.lua.wire import INT_MAX, INT_MIN, WireError, check_value, decode, encode
-from jido_kernel.lua.worker.lupa_data import from_lua, text
+from jido_kernel.lua.worker.lupa_data import _Reader, _Refused, from_lua, text, to_lua
 
 BUILD = b"""function(...)
   local t, n = {}, select('#', ...)
@@ -152,3 +152,138 @@ class TestThroughTheWorker:
         with pytest.raises(LuaValueError, match="which are the same key in Lua"):
             sandbox.run("return 1", inputs={"data": {"a": 1, b"a": 2}})
         assert sandbox.run("return keep").values == ["alive"]
+
+
+scalars = (
+    st.booleans()
+    | st.integers(INT_MIN, INT_MAX)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=4)
+    | st.binary(max_size=3)
+)
+table_keys = st.integers(-2, 70) | st.text(max_size=3) | st.binary(max_size=2) | st.booleans() | st.floats(-3, 3)
+plain_trees = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=70)
+        | st.dictionaries(table_keys, inner, max_size=6)
+        | st.lists(
+            st.fixed_dictionaries({"id": st.integers(INT_MIN, INT_MAX), "name": st.text(max_size=3)}),
+            min_size=1,
+            max_size=5,
+        )
+    ),
+    max_leaves=150,
+)
+
+
+def typed(value: Any) -> Any:
+    """``value`` with the type of every scalar, so ``1``, ``1.0`` and ``True`` stay apart."""
+    if isinstance(value, list):
+        return ["list", [typed(item) for item in value]]
+    if isinstance(value, dict):
+        return ["dict", [(typed(key), typed(item)) for key, item in value.items()]]
+    return [type(value).__name__, repr(value)]
+
+
+def entry_by_entry(table: Any, strict: bool, max_items: int) -> tuple[str, Any]:
+    reader = _Reader(strict, max_items)
+    reader.bulk_failed = True  # the reader that handles every case, one entry at a time
+    try:
+        return "ok", typed(reader.value(table, 0, frozenset()))
+    except _Refused as refused:
+        return "refused", refused.problem
+
+
+def as_lua(lua: LuaRuntime, value: Any) -> Any:
+    """``value`` as a Lua table built with plain ``rawset`` (no conversion under test)."""
+    if isinstance(value, list):
+        return build(lua, [(index, as_lua(lua, item)) for index, item in enumerate(value, 1)])
+    if isinstance(value, dict):
+        return build(lua, [(as_lua(lua, key), as_lua(lua, item)) for key, item in value.items()])
+    return value.encode() if isinstance(value, str) else value
+
+
+class TestBulkReading:
+    """Large tables are read by a Lua walk in bulk; it gives exactly what reading entry by
+    entry gives, or gives up and leaves the value to that reader."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(plain_trees, st.booleans(), st.integers(1, 400))
+    def test_bulk_reading_matches_reading_entry_by_entry(
+        self, lua: LuaRuntime, value: Any, strict: bool, max_items: int
+    ) -> None:
+        table = as_lua(lua, value)
+        if lua_type(table) != "table":
+            return
+        expected = entry_by_entry(table, strict, max_items)
+        found, bulk = _Reader(strict, max_items).read_bulk(table, 0)
+        if found:
+            assert expected == ("ok", typed(bulk))
+
+    def test_what_is_not_plain_data_is_left_to_the_entry_reader(self, lua: LuaRuntime) -> None:
+        for code in (
+            b"{1, 2, print}",
+            b"(function() local t = {1} t[2] = t return t end)()",
+            b"{[true] = 1, [1] = 2}",
+            b"{[{}] = 1}",
+            b"{a = coroutine.create(print)}",
+        ):
+            assert _Reader(False, 100).read_bulk(lua.eval(code), 0) == (False, None)
+        deep = lua.eval(b"(function() local t = {} for i = 1, 120 do t = {t} end return t end)()")
+        assert _Reader(False, 1000).read_bulk(deep, 0) == (False, None)
+        assert _Reader(False, 3).read_bulk(lua.eval(b"{1, 2, {3, 4}}"), 0) == (False, None)
+
+    def test_large_values_keep_their_shape_and_order(self, lua: LuaRuntime) -> None:
+        rows = lua.eval(
+            b"(function() local t = {} for i = 1, 500 do t[i] = {id = i, name = 'r' .. i, x = i / 2} end "
+            b"return t end)()"
+        )
+        converted = from_lua(rows, strict=True, name="rows")
+        assert converted[0] == {"id": 1, "name": "r1", "x": 0.5} and list(converted[0]) == ["id", "name", "x"]
+        assert len(converted) == 500 and converted[-1]["name"] == "r500"
+        keyed = from_lua(
+            lua.eval(b"(function() local t = {} for i = 1, 300 do t['k' .. i] = i end return t end)()"),
+            strict=True,
+            name="t",
+        )
+        assert list(keyed) == sorted(keyed) and keyed["k7"] == 7
+        floats = from_lua(
+            lua.eval(b"(function() local t = {} for i = 1, 120000 do t[i] = i + 0.5 end return t end)()"),
+            strict=True,
+            name="t",
+        )
+        assert floats[:2] == [1.5, 2.5] and len(floats) == 120000
+
+    def test_the_limit_on_entries_still_applies(self, lua: LuaRuntime) -> None:
+        table = lua.eval(b"(function() local t = {} for i = 1, 200 do t[i] = {i} end return t end)()")
+        with pytest.raises(LuaValueError, match="more than 300 table entries in total"):
+            from_lua(table, strict=True, name="t", max_items=300)
+        assert len(from_lua(table, strict=True, name="t", max_items=400)) == 200
+
+    @settings(max_examples=100, deadline=None)
+    @given(
+        st.lists(
+            st.fixed_dictionaries({"name": st.text(max_size=5), "size": st.none() | st.integers(0, 9) | st.floats()}),
+            min_size=64,
+            max_size=90,
+        )
+    )
+    def test_records_pushed_in_bulk_read_back(self, lua: LuaRuntime, rows: list[dict[str, Any]]) -> None:
+        expected = [{key: item for key, item in sorted(row.items()) if item is not None} for row in rows]
+        assert typed(from_lua(to_lua(lua, rows), strict=True, name="rows")) == typed(expected)
+
+    def test_a_listing_inside_a_coroutine(self, project: Path) -> None:
+        for index in range(150):
+            (project / f"f{index:03d}").touch()
+        sandbox = LuaSandbox(project, timeout=10)
+        try:
+            values = sandbox.run(
+                "local before = 'x' "
+                "local n, first = coroutine.wrap(function(a) local l = jido.list_dir('.') "
+                "coroutine.yield(#l, l[1].name) end)(1) "
+                "return before, n, first, #jido.list_dir('.')"
+            ).values
+        finally:
+            sandbox.close()
+        assert values == ["x", 150, "f000", 150]
