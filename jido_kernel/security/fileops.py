@@ -314,17 +314,19 @@ def list_dir(
         os.close(root_fd)
     try:
         with os.scandir(fd) as entries:
-            # (not a directory, name, type): names are unique, so tuples sort as the entries should
-            rows = [
-                (kind != "directory", entry.name, kind)
+            kinds = {
+                entry.name: _entry_type(entry)
                 for entry in entries
                 if ignore is None or not ignore.fullmatch(entry.name)
-                for kind in (_entry_type(entry),)
-            ]
+            }
     finally:
         os.close(fd)
-    rows.sort()
-    return [{"name": name, "type": kind} for _, name, kind in rows]
+    names = sorted(kinds)  # then directories first, each group still by name
+    if "directory" in kinds.values():
+        names = [name for name in names if kinds[name] == "directory"] + [
+            name for name in names if kinds[name] != "directory"
+        ]
+    return [{"name": name, "type": kinds[name]} for name in names]
 
 
 _ACCESS = {(True, True): "read_write", (True, False): "read", (False, True): "write"}

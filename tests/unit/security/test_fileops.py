@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jido_kernel.errors import JidoError
 from jido_kernel.security import (
@@ -434,6 +436,21 @@ def test_list_dir_sorting_and_types(root: Path) -> None:
         {"name": "link", "type": "symlink"},
     ]
     assert list_dir(".", root) == list_dir("", root) == list_dir(str(root), root)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dictionaries(st.text("abAB_.-é1", min_size=1, max_size=4).filter(lambda n: n not in (".", "..")), st.booleans())
+)
+def test_list_dir_puts_directories_first_then_orders_by_name(entries: dict[str, bool]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(os.path.realpath(tmp))
+        for name, is_dir in entries.items():
+            (root / name).mkdir() if is_dir else (root / name).touch()
+        expected = sorted((not is_dir, name) for name, is_dir in entries.items())
+        assert list_dir(".", root) == [
+            {"name": name, "type": "file" if not_dir else "directory"} for not_dir, name in expected
+        ]
 
 
 def test_list_dir_ignore_patterns(root: Path) -> None:
