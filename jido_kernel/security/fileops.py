@@ -65,6 +65,8 @@ def begin(path: object, root: str | os.PathLike[str], policy: Policy, *, write: 
     reason = policy.refusal(parts, write=write)
     if reason:
         raise Refusal(reason)
+    if isinstance(path, str) and ".." not in path:
+        return resolved_root, parts  # no ".." component to resolve
     raw = walk_parts(path, resolved_root)
     if ".." in raw:
         parts = _without_dotdot(resolved_root, raw, policy, write=write)

@@ -74,12 +74,15 @@ class Bridge:
         self._next_call = 0
         self._replies: dict[int, Future[tuple[bool, Any]]] = {}
         self._running: set[int] = set()  # process groups of the commands running now
+        self._handlers: dict[str, Callable[..., tuple[Any, str]]] = {
+            name: getattr(self, f"_{name}") for name in FUNCTIONS
+        }
 
     # -- jido.* ---------------------------------------------------------------------------
 
     def call(self, name: str, args: tuple[Any, ...]) -> tuple[Any, str | None]:
         """Run bridge function ``name``; ``(value, None)`` or ``(None, message)``."""
-        handler = getattr(self, f"_{name}", None) if name in FUNCTIONS else None
+        handler = self._handlers.get(name)
         if handler is None:
             return None, f"jido.{name} does not exist"
         call_id = os.urandom(16).hex()
