@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from jido_kernel.display.html import page
@@ -32,6 +33,8 @@ MAX_ITEMS = 1000
 MAX_STRING = 10_000
 MAX_REPR_CHARS = 200_000
 MAX_HTML_CHARS = 500_000
+_is_dict = dict.__instancecheck__
+_is_str = str.__instancecheck__
 
 
 class _Budget:
@@ -282,14 +285,11 @@ def _html(value: Any, depth: int, budget: _Budget) -> str:
 
 def _record_columns(value: list[Any] | dict[Any, Any]) -> list[str] | None:
     """Column names when ``value`` is a list of records with string keys."""
-    if not isinstance(value, list) or not all(isinstance(item, dict) and item for item in value):
+    if not isinstance(value, list) or not all(map(_is_dict, value)) or not all(value):
         return None
-    columns: dict[str, None] = {}
-    for record in value:
-        for key in record:
-            if not isinstance(key, str):
-                return None
-            columns[key] = None
+    columns = dict.fromkeys(chain.from_iterable(value))  # every record's keys, in order of appearance
+    if not all(map(_is_str, columns)):
+        return None
     return list(columns) if len(columns) <= MAX_COLUMNS else None
 
 
