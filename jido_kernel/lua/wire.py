@@ -267,7 +267,8 @@ def _plain_tree(value: list[Any] | dict[Any, Any], *, finite: bool) -> bool:
         kinds = set(map(type, items))
         if not kinds <= _PLAIN:
             return False
-        if finite and float in kinds and not math.isfinite(sum(filter(_is_float, items))):
+        floats = items if kinds == {float} else filter(_is_float, items) if float in kinds else ()
+        if finite and not math.isfinite(sum(floats)):
             return False  # (or finite floats whose sum overflows: the slow path decides)
         if not kinds & _CONTAINERS:
             return True

@@ -1,9 +1,9 @@
 """Conversion between lupa's Lua values and plain Python data (worker side).
 
 Reading Lua tables uses only raw access (``lua_next`` through lupa's ``items()``, and
-``next``/``rawget`` in the bulk reader below): no ``__index``, ``__pairs`` or
-``__tostring`` metamethod — no cell code — ever runs while a value is converted. See
-:mod:`jido_kernel.lua.wire` for the rules.
+``next``/``rawget`` — or indexing a table that has no metatable — in the bulk reader
+below): no ``__index``, ``__pairs`` or ``__tostring`` metamethod — no cell code — ever
+runs while a value is converted. See :mod:`jido_kernel.lua.wire` for the rules.
 
 Large tables of plain data are read in bulk: a Lua function walks the whole table tree
 once (raw) into one flat array of tokens that crosses to Python in a few calls, and
@@ -37,12 +37,13 @@ _CHUNK = 50_000
 """Tokens per call when the bulk reader's tokens cross to Python."""
 
 _BULK_READER = b"""
-local next, rawget, rawlen, type, unpack = next, rawget, rawlen, type, table.unpack
+local next, rawget, rawlen, type, getmetatable, unpack = next, rawget, rawlen, type, getmetatable, table.unpack
 local scalar = {number = true, string = true, boolean = true}
 
 -- The tokens of a table tree of plain data, or nil when it is not one (see lupa_data.py).
--- Per table: 0, n, its n values, c, the c positions of its tables, then those tables;
--- or 1, n, its n keys, its n values, c, positions, tables (not a sequence);
+-- Per table: 0, n, s, its n values, c, the c positions of its tables, then those tables
+-- (s: whether a value is a string); or 1, n, s, its n keys and values in pairs, c,
+-- positions, tables (not a sequence);
 -- or 2, n, k, the k string keys, then k columns of n scalars (a sequence of records).
 local function flatten(root, depth, max_depth, budget)
   local buf, m, path = {}, 0, {}
@@ -91,13 +92,17 @@ local function flatten(root, depth, max_depth, budget)
     local sequence = rawlen(t) == n
     if sequence and n > 0 and records(t, n, depth) then return true end
     path[t] = true
-    local tables, positions, c = {}, {}, 0
-    local base = m + 2
+    local tables, positions, c, strings = {}, {}, 0, false
+    local base = m + 3
     if sequence then
+      local plain = getmetatable(t) == nil  -- then t[i] is a raw read (and a faster one)
       for i = 1, n do
-        local value = rawget(t, i)
+        local value
+        if plain then value = t[i] else value = rawget(t, i) end
         local kind = type(value)
-        if kind == "table" then
+        if kind == "string" then
+          strings = true
+        elseif kind == "table" then
           c = c + 1
           tables[c], positions[c], value = value, i, false
         elseif kind == "nil" then
@@ -109,12 +114,8 @@ local function flatten(root, depth, max_depth, budget)
         buf[base + i] = value
       end
     end
-    if sequence then
-      buf[m + 1], buf[m + 2] = 0, n
-    else
-      buf[m + 1], buf[m + 2] = 1, n
-      base = m + 2 + n
-      tables, positions, c = {}, {}, 0
+    if not sequence then
+      tables, positions, c, strings = {}, {}, 0, false
       local i, booleans, numbers = 0, false, false
       for key, value in next, t do
         i = i + 1
@@ -127,17 +128,20 @@ local function flatten(root, depth, max_depth, budget)
           return false
         end
         kind = type(value)
-        if kind == "table" then
+        if kind == "string" then
+          strings = true
+        elseif kind == "table" then
           c = c + 1
           tables[c], positions[c], value = value, i, false
         elseif kind == "function" or kind == "userdata" or kind == "thread" then
           return false
         end
-        buf[m + 2 + i], buf[base + i] = key, value
+        buf[base + 2 * i - 1], buf[base + 2 * i] = key, value
       end
       if booleans and numbers then return false end  -- true and 1 may collide in Python
     end
-    m = base + n + 1
+    buf[m + 1], buf[m + 2], buf[m + 3] = sequence and 0 or 1, n, strings
+    m = base + (sequence and n or 2 * n) + 1
     buf[m] = c
     for j = 1, c do buf[m + j] = positions[j] end
     m = m + c
@@ -404,8 +408,14 @@ def _rebuild(tokens: Iterator[Any]) -> Any:
         ordered = sorted(range(len(keys)), key=lambda index: order(keys[index]))
         names = [keys[index] for index in ordered]
         return list(map(dict, map(zip, repeat(names), zip(*[columns[index] for index in ordered], strict=True))))
-    keys = _texts(list(islice(tokens, n))) if kind == 1 else []
-    values = _texts(list(islice(tokens, n)))
+    strings = next(tokens)
+    if kind == 1:
+        pairs = list(islice(tokens, 2 * n))
+        keys, values = _texts(pairs[::2]), pairs[1::2]
+    else:
+        keys, values = [], list(islice(tokens, n))
+    if strings:
+        values = _texts(values)
     for position in list(islice(tokens, next(tokens))):
         values[position - 1] = _rebuild(tokens)
     if kind == 0:

@@ -255,6 +255,16 @@ class TestBulkReading:
         )
         assert floats[:2] == [1.5, 2.5] and len(floats) == 120000
 
+    def test_large_tables_are_read_raw(self, lua: LuaRuntime) -> None:
+        trap = b"{__index = function() error('ran') end, __len = error, __pairs = error, __newindex = error}"
+        code = b"(function() local t = {} for i = 1, 300 do t[i] = i end t[150] = nil return setmetatable(t, %s) end)()"
+        holes = from_lua(lua.eval(code % trap), strict=True, name="t")
+        assert len(holes) == 299 and 150 not in holes and holes[151] == 151
+        full = lua.eval(
+            b"(function() local t = {} for i = 1, 300 do t[i] = {i} end return setmetatable(t, %s) end)()" % trap
+        )
+        assert from_lua(full, strict=True, name="t")[299] == [300]
+
     def test_the_limit_on_entries_still_applies(self, lua: LuaRuntime) -> None:
         table = lua.eval(b"(function() local t = {} for i = 1, 200 do t[i] = {i} end return t end)()")
         with pytest.raises(LuaValueError, match="more than 300 table entries in total"):
