@@ -247,6 +247,8 @@ def _prepare(value: Any) -> Any:
             return [item.encode("utf-8") for item in value]
         return [_prepare(item) for item in value]
     if isinstance(value, dict):
+        if set(map(type, value)) == {str} and set(map(type, value.values())) <= _SCALARS - {str}:
+            return dict(zip(map(str.encode, value), value.values(), strict=True))  # UTF-8 keys
         return {_prepare(key): _prepare(item) for key, item in value.items()}
     return value
 
