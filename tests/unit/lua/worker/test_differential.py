@@ -66,7 +66,7 @@ class Raw:
 
     def run(self, code: str) -> tuple[str, list[str]]:
         try:
-            packed = self._run(code.encode(), f"={NAME}".encode())
+            packed = self._run(code.encode("utf-8", "surrogateescape"), f"={NAME}".encode())
         except lupa.lua54.LuaError as error:
             message = str(error).encode("latin-1", "replace").decode("utf-8", "replace")
             if not message or message.startswith("stack traceback:"):  # not a string (lupa shows no value)
