@@ -107,16 +107,20 @@ def _read_fd(fd: int, st: os.stat_result, path: object, policy: Policy, max_byte
     else:
         os.set_blocking(fd, True)
         want = 65536
+    regular = stat.S_ISREG(mode)
     chunks = []
     total = 0
     while True:
-        chunk = os.read(fd, min(max(want - total, 1), max_bytes + 1 - total))
+        ask = min(max(want - total, 1), max_bytes + 1 - total)
+        chunk = os.read(fd, ask)
         if not chunk:
             break
         chunks.append(chunk)
         total += len(chunk)
         if total > max_bytes:
             raise FileTooLarge(path, max(total, st.st_size), max_bytes)
+        if regular and len(chunk) < ask:
+            break  # a short read of a regular file ends at its end: no second read to see it
         if total >= want:
             want = total + 65536  # the file grew: keep reading in blocks
     return b"".join(chunks)
