@@ -15,10 +15,12 @@
  * takes its place (under the stopper's lock), so the tripping thread never touches a
  * collected one.
  *
- * Memory. A real allocation failure caught by pcall, xpcall, a resume or a close trips
- * the memory limit. Stock Lua also raises the string "not enough memory" given to
- * `error` as a memory error (same status, same value): `error` and `assert` note when
- * they raise it, and the next failed protected call or resume takes the note.
+ * Memory. A real allocation failure caught by pcall, xpcall, load, a resume or a close
+ * trips the memory limit. Stock Lua also raises the string "not enough memory" given to
+ * `error` as a memory error (same status, same value), so two signs tell them apart: the
+ * state's allocator, wrapped here, counts failed allocations, and `error` and `assert`
+ * note when they raise that string (a failed allocation clears the note). A memory error
+ * is real when an allocation failed inside the protected call and no raise came after.
  *
  * The Lua API is taken from the lupa module that holds the Lua state (jido_bind), so
  * this library links against no Lua of its own.
@@ -46,7 +48,7 @@
   X(lua_getstack) X(lua_getinfo) X(lua_concat) X(lua_setglobal)                       \
   X(luaL_checkany) X(luaL_checktype) X(luaL_typeerror) X(luaL_where) X(luaL_error)    \
   X(luaL_getmetafield) X(luaL_ref) X(luaL_optinteger) X(lua_toboolean) X(lua_pushnil)      \
-  X(lua_setupvalue) X(lua_load) X(luaL_loadbufferx) X(luaL_optlstring) X(luaL_checkstack) X(lua_isstring)    \
+  X(lua_setupvalue) X(lua_getfield) X(lua_next) X(lua_rawset) X(lua_topointer) X(lua_getallocf) X(lua_setallocf) X(lua_load) X(luaL_loadbufferx) X(luaL_optlstring) X(luaL_checkstack) X(lua_isstring)    \
   X(luaL_checkoption) X(lua_gc) X(lua_pushnumber) X(lua_pushinteger) X(luaL_buffinit)          \
   X(luaL_addvalue) X(luaL_pushresult) X(luaL_tolstring) X(luaL_prepbuffsize)
 
@@ -105,6 +107,12 @@ LUA_FUNCTIONS(DECLARE)
 #define lua_toboolean p_lua_toboolean
 #define lua_pushnil p_lua_pushnil
 #define lua_setupvalue p_lua_setupvalue
+#define lua_next p_lua_next
+#define lua_getfield p_lua_getfield
+#define lua_rawset p_lua_rawset
+#define lua_topointer p_lua_topointer
+#define lua_getallocf p_lua_getallocf
+#define lua_setallocf p_lua_setallocf
 #define lua_load p_lua_load
 #define luaL_loadbufferx p_luaL_loadbufferx
 #define luaL_optlstring p_luaL_optlstring
@@ -143,7 +151,7 @@ enum { REASON_NONE = 0, REASON_TIMEOUT = 1, REASON_INTERRUPT = 2, REASON_MEMORY 
 static const char MEMERRMSG[] = "not enough memory";
 static const char STOPPED[] =
     "Lua execution stopped: a time, interrupt or memory limit was reached";
-static const char STOPPER_KEY = 's';  /* registry: light userdata, the state's stopper */
+static const char STOPPER_KEY = 's';  /* registry: light userdata, the state's Sandbox */
 static const char STOPPED_KEY = 'e';  /* registry: the hook's error value */
 
 typedef struct Stopper {
@@ -151,13 +159,26 @@ typedef struct Stopper {
   atomic_int armed;
   int running;
   int reason;
-  int raised; /* `error` or `assert` raised MEMERRMSG, not yet seen failing a call */
+  int raised;             /* `error` or `assert` raised MEMERRMSG since the last failure */
+  unsigned failures;      /* failed allocations (Lua thread) */
+  unsigned run_failures;  /* `failures` when the run began */
   int depth;  /* nested resumes now (Lua thread only) */
   int top;    /* highest depth entered in this run */
-  int entered;  /* registry reference of the `entered` table */
   lua_State *chain[MAX_DEPTH + 1];  /* depth -> thread last resumed there (0: main) */
   char where[WHERE_SIZE];  /* "chunk:line" where the hook first fired in this run */
 } Stopper;
+
+/* What one Lua state's functions share: its stopper (shared by the states a worker
+   makes, one after the other), its allocator and two tables. It lives as long as the
+   state: the allocator frees it with the state's last block. */
+typedef struct Sandbox {
+  Stopper *s;
+  lua_State *main;
+  lua_Alloc alloc;  /* the state's own allocator, and its data */
+  void *alloc_ud;
+  int entered;      /* registry reference of the `entered` table: depth -> thread */
+  int left;         /* registry reference of a weak set: threads that left the chain armed */
+} Sandbox;
 
 Stopper *jido_stopper_new(void) {
   Stopper *s = calloc(1, sizeof(Stopper));
@@ -166,9 +187,11 @@ Stopper *jido_stopper_new(void) {
 }
 
 static void stop_hook(lua_State *L, lua_Debug *ar) {
+  Sandbox *b;
   Stopper *s;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &STOPPER_KEY);
-  s = (Stopper *)lua_touserdata(L, -1);
+  b = (Sandbox *)lua_touserdata(L, -1);
+  s = b != NULL ? b->s : NULL;
   if (s != NULL && s->where[0] == '\0' && lua_getinfo(L, "Sl", ar)) {
     int written = snprintf(s->where, WHERE_SIZE, "%s:%d", ar->short_src, ar->currentline);
     if (written <= 0) s->where[0] = '?';
@@ -188,6 +211,7 @@ void jido_stopper_begin(Stopper *s, lua_State *main) {
   s->depth = 0;
   s->reason = REASON_NONE;
   s->raised = 0;
+  s->run_failures = s->failures;
   s->where[0] = '\0';
   atomic_store(&s->armed, 0);
   s->running = 1;
@@ -239,9 +263,23 @@ int jido_stopper_reason(Stopper *s) {
 /* After a run that failed with a memory error: 1 if it was an allocation failure, 0 if a
    cell raised the message. */
 int jido_stopper_allocation_failed(Stopper *s) {
-  int note = s->raised;
+  int real = !s->raised && s->failures != s->run_failures;
   s->raised = 0;
-  return !note;
+  return real;
+}
+
+/* The state's allocator, counting failures. Lua frees the block holding the main
+   thread (and its extra space) last, when the state closes: the Sandbox goes with it. */
+static void *counting_alloc(void *ud, void *block, size_t osize, size_t nsize) {
+  Sandbox *b = (Sandbox *)ud;
+  void *result = b->alloc(b->alloc_ud, block, osize, nsize);
+  if (result == NULL && nsize > 0) {
+    b->s->failures++;
+    b->s->raised = 0;
+  } else if (nsize == 0 && block != NULL && block == lua_getextraspace(b->main)) {
+    free(b);
+  }
+  return result;
 }
 
 /* True while thread L has a hook installed. */
@@ -250,11 +288,13 @@ int jido_hooked(lua_State *L) { return lua_gethook(L) != NULL; }
 /* Where the hook first stopped the last run ("" if it did not). */
 const char *jido_stopper_where(Stopper *s) { return s->where; }
 
-static Stopper *stopper(lua_State *L) { return (Stopper *)lua_touserdata(L, lua_upvalueindex(1)); }
+static Sandbox *sandbox(lua_State *L) { return (Sandbox *)lua_touserdata(L, lua_upvalueindex(1)); }
+static Stopper *stopper(lua_State *L) { return sandbox(L)->s; }
 
-/* A protected call, resume or close failed with `status` (Lua thread). */
-static void failed(Stopper *s, int status) {
-  if (status == LUA_ERRMEM && !s->raised) jido_stopper_trip(s, REASON_MEMORY);
+/* A protected call, resume, close or load that began when `failures` was `before`
+   failed with `status` (Lua thread). */
+static void failed(Stopper *s, int status, unsigned before) {
+  if (status == LUA_ERRMEM && !s->raised && s->failures != before) jido_stopper_trip(s, REASON_MEMORY);
   s->raised = 0;
 }
 
@@ -269,17 +309,30 @@ static void note_raised(lua_State *L, Stopper *s) {
 }
 
 /* Thread `co` (the value at `index` of L's stack) is resumed or closed at depth `d`. */
-static void enter(lua_State *L, Stopper *s, lua_State *co, int index, int d) {
+static void enter(lua_State *L, Sandbox *b, lua_State *co, int index, int d) {
+  Stopper *s = b->s;
+  int armed;
   pthread_mutex_lock(&s->lock);
+  armed = atomic_load(&s->armed);
   s->chain[d] = co;
   if (d > s->top) s->top = d;
-  if (atomic_load(&s->armed)) arm(co);
+  if (armed) arm(co);
   pthread_mutex_unlock(&s->lock);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->entered);
+  if (armed) {  /* the thread leaving the chain may be armed: release disarms it if it lives */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, b->left);
+    lua_rawgeti(L, -2, d);
+    if (lua_type(L, -1) == LUA_TTHREAD) {
+      lua_pushboolean(L, 1);
+      lua_rawset(L, -3);  /* may fail for memory: the thread then stays in `entered` */
+      lua_pop(L, 1);
+    } else {
+      lua_pop(L, 2);
+    }
+  }
   lua_pushvalue(L, index);  /* keep it referenced; the previous one may go */
-  lua_rawgeti(L, LUA_REGISTRYINDEX, s->entered);
-  lua_rotate(L, -2, 1);
-  lua_rawseti(L, -2, d);  /* preallocated array slot: no allocation */
-  lua_settop(L, -2);
+  lua_rawseti(L, -2, d);    /* preallocated array slot: no allocation */
+  lua_pop(L, 1);
 }
 
 /* -- coroutines (lcorolib.c, with the chain kept) -------------------------------- */
@@ -291,8 +344,10 @@ static lua_State *getco(lua_State *L) {
 }
 
 /* Resume `co` (at `index` of L) with the `narg` values on top of L; as lcorolib's. */
-static int auxresume(lua_State *L, Stopper *s, lua_State *co, int index, int narg) {
+static int auxresume(lua_State *L, Sandbox *b, lua_State *co, int index, int narg) {
+  Stopper *s = b->s;
   int status, nres, d = s->depth + 1;
+  unsigned before = s->failures;
   if (luai_unlikely(!lua_checkstack(co, narg))) {
     lua_pushliteral(L, "too many arguments to resume");
     return -1;
@@ -301,7 +356,7 @@ static int auxresume(lua_State *L, Stopper *s, lua_State *co, int index, int nar
     lua_pushliteral(L, "C stack overflow");
     return -1;
   }
-  if (s->chain[d] != co) enter(L, s, co, index, d);
+  if (s->chain[d] != co) enter(L, b, co, index, d);
   lua_xmove(L, co, narg);
   s->depth = d;
   status = lua_resume(co, L, narg, &nres);
@@ -315,14 +370,14 @@ static int auxresume(lua_State *L, Stopper *s, lua_State *co, int index, int nar
     lua_xmove(co, L, nres);
     return nres;
   }
-  failed(s, status);
+  failed(s, status, before);
   lua_xmove(co, L, 1);
   return -1;
 }
 
 static int co_resume(lua_State *L) {
   lua_State *co = getco(L);
-  int r = auxresume(L, stopper(L), co, 1, lua_gettop(L) - 1);
+  int r = auxresume(L, sandbox(L), co, 1, lua_gettop(L) - 1);
   if (luai_unlikely(r < 0)) {
     lua_pushboolean(L, 0);
     lua_insert(L, -2);
@@ -339,34 +394,34 @@ static int stopped(lua_State *L, lua_State *co) {
   int status = lua_status(co), stop;
   if (status == LUA_OK || status == LUA_YIELD || lua_gettop(co) == 0) return 0;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &STOPPED_KEY);
-  lua_pushvalue(co, -1);
-  lua_xmove(co, L, 1);
-  stop = lua_rawequal(L, -1, -2);
-  lua_pop(L, 2);
+  stop = lua_topointer(co, -1) == lua_topointer(L, -1);  /* the very value, not its text */
+  lua_pop(L, 1);
   return stop;
 }
 
-/* Close `co` (at `index` of L) at the next depth; returns its status. A memory error
-   `co` died of was judged when it was raised; only a new one is judged here. */
-static int closethread(lua_State *L, Stopper *s, lua_State *co, int index) {
-  int status, before = lua_status(co), d = s->depth + 1;
+/* Close `co` (at `index` of L) at the next depth; returns its status. The error `co`
+   died of was judged when it was raised: only a failure during the close counts here. */
+static int closethread(lua_State *L, Sandbox *b, lua_State *co, int index) {
+  Stopper *s = b->s;
+  int status, d = s->depth + 1;
+  unsigned before = s->failures;
   if (luai_unlikely(d > MAX_DEPTH)) return luaL_error(L, "C stack overflow");
-  if (s->chain[d] != co) enter(L, s, co, index, d);
+  if (s->chain[d] != co) enter(L, b, co, index, d);
   s->depth = d;
   status = lua_closethread(co, L);
   s->depth = d - 1;
-  if (status != LUA_OK && !(status == LUA_ERRMEM && before == LUA_ERRMEM)) failed(s, status);
+  if (status != LUA_OK) failed(s, status, before);
   return status;
 }
 
 static int auxwrap(lua_State *L) {
   lua_State *co = lua_tothread(L, lua_upvalueindex(1));
-  Stopper *s = (Stopper *)lua_touserdata(L, lua_upvalueindex(2));
-  int r = auxresume(L, s, co, lua_upvalueindex(1), lua_gettop(L));
+  Sandbox *b = (Sandbox *)lua_touserdata(L, lua_upvalueindex(2));
+  int r = auxresume(L, b, co, lua_upvalueindex(1), lua_gettop(L));
   if (luai_unlikely(r < 0)) {
     int stat = lua_status(co);
     if (stat != LUA_OK && stat != LUA_YIELD && !stopped(L, co)) {
-      stat = closethread(L, s, co, lua_upvalueindex(1));
+      stat = closethread(L, b, co, lua_upvalueindex(1));
       lua_xmove(co, L, 1);
     }
     if (stat != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
@@ -374,7 +429,7 @@ static int auxwrap(lua_State *L) {
       lua_insert(L, -2);
       lua_concat(L, 2);
     }
-    note_raised(L, s);  /* a real allocation failure has already tripped the limit */
+    note_raised(L, b->s);  /* a real allocation failure has already tripped the limit */
     return lua_error(L);
   }
   return r;
@@ -427,7 +482,7 @@ static int co_close(lua_State *L) {
         lua_rawgetp(L, LUA_REGISTRYINDEX, &STOPPED_KEY);
         return 2;
       }
-      status = closethread(L, stopper(L), co, 1);
+      status = closethread(L, sandbox(L), co, 1);
       if (status == LUA_OK) {
         lua_pushboolean(L, 1);
         return 1;
@@ -443,14 +498,21 @@ static int co_close(lua_State *L) {
 
 /* -- protected calls (lbaselib.c; a real allocation failure trips the memory limit) -- */
 
-static int finishpcall(lua_State *L, int status, lua_KContext extra) {
+/* `context`: the number of results before the call's (0 or 2), and the allocation
+   failures counted when it began. */
+static lua_KContext context(lua_State *L, int extra) {
+  return (lua_KContext)(((uintptr_t)stopper(L)->failures << 2) | (uintptr_t)extra);
+}
+
+static int finishpcall(lua_State *L, int status, lua_KContext ctx) {
+  int extra = (int)(ctx & 3);
   if (luai_unlikely(status != LUA_OK && status != LUA_YIELD)) {
-    failed(stopper(L), status);
+    failed(stopper(L), status, (unsigned)((uintptr_t)ctx >> 2));
     lua_pushboolean(L, 0);
     lua_pushvalue(L, -2);
     return 2;
   }
-  return lua_gettop(L) - (int)extra;
+  return lua_gettop(L) - extra;
 }
 
 static int b_pcall(lua_State *L) {
@@ -458,14 +520,15 @@ static int b_pcall(lua_State *L) {
   luaL_checkany(L, 1);
   lua_pushboolean(L, 1);
   lua_insert(L, 1);
-  status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, finishpcall);
-  return finishpcall(L, status, 0);
+  lua_KContext ctx = context(L, 0);
+  status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, ctx, finishpcall);
+  return finishpcall(L, status, ctx);
 }
 
 /* The message handler xpcall installs: the cell's handler, except while a limit stops
    the run (the hook's error runs handlers with hooks off, where nothing could stop them). */
 static int guard(lua_State *L) {
-  Stopper *s = (Stopper *)lua_touserdata(L, lua_upvalueindex(2));
+  Stopper *s = ((Sandbox *)lua_touserdata(L, lua_upvalueindex(2)))->s;
   if (atomic_load_explicit(&s->armed, memory_order_relaxed)) return 1;
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
@@ -492,8 +555,9 @@ static int b_xpcall(lua_State *L) {
   lua_pushboolean(L, 1);
   lua_pushvalue(L, 1);
   lua_rotate(L, 3, 2);
-  status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, finishpcall);
-  return finishpcall(L, status, 2);
+  lua_KContext ctx = context(L, 2);
+  status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, ctx, finishpcall);
+  return finishpcall(L, status, ctx);
 }
 
 /* -- error and assert (lbaselib.c), noting a raised memory error -------------------- */
@@ -539,10 +603,12 @@ static const char *generic_reader(lua_State *L, void *ud, size_t *size) {
   return lua_tolstring(L, RESERVEDSLOT, size);
 }
 
-/* Upvalue: the cells' environment. A mode that allows binary chunks ("b", and the
+/* Upvalues: the cells' environment, the stopper. A mode that allows binary chunks ("b", and the
    default "bt") is used without its "b", and a binary chunk gets BINARY as its error;
    otherwise the mode is used as given, with stock Lua's messages. */
 static int b_load(lua_State *L) {
+  Stopper *stop = ((Sandbox *)lua_touserdata(L, lua_upvalueindex(2)))->s;
+  unsigned before = stop->failures;
   int status, env = !lua_isnone(L, 4) ? 4 : lua_upvalueindex(1);
   size_t l;
   const char *s = lua_tolstring(L, 1, &l);
@@ -569,6 +635,7 @@ static int b_load(lua_State *L) {
     if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
     return 1;
   }
+  failed(stop, status, before);
   if (binary && status == LUA_ERRSYNTAX) {  /* the mode's own message, for the mode given */
     char expected[64];
     const char *message = lua_tostring(L, -1);
@@ -596,7 +663,8 @@ static int b_load(lua_State *L) {
 static int loader(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  lua_pushcclosure(L, b_load, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, b_load, 2);
   return 1;
 }
 
@@ -685,13 +753,41 @@ static int b_setmetatable(lua_State *L) {
   return 1;
 }
 
-/* The run's coroutines may be collected: forget the threads of the chain. */
+/* Push a new table with weak keys. */
+static void weak_set(lua_State *L) {
+  lua_createtable(L, 0, 0);
+  lua_createtable(L, 0, 1);
+  lua_pushstring(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+}
+
+/* After a run (upvalues: the Sandbox and xpcall): disarm every thread the stop may have
+   armed, forget the run's threads so they may be collected, and drop xpcall's handler. */
 static int release(lua_State *L) {
-  Stopper *s = stopper(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, s->entered);
-  for (int d = 1; d <= MAX_DEPTH; d++) {
+  Sandbox *b = sandbox(L);
+  Stopper *s = b->s;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->entered);
+  for (int d = 1; d <= s->top; d++) {  /* the run entered no deeper */
+    lua_rawgeti(L, -1, d);
+    if (lua_type(L, -1) == LUA_TTHREAD) lua_sethook(lua_tothread(L, -1), NULL, 0, 0);
+    lua_pop(L, 1);
     lua_pushboolean(L, 0);
     lua_rawseti(L, -2, d);
+  }
+  lua_pop(L, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->left);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {  /* no entry is added while this runs */
+    lua_pop(L, 1);
+    lua_sethook(lua_tothread(L, -1), NULL, 0, 0);
+  }
+  lua_pop(L, 1);
+  weak_set(L);  /* a fresh set: clearing in a traversal is not allowed */
+  lua_rawseti(L, LUA_REGISTRYINDEX, b->left);
+  for (int n = 2; n <= 3; n++) {
+    lua_pushboolean(L, 0);
+    lua_setupvalue(L, lua_upvalueindex(2), n);
   }
   return 0;
 }
@@ -699,7 +795,7 @@ static int release(lua_State *L) {
 /* -- installation ------------------------------------------------------------------ */
 
 static int open_native(lua_State *L) {
-  Stopper *s = (Stopper *)lua_touserdata(L, 1);
+  Sandbox *b = (Sandbox *)lua_touserdata(L, 1);
   static const struct {
     const char *name;
     lua_CFunction f;
@@ -708,30 +804,37 @@ static int open_native(lua_State *L) {
       {"create", co_create, 0},   {"resume", co_resume, 1},  {"wrap", co_wrap, 1},
       {"close", co_close, 1},     {"pcall", b_pcall, 1},     {"xpcall", b_xpcall, 3},
       {"error", b_error, 1},      {"assert", b_assert, 1},
-      {"setmetatable", b_setmetatable, 0}, {"loader", loader, 0},
+      {"setmetatable", b_setmetatable, 0}, {"loader", loader, 1},
       {"collectgarbage", b_collectgarbage, 0}, {"printer", printer, 0},
-      {"release", release, 1},
   };
   lua_pushstring(L, STOPPED);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &STOPPED_KEY);
-  lua_pushlightuserdata(L, s);
+  lua_pushlightuserdata(L, b);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &STOPPER_KEY);
   lua_createtable(L, MAX_DEPTH, 0);
   for (int d = 1; d <= MAX_DEPTH; d++) {
     lua_pushboolean(L, 0);
     lua_rawseti(L, -2, d);
   }
-  s->entered = luaL_ref(L, LUA_REGISTRYINDEX);
+  b->entered = luaL_ref(L, LUA_REGISTRYINDEX);
+  weak_set(L);
+  b->left = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_createtable(L, 0, (int)(sizeof functions / sizeof functions[0]));
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
-    lua_pushlightuserdata(L, s);
+    lua_pushlightuserdata(L, b);
     lua_pushboolean(L, 0);  /* xpcall: no handler seen yet */
     lua_pushboolean(L, 0);
     lua_settop(L, lua_gettop(L) - 3 + functions[i].upvalues);
     lua_pushcclosure(L, functions[i].f, functions[i].upvalues);
     lua_setfield(L, -2, functions[i].name);
   }
+  lua_pushlightuserdata(L, b);
+  lua_getfield(L, -2, "xpcall");
+  lua_pushcclosure(L, release, 2);
+  lua_setfield(L, -2, "release");
   lua_setglobal(L, "jido_native");
+  b->alloc = lua_getallocf(L, &b->alloc_ud);  /* last: nothing can fail after it */
+  lua_setallocf(L, counting_alloc, b);
   return 0;
 }
 
@@ -739,11 +842,19 @@ static int open_native(lua_State *L) {
    running): global `jido_native` becomes their table. Returns a Lua status. */
 int jido_install(lua_State *L, Stopper *s) {
   int status;
+  Sandbox *b;
   if (lua_version(L) != LUA_VERSION_NUM) return LUA_ERRRUN;
   if (!lua_checkstack(L, 2)) return LUA_ERRMEM;
+  b = calloc(1, sizeof(Sandbox));
+  if (b == NULL) return LUA_ERRMEM;
+  b->s = s;
+  b->main = L;
   lua_pushcfunction(L, open_native);
-  lua_pushlightuserdata(L, s);
+  lua_pushlightuserdata(L, b);
   status = lua_pcall(L, 1, 0, 0);
-  if (status != LUA_OK) lua_pop(L, 1);
+  if (status != LUA_OK) {  /* the allocator was not replaced: nothing holds `b` */
+    lua_pop(L, 1);
+    free(b);
+  }
   return status;
 }
