@@ -27,7 +27,7 @@ import math
 import numbers
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain, compress
 from typing import Any
@@ -250,6 +250,11 @@ _PLAIN = frozenset({list, dict, int, float, str, bool, type(None)})
 _is_float = float.__instancecheck__
 
 
+def _items(lists: list[list[Any]], dicts: list[dict[Any, Any]]) -> Iterator[Any]:
+    """The items of ``lists`` and the values of ``dicts``, one after the other."""
+    return chain(chain.from_iterable(lists), chain.from_iterable(map(dict.values, dicts)))
+
+
 def _plain_tree(value: list[Any] | dict[Any, Any], *, finite: bool) -> bool:
     """True when no dict in ``value`` has a key other than a ``str`` not starting with
     ``$``, every value is a list, dict or JSON scalar (a finite float when ``finite``) and
@@ -257,22 +262,33 @@ def _plain_tree(value: list[Any] | dict[Any, Any], *, finite: bool) -> bool:
     form and its own value. Checked one nesting level at a time with C-speed builtins
     (no Python call per item); ``False`` sends the value through the item-by-item path."""
     level: list[Any] = [value]
+    level_kinds = {type(value)}
     for _ in range(MAX_DEPTH + 2):
-        dicts = [item for item in level if type(item) is dict]
+        if level_kinds == {dict}:
+            dicts, lists = level, []
+        elif level_kinds == {list}:
+            dicts, lists = [], level
+        else:
+            dicts = [item for item in level if type(item) is dict]
+            lists = [item for item in level if type(item) is list]
         keys = set(chain.from_iterable(dicts))
         if not set(map(type, keys)) <= {str} or any(map(_STARTS_TAG, keys)):
             return False
-        items = list(chain(chain.from_iterable(item for item in level if type(item) is list),
-                           chain.from_iterable(map(dict.values, dicts))))  # fmt: skip
-        kinds = set(map(type, items))
+        kinds = set(map(type, _items(lists, dicts)))
         if not kinds <= _PLAIN:
             return False
-        floats = items if kinds == {float} else filter(_is_float, items) if float in kinds else ()
-        if finite and not math.isfinite(sum(floats)):
-            return False  # (or finite floats whose sum overflows: the slow path decides)
-        if not kinds & _CONTAINERS:
+        if finite and float in kinds:
+            floats = _items(lists, dicts) if kinds == {float} else filter(_is_float, _items(lists, dicts))
+            if not math.isfinite(sum(floats)):
+                return False  # (or finite floats whose sum overflows: the slow path decides)
+        containers = kinds & _CONTAINERS
+        if not containers:
             return True
-        level = list(compress(items, map(_CONTAINERS.__contains__, map(type, items))))
+        if kinds == containers:
+            level = list(_items(lists, dicts))
+        else:
+            level = list(compress(_items(lists, dicts), map(_CONTAINERS.__contains__, map(type, _items(lists, dicts)))))
+        level_kinds = containers
     return False
 
 
