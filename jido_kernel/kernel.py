@@ -34,7 +34,9 @@ from jido_kernel.language.cells import lua_cell_body, lua_text
 from jido_kernel.language.completeness import is_complete
 from jido_kernel.language.completion import complete
 from jido_kernel.language.inspection import inspect_lua
-from jido_kernel.lua.transport import prestart
+from jido_kernel.lua.errors import LuaError
+from jido_kernel.lua.transport import discard_standby, prestart
+from jido_kernel.session.lifecycle import defer_workers, start_workers
 
 EXTENSION = "jido_kernel"
 
@@ -75,7 +77,8 @@ class JidoKernel(IPythonKernel):
         forbid_cwd_in_app(kwargs.get("parent"))  # its init_path runs after this
         remove_folders(working_directory())
         guard_children()  # %pip, !python -m X: children must not import from the root either
-        prestart()  # the session's Lua worker loads while the shell is built
+        if not prestart():  # a busy machine: kernel_info is answered before the worker starts
+            defer_workers()
         super().__init__(**kwargs)
         assert self.shell is not None
         self._extension_error: str | None = None
@@ -84,6 +87,15 @@ class JidoKernel(IPythonKernel):
         except Exception as error:  # the kernel must still run Python cells
             self.log.exception("jido_kernel: the extension failed to load")
             self._extension_error = f"{type(error).__name__}: {error}"
+            discard_standby()
+
+    async def kernel_info_request(self, stream: Any, ident: Any, parent: Any) -> None:
+        """Answer, then start the sessions' Lua workers if the start-up deferred them."""
+        await super().kernel_info_request(stream, ident, parent)
+        try:
+            start_workers()
+        except LuaError as error:  # the first Lua run tries again and reports it
+            self.log.warning("jido_kernel: the Lua worker could not start: %s", error)
 
     @property
     def banner(self) -> str:  # type: ignore[override]

@@ -248,15 +248,20 @@ def _launch(command: tuple[str, ...], env: dict[str, str]) -> subprocess.Popen[b
 
 _standby: tuple[subprocess.Popen[bytes], tuple[str, ...], dict[str, str]] | None = None
 _standby_lock = threading.Lock()
+_prestarted = False
 
 
-def prestart() -> None:
+def prestart() -> bool:
     """Start a worker process in the background for the next :class:`Worker` to take, when
     a CPU is idle: its interpreter and modules load while the kernel starts, and it waits
     for its ``config`` (no Lua state, no confinement, nothing of the project before that).
-    On a busy machine it does nothing, so the kernel's own start-up keeps the CPU."""
-    if _cpu_idle():
+    On a busy machine it does nothing, so the kernel's own start-up keeps the CPU.
+    Returns whether this process has started one (now or before)."""
+    global _prestarted
+    if not _prestarted and _cpu_idle():
+        _prestarted = True
         SPAWNER.submit(_prestart)
+    return _prestarted
 
 
 def _prestart() -> None:

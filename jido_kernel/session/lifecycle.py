@@ -16,6 +16,7 @@ from jido_kernel.session.session import CONFIG_KEYS, Session
 _registry: SessionRegistry | None = None
 _origin: Origin | None = None
 _refusal: str | None = None
+_workers_deferred = False
 
 
 def registry() -> SessionRegistry:
@@ -43,6 +44,22 @@ def set_refusal(message: str | None) -> None:
     to fix it (the extension does); every magic then says so."""
     global _refusal
     _refusal = message
+
+
+def defer_workers() -> None:
+    """Open sessions without starting their Lua workers until :func:`start_workers` (a
+    kernel starting on a busy machine answers ``kernel_info`` first)."""
+    global _workers_deferred
+    _workers_deferred = True
+
+
+def start_workers() -> None:
+    """Start the Lua worker of every open session that has none, and of every session
+    opened from now on (each starts in the background; a run waits for it)."""
+    global _workers_deferred
+    _workers_deferred = False
+    for session in registry().list():
+        session.manager.lua.start()
 
 
 def no_session_message() -> str:
@@ -79,8 +96,9 @@ def open_session(
 
     The model config comes from the merged settings (``provider``, ``model``,
     ``temperature``, ``max_tokens``) under ``config``. The Lua worker is started in
-    the background so the first ``%%lua`` cell does not wait for it. Every change of the
-    state is saved from then on (:mod:`jido_kernel.persistence`).
+    the background so the first ``%%lua`` cell does not wait for it (unless workers are
+    deferred: :func:`defer_workers`). Every change of the state is saved from then on
+    (:mod:`jido_kernel.persistence`).
     """
     from jido_kernel import persistence
     from jido_kernel import settings as settings_mod
@@ -96,6 +114,8 @@ def open_session(
     registry().register(session)
     try:
         session.manager = SessionManager(session, parent=parent)
+        if not _workers_deferred:
+            session.manager.lua.start()
     except BaseException:
         registry().unregister(session.id)
         raise

@@ -40,7 +40,6 @@ class SessionManager:
             on_state_call=self._on_state_call,
         )
         self.apply_settings()
-        self.lua.start()
 
     @property
     def project_root(self) -> Path:

@@ -17,6 +17,7 @@ from jido_kernel.session import (
     SessionRegistry,
     close_session,
     current_session,
+    lifecycle,
     open_session,
     registry,
     reload_settings,
@@ -204,3 +205,17 @@ def test_an_invalid_session_leaves_nothing_registered(tmp_path: Path, fresh_regi
         open_session(make_root(tmp_path, "named"), name="x" * 51)
     assert info.value.reason == "name_too_long"
     assert registry().list() == []
+
+
+def test_deferred_workers_start_with_start_workers(
+    tmp_path: Path, fresh_registry: SessionRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle, "_workers_deferred", False)
+    lifecycle.defer_workers()
+    later = open_session(make_root(tmp_path, "later"))
+    assert later.manager.lua.pid is None
+    lifecycle.start_workers()
+    assert later.manager.lua.pid is not None
+    now = open_session(make_root(tmp_path, "now"))
+    assert now.manager.lua.pid is not None
+    assert later.run_lua("return 1").values == [1]
