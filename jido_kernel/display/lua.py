@@ -2,8 +2,9 @@
 
 Scalars stay plain Python values. A table (``list`` or ``dict``) is wrapped in
 :class:`LuaTable`, shown as a Lua table constructor (``text/plain``) and as an HTML
-table (``text/html``, styled by ``jido.css``). A list of records (tables with the same
-string keys, such as ``jido.list_dir`` results) becomes one row per record. A multi-line
+table (``text/html``, styled by ``jido.css``). A list of records (tables with string
+keys, such as ``jido.list_dir`` results) becomes one row per record (the rows shown
+decide the columns). A multi-line
 string is shown as text: a ``<pre>``, and a long string ``[[…]]`` in Lua constructors.
 
 Renderings are bounded like IPython's reprs: :data:`MAX_DEPTH` levels, :data:`MAX_ITEMS`
@@ -284,10 +285,14 @@ def _html(value: Any, depth: int, budget: _Budget) -> str:
 
 
 def _record_columns(value: list[Any] | dict[Any, Any]) -> list[str] | None:
-    """Column names when ``value`` is a list of records with string keys."""
-    if not isinstance(value, list) or not all(map(_is_dict, value)) or not all(value):
+    """Column names when the rows shown of ``value`` (the first :data:`MAX_ROWS`) are
+    records with string keys; what is not shown is not looked at, as IPython's reprs do."""
+    if not isinstance(value, list):
         return None
-    columns = dict.fromkeys(chain.from_iterable(value))  # every record's keys, in order of appearance
+    shown = value[:MAX_ROWS]
+    if not all(map(_is_dict, shown)) or not all(shown):
+        return None
+    columns = dict.fromkeys(chain.from_iterable(shown))  # the keys of the rows shown, in order of appearance
     if not all(map(_is_str, columns)):
         return None
     return list(columns) if len(columns) <= MAX_COLUMNS else None

@@ -6,7 +6,7 @@ import lupa.lua54 as lua54
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jido_kernel.display.lua import MAX_REPR_CHARS, LuaText, display_value, lua_repr
+from jido_kernel.display.lua import MAX_REPR_CHARS, MAX_ROWS, LuaText, display_value, html_table, lua_repr
 
 
 def test_a_multi_line_string_is_shown_as_text() -> None:
@@ -31,3 +31,12 @@ def test_table_fields_use_long_strings() -> None:
 def test_every_rendering_reads_back_in_lua(text: str) -> None:
     runtime = lua54.LuaRuntime()
     assert runtime.execute(f"return ({lua_repr({'s': text})}).s") == text
+
+
+def test_records_are_judged_by_the_rows_shown() -> None:
+    rows: list[object] = [{"id": index, "name": f"r{index}"} for index in range(1, 100_001)]
+    rows.append("not a record")
+    page = html_table(rows)
+    assert ">id</th>" in page and ">name</th>" in page
+    assert page.count("<tr>") == MAX_ROWS + 2 and f"… {len(rows) - MAX_ROWS} more" in page
+    assert ">id</th>" not in html_table(["not a record", *rows[:3]])
