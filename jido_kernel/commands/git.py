@@ -24,10 +24,12 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from jido_kernel.commands.allowlist import SEARCH_PATH
+from jido_kernel.commands.options import ShellError
 from jido_kernel.security.policy import SANDBOX, Policy
 
 __all__ = [
@@ -152,8 +154,6 @@ def config_paths(root: Path, git_dir: Path, timeout: float = 10.0) -> frozenset[
     names as files git reads as configuration or runs, literal and resolved, as
     root-relative component tuples (none when git cannot read it: git for sandboxed code
     then refuses to run too)."""
-    import subprocess  # loaded with the first repository or git command, not with every worker
-
     binary = shutil.which("git", path=SEARCH_PATH)
     env = git_environment({"PATH": SEARCH_PATH}, root, GitPin(git_dir))
     try:
@@ -189,8 +189,6 @@ def _inside(root: Path, path: str) -> list[tuple[str, ...]]:
 
 def git_environment(base: dict[str, str], root: Path, pin: GitPin) -> dict[str, str]:
     """``base`` plus the pinned repository; raises :class:`ShellError` when there is none."""
-    from jido_kernel.commands.options import ShellError  # loaded with the first command
-
     if pin.git_dir is None:
         raise ShellError(f"git is not available to sandboxed code here: {pin.problem}", reason="no_repository")
     return {
@@ -205,10 +203,6 @@ def git_environment(base: dict[str, str], root: Path, pin: GitPin) -> dict[str, 
 
 def driver_overrides(binary: str, root: Path, env: dict[str, str], timeout: float) -> list[str]:
     """``-c`` options that empty every driver the repository's config (and its includes) names."""
-    import subprocess
-
-    from jido_kernel.commands.options import ShellError
-
     try:
         done = subprocess.run(
             [binary, "config", "--list", "--name-only", "-z"],
@@ -243,16 +237,12 @@ def check_worktree_reads(
 ) -> None:
     """Refuse a subcommand that would show work-tree files when a tracked one is hard-linked
     (its other name may be a file outside the project)."""
-    from jido_kernel.commands.options import ShellError
-
     subcommand, rest = args[0], args[1:]
     _refuse_hardlinked(subcommand, root, MAILMAP)
     if subcommand not in WORKTREE_READERS or "--cached" in rest or "--staged" in rest:
         return
     others = ["--others", "--exclude-standard"] if "--untracked" in rest else []
     listing = [binary, *GIT_HARDENING, *overrides, "ls-files", "-z", "--cached", *others]
-    import subprocess
-
     try:
         done = subprocess.run(
             listing, executable=binary, cwd=root, env=env, capture_output=True, timeout=timeout,
@@ -268,8 +258,6 @@ def check_worktree_reads(
 
 def _refuse_hardlinked(subcommand: str, root: Path, name: str) -> None:
     """Refuse when the work-tree file ``name`` is a regular file with more than one hard link."""
-    from jido_kernel.commands.options import ShellError
-
     try:
         info = os.lstat(root / name)
     except OSError:

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jido_kernel.commands.allowlist import SEARCH_PATH
 from jido_kernel.commands.git import (
@@ -33,13 +35,10 @@ from jido_kernel.commands.git import (
     git_environment,
     pin_git_dir,
 )
+from jido_kernel.commands.options import Parsed, ShellError
+from jido_kernel.commands.policy import checked
 from jido_kernel.confine._libc import PR_SET_PDEATHSIG, libc
 from jido_kernel.security import SANDBOX
-
-if TYPE_CHECKING:
-    import subprocess
-
-    from jido_kernel.commands.options import Parsed, ShellError
 
 _READ_CHUNK = 1 << 16
 
@@ -79,8 +78,6 @@ def run_command(
     """
     if not timeout > 0 or not max_output > 0:
         raise ValueError(f"timeout and max_output must be positive, got {timeout!r} and {max_output!r}")
-    from jido_kernel.commands.policy import checked  # the option tables load with the first command
-
     pin = git if git is not None else pin_git_dir(root)
     binary, parsed = checked(command, args, root, allowlist, SANDBOX.protecting(pin.config_paths))
     root = Path(os.path.realpath(root))
@@ -124,10 +121,6 @@ def _execute(
     in_session: bool,
     started: Callable[[int], None] | None = None,
 ) -> CommandResult:
-    import subprocess
-
-    from jido_kernel.commands.options import ShellError
-
     start = time.monotonic()
     grouping: dict[str, Any] = (
         {"process_group": 0} if in_session else {"start_new_session": True, "preexec_fn": _die_with_parent}
@@ -170,8 +163,6 @@ def _execute(
 
 
 def _start_error(error: OSError, command: str, root: Path) -> ShellError:
-    from jido_kernel.commands.options import ShellError
-
     if error.filename == str(root):
         return ShellError(
             f"Cannot run commands in the project root {root}: {error.strerror}", reason="invalid_argument"
@@ -234,8 +225,6 @@ def _collect(process: subprocess.Popen[bytes], outputs: dict[int, _Capture], dea
     When the process ends (or runs away with output), its whole group is killed while
     the process is still unreaped, so its group id cannot have been reused.
     """
-    import selectors
-
     pidfd = os.pidfd_open(process.pid)
     killed = False
     try:

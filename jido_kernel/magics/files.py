@@ -14,6 +14,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from jido_kernel import security
+from jido_kernel.commands.git import sandbox_policy
 from jido_kernel.display.reprs import DirListing, FileText
 from jido_kernel.magics.arguments import help_requested, parse
 from jido_kernel.security.lines import line_window, number_lines
@@ -97,8 +98,6 @@ class FileMagics(Magics):
         content = cell
         if args.append and manager.file_exists(args.path):
             content = manager.read_file(args.path) + cell
-        from jido_kernel.commands.git import sandbox_policy  # git's option tables load on the first write
-
         manager.write_file(args.path, content, policy=sandbox_policy(manager.project_root))
         verb = "Appended" if args.append else "Wrote"
         print(f"{verb} {len(cell.encode('utf-8'))} bytes to {args.path}")
