@@ -32,6 +32,7 @@ _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
 _LUA_SCALARS = frozenset({bool, int, float, bytes})
 _BULK_ENTRIES = 64
+_SMALL_RECORD = 8
 """Entries from which a table is read in bulk (below, a call into Lua costs more than it saves)."""
 _CHUNK = 50_000
 """Tokens per call when the bulk reader's tokens cross to Python."""
@@ -264,12 +265,33 @@ def from_lua(value: Any, *, strict: bool, name: str, max_items: int = MAX_ITEMS)
         return value
     if type(value) is bytes:
         return text(value)
+    if lua_type(value) == "table":
+        small = _small_record(value, max_items)
+        if small is not None:
+            return small
     reader = _Reader(strict, max_items)
     try:
         return reader.value(value, 0, frozenset())
     except _Refused as refused:
         where = name + "".join(f"[{key!r}]" for key in reversed(refused.keys))
         raise LuaValueError(f"Cannot convert {where} to Python: {refused.problem}.") from None
+
+
+def _small_record(table: Any, max_items: int) -> dict[str, Any] | None:
+    """A table of a few scalars under text keys (a bridge call's options) as a dict, the
+    common case read without the general reader; ``None`` for any other table."""
+    entries = list(islice(table.items(), _SMALL_RECORD + 1))
+    if not entries or len(entries) > min(_SMALL_RECORD, max_items):
+        return None
+    record = {}
+    for key, item in entries:
+        if type(key) is not bytes or type(item) not in _LUA_SCALARS:
+            return None
+        shown = text(key)
+        if type(shown) is not str:
+            return None
+        record[shown] = text(item) if type(item) is bytes else item
+    return dict(sorted(record.items()))
 
 
 class _Refused(Exception):

@@ -221,6 +221,20 @@ class TestBulkReading:
         if found:
             assert expected == ("ok", typed(bulk))
 
+    @settings(max_examples=300, deadline=None)
+    @given(plain_trees, st.booleans(), st.integers(1, 400))
+    def test_every_shortcut_matches_reading_entry_by_entry(
+        self, lua: LuaRuntime, value: Any, strict: bool, max_items: int
+    ) -> None:
+        table = as_lua(lua, value)
+        expected = entry_by_entry(table, strict, max_items)
+        try:
+            found = ("ok", typed(from_lua(table, strict=strict, name="t", max_items=max_items)))
+        except LuaValueError as error:
+            assert expected[0] == "refused" and str(expected[1]) in str(error)
+            return
+        assert found == expected
+
     def test_what_is_not_plain_data_is_left_to_the_entry_reader(self, lua: LuaRuntime) -> None:
         for code in (
             b"{1, 2, print}",
