@@ -15,6 +15,7 @@ Worker → kernel: ``ready`` or ``fatal`` (once), then per request ``stdout``,
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -176,11 +177,22 @@ class Decoder:
             raise ProtocolError("message cut off by the end of the stream")
 
 
+_LARGE = 1024 * 1024
+"""Bytes from which a message is parsed with the garbage collector paused."""
+
+
 def _parse(line: bytearray, schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    # JSON makes no reference cycles: collections while a large value is built find nothing.
+    paused = len(line) >= _LARGE and gc.isenabled()
+    if paused:
+        gc.disable()
     try:
         message = json.loads(line)
     except (ValueError, RecursionError) as error:
         raise ProtocolError(f"message is not JSON ({error})") from None
+    finally:
+        if paused:
+            gc.enable()
     return check(message, schemas)
 
 
