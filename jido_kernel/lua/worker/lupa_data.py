@@ -34,7 +34,7 @@ _LUA_SCALARS = frozenset({bool, int, float, bytes})
 _BULK_ENTRIES = 64
 _SMALL_RECORD = 8
 """Entries from which a table is read in bulk (below, a call into Lua costs more than it saves)."""
-_CHUNK = 50_000
+_CHUNK = 8192
 """Tokens per call when the bulk reader's tokens cross to Python."""
 
 _BULK_READER = b"""
@@ -377,11 +377,11 @@ class _Reader:
         """``(True, value)`` for a table tree of plain data within the limits, read in
         bulk; ``(False, None)`` when it must be read entry by entry."""
         try:
+            runtime = next((r for r in gc.get_referents(table) if isinstance(r, LuaRuntime)), None)
+            if runtime is None:
+                self.bulk_failed = True
+                return False, None
             if self.bulk is None:
-                runtime = next((r for r in gc.get_referents(table) if isinstance(r, LuaRuntime)), None)
-                if runtime is None:
-                    self.bulk_failed = True
-                    return False, None
                 self.bulk = runtime.compile(_BULK_READER, name=b"=[jido data]", mode="t")()
             flatten, take = self.bulk
             flat = flatten(table, depth, MAX_DEPTH, self.max_items - self.items)
@@ -392,6 +392,9 @@ class _Reader:
             tokens: list[Any] = []
             for start in range(1, size + 1, _CHUNK):
                 tokens.extend(islice(take(buffer, start, min(size, start + _CHUNK - 1)), 1, None))
+            del flat, buffer
+            if size >= _CHUNK:  # free the token array now: it must not count against the state's memory
+                runtime.gccollect()
         except LuaError:  # a limit tripped meanwhile: the entry-by-entry reader runs no Lua
             self.bulk_failed = True
             return False, None

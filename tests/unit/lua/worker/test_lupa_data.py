@@ -279,6 +279,14 @@ class TestBulkReading:
         )
         assert from_lua(full, strict=True, name="t")[299] == [300]
 
+    def test_reading_in_bulk_leaves_no_garbage_in_the_state(self) -> None:
+        lua = LuaRuntime(encoding=None, max_memory=0)
+        table = lua.eval(b"(function() local t = {} for i = 1, 200000 do t[i] = i + 0.5 end return t end)()")
+        lua.gccollect()
+        before = lua.get_memory_used()
+        assert len(from_lua(table, strict=True, name="t")) == 200_000
+        assert lua.get_memory_used() - before < 512 * 1024  # the 3 MiB token array is gone (room for a chunk stays)
+
     def test_the_limit_on_entries_still_applies(self, lua: LuaRuntime) -> None:
         table = lua.eval(b"(function() local t = {} for i = 1, 200 do t[i] = {i} end return t end)()")
         with pytest.raises(LuaValueError, match="more than 300 table entries in total"):
