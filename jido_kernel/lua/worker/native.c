@@ -16,11 +16,11 @@
  * collected one.
  *
  * Memory. A real allocation failure caught by pcall, xpcall, load, a resume or a close
- * trips the memory limit. Stock Lua also raises the string "not enough memory" given to
- * `error` as a memory error (same status, same value), so two signs tell them apart: the
- * state's allocator, wrapped here, counts failed allocations, and `error` and `assert`
- * note when they raise that string (a failed allocation clears the note). A memory error
- * is real when an allocation failed inside the protected call and no raise came after.
+ * trips the memory limit, whatever error finally reaches it (a __close handler may raise
+ * another). Stock Lua also raises the string "not enough memory" given to `error` as a
+ * memory error, with the same status and value, so the status cannot tell: the state's
+ * allocator, wrapped here, counts the allocations that failed for good (a failure Lua
+ * then retries successfully after its emergency collection does not count).
  *
  * The Lua API is taken from the lupa module that holds the Lua state (jido_bind), so
  * this library links against no Lua of its own.
@@ -48,7 +48,7 @@
   X(lua_getstack) X(lua_getinfo) X(lua_concat) X(lua_setglobal)                       \
   X(luaL_checkany) X(luaL_checktype) X(luaL_typeerror) X(luaL_where) X(luaL_error)    \
   X(luaL_getmetafield) X(luaL_ref) X(luaL_optinteger) X(lua_toboolean) X(lua_pushnil)      \
-  X(lua_setupvalue) X(lua_getfield) X(lua_next) X(lua_rawset) X(lua_topointer) X(lua_getallocf) X(lua_setallocf) X(lua_load) X(luaL_loadbufferx) X(luaL_optlstring) X(luaL_checkstack) X(lua_isstring)    \
+  X(lua_setupvalue) X(lua_tointegerx) X(lua_getfield) X(lua_next) X(lua_rawset) X(lua_topointer) X(lua_getallocf) X(lua_setallocf) X(lua_load) X(luaL_loadbufferx) X(luaL_optlstring) X(luaL_checkstack) X(lua_isstring)    \
   X(luaL_checkoption) X(lua_gc) X(lua_pushnumber) X(lua_pushinteger) X(luaL_buffinit)          \
   X(luaL_addvalue) X(luaL_pushresult) X(luaL_tolstring) X(luaL_prepbuffsize)
 
@@ -107,6 +107,7 @@ LUA_FUNCTIONS(DECLARE)
 #define lua_toboolean p_lua_toboolean
 #define lua_pushnil p_lua_pushnil
 #define lua_setupvalue p_lua_setupvalue
+#define lua_tointegerx p_lua_tointegerx
 #define lua_next p_lua_next
 #define lua_getfield p_lua_getfield
 #define lua_rawset p_lua_rawset
@@ -148,7 +149,6 @@ int jido_bind(const char *path) {
 enum { MAX_DEPTH = 256, WHERE_SIZE = 256 };
 enum { REASON_NONE = 0, REASON_TIMEOUT = 1, REASON_INTERRUPT = 2, REASON_MEMORY = 3 };
 
-static const char MEMERRMSG[] = "not enough memory";
 static const char STOPPED[] =
     "Lua execution stopped: a time, interrupt or memory limit was reached";
 static const char STOPPER_KEY = 's';  /* registry: light userdata, the state's Sandbox */
@@ -159,8 +159,7 @@ typedef struct Stopper {
   atomic_int armed;
   int running;
   int reason;
-  int raised;             /* `error` or `assert` raised MEMERRMSG since the last failure */
-  unsigned failures;      /* failed allocations (Lua thread) */
+  unsigned failures;      /* allocations that failed for good (Lua thread) */
   unsigned run_failures;  /* `failures` when the run began */
   int depth;  /* nested resumes now (Lua thread only) */
   int top;    /* highest depth entered in this run */
@@ -178,6 +177,10 @@ typedef struct Sandbox {
   void *alloc_ud;
   int entered;      /* registry reference of the `entered` table: depth -> thread */
   int left;         /* registry reference of a weak set: threads that left the chain armed */
+  int killed;       /* registry reference of a weak set: coroutines the stop killed */
+  int failed;       /* the last allocation failed (counted); Lua may retry it */
+  void *failed_block;
+  size_t failed_size;
 } Sandbox;
 
 Stopper *jido_stopper_new(void) {
@@ -210,7 +213,6 @@ void jido_stopper_begin(Stopper *s, lua_State *main) {
   s->top = 0;
   s->depth = 0;
   s->reason = REASON_NONE;
-  s->raised = 0;
   s->run_failures = s->failures;
   s->where[0] = '\0';
   atomic_store(&s->armed, 0);
@@ -260,24 +262,27 @@ int jido_stopper_reason(Stopper *s) {
   return reason;
 }
 
-/* After a run that failed with a memory error: 1 if it was an allocation failure, 0 if a
-   cell raised the message. */
-int jido_stopper_allocation_failed(Stopper *s) {
-  int real = !s->raised && s->failures != s->run_failures;
-  s->raised = 0;
-  return real;
-}
+/* After a run: 1 if an allocation failed for good during it. */
+int jido_stopper_allocation_failed(Stopper *s) { return s->failures != s->run_failures; }
 
 /* The state's allocator, counting failures. Lua frees the block holding the main
    thread (and its extra space) last, when the state closes: the Sandbox goes with it. */
 static void *counting_alloc(void *ud, void *block, size_t osize, size_t nsize) {
   Sandbox *b = (Sandbox *)ud;
   void *result = b->alloc(b->alloc_ud, block, osize, nsize);
-  if (result == NULL && nsize > 0) {
+  if (nsize == 0) {
+    if (block != NULL && block == lua_getextraspace(b->main)) free(b);
+    return result;
+  }
+  if (result == NULL) {
     b->s->failures++;
-    b->s->raised = 0;
-  } else if (nsize == 0 && block != NULL && block == lua_getextraspace(b->main)) {
-    free(b);
+    b->failed = 1;
+    b->failed_block = block;
+    b->failed_size = nsize;
+  } else {
+    if (b->failed && block == b->failed_block && nsize == b->failed_size)
+      b->s->failures--;  /* Lua's retry after its emergency collection succeeded */
+    b->failed = 0;
   }
   return result;
 }
@@ -292,20 +297,9 @@ static Sandbox *sandbox(lua_State *L) { return (Sandbox *)lua_touserdata(L, lua_
 static Stopper *stopper(lua_State *L) { return sandbox(L)->s; }
 
 /* A protected call, resume, close or load that began when `failures` was `before`
-   failed with `status` (Lua thread). */
-static void failed(Stopper *s, int status, unsigned before) {
-  if (status == LUA_ERRMEM && !s->raised && s->failures != before) jido_stopper_trip(s, REASON_MEMORY);
-  s->raised = 0;
-}
-
-/* The error value on top of L is about to be raised: note it if Lua will take it for
-   a memory error. */
-static void note_raised(lua_State *L, Stopper *s) {
-  size_t n;
-  const char *text;
-  if (lua_type(L, -1) != LUA_TSTRING) return;
-  text = lua_tolstring(L, -1, &n);
-  if (n == sizeof MEMERRMSG - 1 && memcmp(text, MEMERRMSG, n) == 0) s->raised = 1;
+   failed (Lua thread). */
+static void failed(Stopper *s, unsigned before) {
+  if (s->failures != before) jido_stopper_trip(s, REASON_MEMORY);
 }
 
 /* Thread `co` (the value at `index` of L's stack) is resumed or closed at depth `d`. */
@@ -343,6 +337,33 @@ static lua_State *getco(lua_State *L) {
   return co;
 }
 
+/* True when the coroutine at `index` of L was killed by the limit hook: its __close
+   handlers would run with hooks off (Lua keeps them off in a thread killed from a hook),
+   so it is never closed. */
+static int stopped(lua_State *L, Sandbox *b, int index) {
+  int stop;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->killed);
+  lua_pushvalue(L, index);
+  stop = lua_rawget(L, -2) != LUA_TNIL;
+  lua_pop(L, 2);
+  return stop;
+}
+
+/* `co` (at `index` of L) died of an error while a stop was under way: if it is the hook's
+   own error, the hook killed it. */
+static void note_killed(lua_State *L, Sandbox *b, lua_State *co, int index) {
+  int killed;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &STOPPED_KEY);
+  killed = lua_topointer(co, -1) == lua_topointer(L, -1);  /* the very value */
+  lua_pop(L, 1);
+  if (!killed) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->killed);
+  lua_pushvalue(L, index);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
 /* Resume `co` (at `index` of L) with the `narg` values on top of L; as lcorolib's. */
 static int auxresume(lua_State *L, Sandbox *b, lua_State *co, int index, int narg) {
   Stopper *s = b->s;
@@ -370,7 +391,8 @@ static int auxresume(lua_State *L, Sandbox *b, lua_State *co, int index, int nar
     lua_xmove(co, L, nres);
     return nres;
   }
-  failed(s, status, before);
+  failed(s, before);
+  if (atomic_load(&s->armed) && lua_gettop(co) > 0) note_killed(L, b, co, index);
   lua_xmove(co, L, 1);
   return -1;
 }
@@ -388,16 +410,6 @@ static int co_resume(lua_State *L) {
   return r + 1;
 }
 
-/* True when `co` died of the limit hook's error: its __close handlers would run with
-   hooks off (Lua keeps them off in a thread killed from a hook), so it is not closed. */
-static int stopped(lua_State *L, lua_State *co) {
-  int status = lua_status(co), stop;
-  if (status == LUA_OK || status == LUA_YIELD || lua_gettop(co) == 0) return 0;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &STOPPED_KEY);
-  stop = lua_topointer(co, -1) == lua_topointer(L, -1);  /* the very value, not its text */
-  lua_pop(L, 1);
-  return stop;
-}
 
 /* Close `co` (at `index` of L) at the next depth; returns its status. The error `co`
    died of was judged when it was raised: only a failure during the close counts here. */
@@ -410,7 +422,7 @@ static int closethread(lua_State *L, Sandbox *b, lua_State *co, int index) {
   s->depth = d;
   status = lua_closethread(co, L);
   s->depth = d - 1;
-  if (status != LUA_OK) failed(s, status, before);
+  if (status != LUA_OK) failed(s, before);
   return status;
 }
 
@@ -420,7 +432,7 @@ static int auxwrap(lua_State *L) {
   int r = auxresume(L, b, co, lua_upvalueindex(1), lua_gettop(L));
   if (luai_unlikely(r < 0)) {
     int stat = lua_status(co);
-    if (stat != LUA_OK && stat != LUA_YIELD && !stopped(L, co)) {
+    if (stat != LUA_OK && stat != LUA_YIELD && !stopped(L, b, lua_upvalueindex(1))) {
       stat = closethread(L, b, co, lua_upvalueindex(1));
       lua_xmove(co, L, 1);
     }
@@ -429,7 +441,6 @@ static int auxwrap(lua_State *L) {
       lua_insert(L, -2);
       lua_concat(L, 2);
     }
-    note_raised(L, b->s);  /* a real allocation failure has already tripped the limit */
     return lua_error(L);
   }
   return r;
@@ -477,9 +488,9 @@ static int co_close(lua_State *L) {
   switch (status) {
     case COS_DEAD:
     case COS_YIELD: {
-      if (stopped(L, co)) {
+      if (stopped(L, sandbox(L), 1)) {
         lua_pushboolean(L, 0);
-        lua_rawgetp(L, LUA_REGISTRYINDEX, &STOPPED_KEY);
+        lua_pushstring(L, STOPPED);
         return 2;
       }
       status = closethread(L, sandbox(L), co, 1);
@@ -507,7 +518,7 @@ static lua_KContext context(lua_State *L, int extra) {
 static int finishpcall(lua_State *L, int status, lua_KContext ctx) {
   int extra = (int)(ctx & 3);
   if (luai_unlikely(status != LUA_OK && status != LUA_YIELD)) {
-    failed(stopper(L), status, (unsigned)((uintptr_t)ctx >> 2));
+    failed(stopper(L), (unsigned)((uintptr_t)ctx >> 2));
     lua_pushboolean(L, 0);
     lua_pushvalue(L, -2);
     return 2;
@@ -560,29 +571,6 @@ static int b_xpcall(lua_State *L) {
   return finishpcall(L, status, ctx);
 }
 
-/* -- error and assert (lbaselib.c), noting a raised memory error -------------------- */
-
-static int b_error(lua_State *L) {
-  int level = (int)luaL_optinteger(L, 2, 1);
-  lua_settop(L, 1);
-  if (lua_type(L, 1) == LUA_TSTRING && level > 0) {
-    luaL_where(L, level);
-    lua_pushvalue(L, 1);
-    lua_concat(L, 2);
-  }
-  note_raised(L, stopper(L));
-  return lua_error(L);
-}
-
-static int b_assert(lua_State *L) {
-  if (luai_likely(lua_toboolean(L, 1))) return lua_gettop(L);
-  luaL_checkany(L, 1);
-  lua_remove(L, 1);
-  lua_pushliteral(L, "assertion failed!");
-  lua_settop(L, 1);
-  return b_error(L);
-}
-
 /* -- load (lbaselib.c): text chunks only, in the cells' environment by default ------- */
 
 static const char BINARY[] = "attempt to load a binary chunk (the sandbox loads text chunks only)";
@@ -601,6 +589,17 @@ static const char *generic_reader(lua_State *L, void *ud, size_t *size) {
   if (luai_unlikely(!lua_isstring(L, -1))) luaL_error(L, "reader function must return a string");
   lua_replace(L, RESERVEDSLOT);
   return lua_tolstring(L, RESERVEDSLOT, size);
+}
+
+/* lua_load from the reader at 1 (chunk name and mode at 2 and 3), called through a
+   protected call with no message handler: the reader's errors reach load's caller as
+   raised, not as the handler of the cell's own protected call (the kernel's) made them.
+   Returns the chunk or the error, and lua_load's status. */
+static int load_from_reader(lua_State *L) {
+  const char *chunkname = lua_tostring(L, 2), *mode = lua_tostring(L, 3);
+  lua_settop(L, RESERVEDSLOT);
+  lua_pushinteger(L, lua_load(L, generic_reader, NULL, chunkname, mode));
+  return 2;
 }
 
 /* Upvalues: the cells' environment, the stopper. A mode that allows binary chunks ("b", and the
@@ -627,15 +626,22 @@ static int b_load(lua_State *L) {
   } else {
     const char *chunkname = luaL_optstring(L, 2, "=(load)");
     luaL_checktype(L, 1, LUA_TFUNCTION);
-    lua_settop(L, RESERVEDSLOT);
-    status = lua_load(L, generic_reader, NULL, chunkname, mode);
+    lua_pushcfunction(L, load_from_reader);
+    lua_pushvalue(L, 1);
+    lua_pushstring(L, chunkname);
+    lua_pushstring(L, mode);
+    status = lua_pcall(L, 3, 2, 0);
+    if (status == LUA_OK) {
+      status = (int)lua_tointeger(L, -1);
+      lua_pop(L, 1);
+    }
   }
   if (status == LUA_OK) {
     lua_pushvalue(L, env);
     if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
     return 1;
   }
-  failed(stop, status, before);
+  failed(stop, before);
   if (binary && status == LUA_ERRSYNTAX) {  /* the mode's own message, for the mode given */
     char expected[64];
     const char *message = lua_tostring(L, -1);
@@ -803,7 +809,6 @@ static int open_native(lua_State *L) {
   } functions[] = {
       {"create", co_create, 0},   {"resume", co_resume, 1},  {"wrap", co_wrap, 1},
       {"close", co_close, 1},     {"pcall", b_pcall, 1},     {"xpcall", b_xpcall, 3},
-      {"error", b_error, 1},      {"assert", b_assert, 1},
       {"setmetatable", b_setmetatable, 0}, {"loader", loader, 1},
       {"collectgarbage", b_collectgarbage, 0}, {"printer", printer, 0},
   };
@@ -819,6 +824,8 @@ static int open_native(lua_State *L) {
   b->entered = luaL_ref(L, LUA_REGISTRYINDEX);
   weak_set(L);
   b->left = luaL_ref(L, LUA_REGISTRYINDEX);
+  weak_set(L);
+  b->killed = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_createtable(L, 0, (int)(sizeof functions / sizeof functions[0]));
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     lua_pushlightuserdata(L, b);

@@ -9,7 +9,7 @@
 local emit, sleep_call, limit_on, lift, restore, bridge_call, state_call, bridge_names, state_names,
       native = ...
 
-local error, ipairs, next, pairs, select = error, ipairs, next, pairs, select
+local assert, error, ipairs, next, pairs, select = assert, error, ipairs, next, pairs, select
 local rawequal, rawget, rawlen, rawset = rawequal, rawget, rawlen, rawset
 local getmetatable, setmetatable, tonumber, tostring, type = getmetatable, setmetatable, tonumber, tostring, type
 local pcall, load, _VERSION = pcall, load, _VERSION
@@ -23,16 +23,16 @@ local sub = string.sub
 local MAX_FRAMES, MAX_FRAME = 20, 200
 
 ---------------------------------------------------------------------------------------
--- The C functions (native.c): the coroutine library, pcall, xpcall, error, assert, load,
--- collectgarbage, print and setmetatable as stock Lua writes them, working with the limit
--- hook and the sandbox's rules. They also replace the originals in the library tables, so
--- a library error names them as Lua names its own ("bad argument #1 to 'coroutine.resume'").
+-- The C functions (native.c): the coroutine library, pcall, xpcall, load, collectgarbage,
+-- print and setmetatable as stock Lua writes them, working with the limit hook and the
+-- sandbox's rules. They also replace the originals in the library tables, so a library
+-- error names them as Lua names its own ("bad argument #1 to 'coroutine.resume'").
 
 for name, f in next, {create = native.create, resume = native.resume, wrap = native.wrap, close = native.close} do
   coroutine[name] = f
 end
 _G.pcall, _G.xpcall, _G.setmetatable = native.pcall, native.xpcall, native.setmetatable
-_G.error, _G.assert, _G.collectgarbage = native.error, native.assert, native.collectgarbage
+_G.collectgarbage = native.collectgarbage
 
 -- The cells' frames of the running thread from `level` on, innermost first, as luaL_traceback
 -- words them; at most MAX_FRAMES frames of at most MAX_FRAME characters.
@@ -106,7 +106,7 @@ cell_string.dump = nil
 
 local env = {
   _VERSION = _VERSION,
-  assert = native.assert, error = native.error, ipairs = ipairs, next = next, pairs = pairs, select = select,
+  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, select = select,
   rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = rawset,
   getmetatable = getmetatable, setmetatable = native.setmetatable,
   tonumber = tonumber, tostring = tostring, type = type,

@@ -180,13 +180,12 @@ class SandboxRuntime:
         start = time.perf_counter()
         try:
             answer = self._entry["run"](code.encode("utf-8", "surrogateescape"), chunkname, want_return)
-        except lupa.lua54.LuaMemoryError as error:
-            # Without a message: a memory error, real or raised as stock Lua raises the string
-            # "not enough memory"; with one: any error whose message mentions it.
-            memory_error = not error.args and self.limiter.allocation_failed()
-            failure = _lua_text(str(error)) if error.args else "" if memory_error else "not enough memory"
         except lupa.lua54.LuaError as error:
-            failure = _lua_text(str(error))
+            # An allocation that failed for good ends the run as the memory limit, whatever
+            # error reached the top; lupa raises LuaMemoryError with no message for a memory
+            # error, real or raised as stock Lua raises the string "not enough memory".
+            memory_error = self.limiter.allocation_failed()
+            failure = _lua_text(str(error)) if error.args else "not enough memory"
         finally:
             duration = time.perf_counter() - start
             self._lift()

@@ -4,7 +4,7 @@ Any installed count hook slows VM-bound Lua 2-2.6x, however rarely it fires, so 
 is installed while a chunk runs within its limits. The stop itself lives in the sandbox's
 C library (``native.c``): its coroutine functions keep, for each depth of nested resumes,
 the thread last resumed there, without calling into Python; when a limit trips (the
-deadline, an interrupt message, a real allocation failure swallowed by ``pcall``), the
+deadline, an interrupt message, an allocation failure caught by ``pcall``), the
 library arms a count hook of 1 on every thread of that chain through ``lua_sethook``,
 which Lua documents as safe to call asynchronously (``lua.c`` calls it from a signal
 handler; lupa releases the GIL while Lua runs). The hook raises the same error before
@@ -78,8 +78,8 @@ class Limiter:
             self._main = main
 
     def allocation_failed(self) -> bool:
-        """After a run ended by a memory error: True if an allocation failed, False if a
-        cell raised the message "not enough memory" (stock Lua raises both alike)."""
+        """After a run: True if an allocation failed for good during it (a cell may also
+        raise the message "not enough memory", which stock Lua raises alike)."""
         return bool(self._native.jido_stopper_allocation_failed(self._stopper))
 
     def hooked(self) -> bool:
