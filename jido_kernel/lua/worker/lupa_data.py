@@ -36,6 +36,9 @@ _SMALL_RECORD = 8
 """Entries from which a table is read in bulk (below, a call into Lua costs more than it saves)."""
 _CHUNK = 8192
 """Tokens per call when the bulk reader's tokens cross to Python."""
+_COLLECT = 1 << 16
+"""Entries of a temporary Lua array (1 MiB) from which it is collected at once; smaller
+ones are left to Lua's incremental collector, like a cell's own garbage."""
 
 _BULK_READER = b"""
 local next, rawget, rawlen, type, getmetatable, unpack = next, rawget, rawlen, type, getmetatable, table.unpack
@@ -209,7 +212,10 @@ def to_lua(runtime: LuaRuntime, value: Any) -> Any:
         records = _records(value)
         if records is not None:
             build = runtime.compile(_RECORDS_BUILDER, name=b"=[jido data]", mode="t")()
-            return build(runtime.table_from(records), len(value), len(records) // (len(value) + 1))
+            rows = build(runtime.table_from(records), len(value), len(records) // (len(value) + 1))
+            if len(records) >= _COLLECT:  # the flat array is garbage: it must not count against the state's memory
+                runtime.gccollect()
+            return rows
     prepared = _prepare(value)
     if isinstance(prepared, (list, dict)):
         return runtime.table_from(prepared, recursive=True)
@@ -393,7 +399,7 @@ class _Reader:
             for start in range(1, size + 1, _CHUNK):
                 tokens.extend(islice(take(buffer, start, min(size, start + _CHUNK - 1)), 1, None))
             del flat, buffer
-            if size >= _CHUNK:  # free the token array now: it must not count against the state's memory
+            if size >= _COLLECT:  # free the token array now: it must not count against the state's memory
                 runtime.gccollect()
         except LuaError:  # a limit tripped meanwhile: the entry-by-entry reader runs no Lua
             self.bulk_failed = True

@@ -279,13 +279,19 @@ class TestBulkReading:
         )
         assert from_lua(full, strict=True, name="t")[299] == [300]
 
-    def test_reading_in_bulk_leaves_no_garbage_in_the_state(self) -> None:
+    def test_bulk_transfers_leave_no_large_garbage_in_the_state(self) -> None:
         lua = LuaRuntime(encoding=None, max_memory=0)
         table = lua.eval(b"(function() local t = {} for i = 1, 200000 do t[i] = i + 0.5 end return t end)()")
         lua.gccollect()
         before = lua.get_memory_used()
         assert len(from_lua(table, strict=True, name="t")) == 200_000
         assert lua.get_memory_used() - before < 512 * 1024  # the 3 MiB token array is gone (room for a chunk stays)
+        rows = [{"name": f"f{index}", "type": "file"} for index in range(40_000)]
+        pushed = to_lua(lua, rows)
+        used = lua.get_memory_used()
+        lua.gccollect()
+        assert used - lua.get_memory_used() < 512 * 1024  # the 1.3 MiB flat array of the records is gone
+        assert len(from_lua(pushed, strict=True, name="rows")) == 40_000
 
     def test_the_limit_on_entries_still_applies(self, lua: LuaRuntime) -> None:
         table = lua.eval(b"(function() local t = {} for i = 1, 200 do t[i] = {i} end return t end)()")
