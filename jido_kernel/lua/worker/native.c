@@ -48,7 +48,7 @@
   X(lua_getstack) X(lua_getinfo) X(lua_concat) X(lua_setglobal)                       \
   X(luaL_checkany) X(luaL_checktype) X(luaL_typeerror) X(luaL_where) X(luaL_error)    \
   X(luaL_getmetafield) X(luaL_ref) X(luaL_optinteger) X(lua_toboolean) X(lua_pushnil)      \
-  X(lua_setupvalue) X(lua_tointegerx) X(lua_getfield) X(lua_next) X(lua_rawset) X(lua_topointer) X(lua_getallocf) X(lua_setallocf) X(lua_load) X(luaL_loadbufferx) X(luaL_optlstring) X(luaL_checkstack) X(lua_isstring)    \
+  X(lua_setupvalue) X(lua_tointegerx) X(lua_getfield) X(lua_next) X(lua_rawset) X(lua_topointer) X(lua_setallocf) X(lua_load) X(luaL_loadbufferx) X(luaL_optlstring) X(luaL_checkstack) X(lua_isstring)    \
   X(luaL_checkoption) X(lua_gc) X(lua_pushnumber) X(lua_pushinteger) X(luaL_buffinit)          \
   X(luaL_addvalue) X(luaL_pushresult) X(luaL_tolstring) X(luaL_prepbuffsize)
 
@@ -112,7 +112,6 @@ LUA_FUNCTIONS(DECLARE)
 #define lua_getfield p_lua_getfield
 #define lua_rawset p_lua_rawset
 #define lua_topointer p_lua_topointer
-#define lua_getallocf p_lua_getallocf
 #define lua_setallocf p_lua_setallocf
 #define lua_load p_lua_load
 #define luaL_loadbufferx p_luaL_loadbufferx
@@ -168,13 +167,15 @@ typedef struct Stopper {
 } Stopper;
 
 /* What one Lua state's functions share: its stopper (shared by the states a worker
-   makes, one after the other), its allocator and two tables. It lives as long as the
-   state: the allocator frees it with the state's last block. */
+   makes, one after the other), its memory account and limit, and three tables. It lives
+   as long as the state: the allocator frees it with the state's last block. */
 typedef struct Sandbox {
   Stopper *s;
   lua_State *main;
-  lua_Alloc alloc;  /* the state's own allocator, and its data */
-  void *alloc_ud;
+  size_t used;      /* bytes the state holds */
+  size_t base;      /* bytes it held when installed; the limit counts from there */
+  size_t max;       /* bytes beyond `base` cells may use */
+  size_t limit;     /* `used` may not pass this while a cell runs (0: no limit in force) */
   int entered;      /* registry reference of the `entered` table: depth -> thread */
   int left;         /* registry reference of a weak set: threads that left the chain armed */
   int killed;       /* registry reference of a weak set: coroutines the stop killed */
@@ -265,14 +266,22 @@ int jido_stopper_reason(Stopper *s) {
 /* After a run: 1 if an allocation failed for good during it. */
 int jido_stopper_allocation_failed(Stopper *s) { return s->failures != s->run_failures; }
 
-/* The state's allocator, counting failures. Lua frees the block holding the main
-   thread (and its extra space) last, when the state closes: the Sandbox goes with it. */
-static void *counting_alloc(void *ud, void *block, size_t osize, size_t nsize) {
+/* The state's allocator: the memory limit, and the count of failures. Lua frees the
+   block holding the main thread (and its extra space) last, when the state closes: the
+   Sandbox goes with it. */
+static void *sandbox_alloc(void *ud, void *block, size_t osize, size_t nsize) {
   Sandbox *b = (Sandbox *)ud;
-  void *result = b->alloc(b->alloc_ud, block, osize, nsize);
+  size_t old = block != NULL ? osize : 0;  /* for a new block, osize tells its kind */
+  void *result = NULL;
   if (nsize == 0) {
+    free(block);
+    b->used -= old;
     if (block != NULL && block == lua_getextraspace(b->main)) free(b);
-    return result;
+    return NULL;
+  }
+  if (nsize <= old || b->limit == 0 || b->used + (nsize - old) <= b->limit) {
+    result = realloc(block, nsize);
+    if (result != NULL) b->used += nsize - old;  /* modular: a shrink subtracts */
   }
   if (result == NULL) {
     b->s->failures++;
@@ -798,6 +807,30 @@ static int release(lua_State *L) {
   return 0;
 }
 
+/* -- the memory limit ------------------------------------------------------------- */
+
+/* limit_on(): the limit holds (a cell runs); lift(): it does not (Python builds values). */
+static int limit_on(lua_State *L) {
+  Sandbox *b = sandbox(L);
+  b->limit = b->base + b->max;
+  return 0;
+}
+
+static int lift(lua_State *L) {
+  sandbox(L)->limit = 0;
+  return 0;
+}
+
+/* The cells may use `max` bytes beyond what the state held when installed (from Python,
+   between runs). */
+void jido_memory_max(Sandbox *b, size_t max) { b->max = max; }
+
+/* The limit in force (1) or lifted (0), from Python between runs. */
+void jido_memory_limit(Sandbox *b, int on) { b->limit = on ? b->base + b->max : 0; }
+
+/* Bytes the state holds beyond what it held when installed. */
+size_t jido_memory_used(Sandbox *b) { return b->used > b->base ? b->used - b->base : 0; }
+
 /* -- installation ------------------------------------------------------------------ */
 
 static int open_native(lua_State *L) {
@@ -811,6 +844,7 @@ static int open_native(lua_State *L) {
       {"close", co_close, 1},     {"pcall", b_pcall, 1},     {"xpcall", b_xpcall, 3},
       {"setmetatable", b_setmetatable, 0}, {"loader", loader, 1},
       {"collectgarbage", b_collectgarbage, 0}, {"printer", printer, 0},
+      {"limit_on", limit_on, 1},  {"lift", lift, 1},
   };
   lua_pushstring(L, STOPPED);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &STOPPED_KEY);
@@ -840,20 +874,23 @@ static int open_native(lua_State *L) {
   lua_pushcclosure(L, release, 2);
   lua_setfield(L, -2, "release");
   lua_setglobal(L, "jido_native");
-  b->alloc = lua_getallocf(L, &b->alloc_ud);  /* last: nothing can fail after it */
-  lua_setallocf(L, counting_alloc, b);
+  /* Last, as nothing can fail after it: from here on the state allocates through
+     sandbox_alloc (every block so far came from malloc, as it frees them). */
+  b->used = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
+  b->base = b->used;
+  lua_setallocf(L, sandbox_alloc, b);
   return 0;
 }
 
 /* Install the functions for the state whose main thread is L (called with no Lua code
-   running): global `jido_native` becomes their table. Returns a Lua status. */
-int jido_install(lua_State *L, Stopper *s) {
+   running): global `jido_native` becomes their table. Returns the state's Sandbox, or
+   NULL when that failed. */
+Sandbox *jido_install(lua_State *L, Stopper *s) {
   int status;
   Sandbox *b;
-  if (lua_version(L) != LUA_VERSION_NUM) return LUA_ERRRUN;
-  if (!lua_checkstack(L, 2)) return LUA_ERRMEM;
+  if (lua_version(L) != LUA_VERSION_NUM || !lua_checkstack(L, 2)) return NULL;
   b = calloc(1, sizeof(Sandbox));
-  if (b == NULL) return LUA_ERRMEM;
+  if (b == NULL) return NULL;
   b->s = s;
   b->main = L;
   lua_pushcfunction(L, open_native);
@@ -862,6 +899,7 @@ int jido_install(lua_State *L, Stopper *s) {
   if (status != LUA_OK) {  /* the allocator was not replaced: nothing holds `b` */
     lua_pop(L, 1);
     free(b);
+    return NULL;
   }
-  return status;
+  return b;
 }

@@ -39,7 +39,10 @@ def library() -> ctypes.CDLL:
         ("jido_stopper_where", [ctypes.c_void_p], ctypes.c_char_p),
         ("jido_stopper_allocation_failed", [ctypes.c_void_p], ctypes.c_int),
         ("jido_hooked", [state], ctypes.c_int),
-        ("jido_install", [state, ctypes.c_void_p], ctypes.c_int),
+        ("jido_install", [state, ctypes.c_void_p], ctypes.c_void_p),
+        ("jido_memory_max", [ctypes.c_void_p, ctypes.c_size_t], None),
+        ("jido_memory_limit", [ctypes.c_void_p, ctypes.c_int], None),
+        ("jido_memory_used", [ctypes.c_void_p], ctypes.c_size_t),
     ):
         function = getattr(lib, name)
         function.argtypes = argtypes

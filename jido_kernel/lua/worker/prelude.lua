@@ -6,8 +6,8 @@
 -- Python callables stay upvalues of these closures: cells never see a Python object.
 -- Returns the entry points the runtime calls from Python.
 
-local emit, sleep_call, limit_on, lift, restore, bridge_call, state_call, bridge_names, state_names,
-      native = ...
+local emit, sleep_call, bridge_call, state_call, bridge_names, state_names, native = ...
+local lift, limit_on = native.lift, native.limit_on  -- the memory limit: off, on
 
 local assert, error, ipairs, next, pairs, select = assert, error, ipairs, next, pairs, select
 local rawequal, rawget, rawlen, rawset = rawequal, rawget, rawlen, rawset
@@ -66,7 +66,7 @@ local function bridged(name, call)
   return function(...)
     lift()
     local results = pack(pcall(call, name, ...))
-    restore()
+    limit_on()
     if results[1] then return unpack(results, 2, results.n) end
     return nil, name .. ": internal error in the jido bridge"
   end

@@ -23,6 +23,7 @@ from lupa.lua54 import LuaRuntime
 from jido_kernel.lua.errors import LuaMemoryError
 from jido_kernel.lua.wire import check_name
 from jido_kernel.lua.worker.lupa_data import from_lua, to_lua
+from jido_kernel.lua.worker.native import library
 from jido_kernel.lua.worker.stopper import Limiter
 
 MIB = 1024 * 1024
@@ -104,7 +105,6 @@ class SandboxRuntime:
     """
 
     def __init__(self, callbacks: Callbacks, limiter: Limiter, *, max_memory: int) -> None:
-        self.max_memory = max_memory
         self.lua = LuaRuntime(
             encoding=None,
             register_eval=False,
@@ -114,7 +114,9 @@ class SandboxRuntime:
             max_memory=0,
         )
         main = int(self.lua.eval(b'string.format("%p", coroutine.running())'), 16)
-        limiter.install(main)
+        self._native = library()
+        self._record = limiter.install(main)
+        self.max_memory = max_memory
         globals_ = self.lua.globals()
         native = globals_[b"jido_native"]
         globals_[b"jido_native"] = None
@@ -124,9 +126,6 @@ class SandboxRuntime:
             _PRELUDE,
             callbacks.emit,
             self.limiter.sleep,
-            self._limit_on,
-            self._lift,
-            self._limit_on,
             self._bridge,
             self._state,
             self.lua.table_from([name.encode() for name in callbacks.bridge_names]),
@@ -156,11 +155,18 @@ class SandboxRuntime:
         except BaseException as exc:
             return None, f"{name.decode()}: internal error in the jido bridge ({type(exc).__name__})".encode()
 
-    def _limit_on(self) -> None:
-        self.lua.set_max_memory(self.max_memory)
+    @property
+    def max_memory(self) -> int:
+        """Bytes the cells may use (beyond what the state held when it was made)."""
+        return self._max_memory
+
+    @max_memory.setter
+    def max_memory(self, value: int) -> None:
+        self._max_memory = value
+        self._native.jido_memory_max(self._record, value)
 
     def _lift(self) -> None:
-        self.lua.set_max_memory(0)
+        self._native.jido_memory_limit(self._record, 0)
 
     # -- operations ----------------------------------------------------------------------
 
@@ -263,7 +269,7 @@ class SandboxRuntime:
         """Set global ``name`` to checked plain data ``value`` (raw: no metamethod runs)."""
         key = check_name(name).encode()
         self._entry["set"](key, to_lua(self.lua, value))
-        used = self.lua.get_memory_used() or 0
+        used = self._native.jido_memory_used(self._record)
         if used > self.max_memory:
             self._entry["set"](key, None)
             self.lua.gccollect()

@@ -68,14 +68,17 @@ class Limiter:
         current (or last) run."""
         return REASONS.get(self._native.jido_stopper_reason(self._stopper))
 
-    def install(self, main: int) -> None:
+    def install(self, main: int) -> int:
         """Use the Lua state whose main thread is ``main`` (a ``lua_State*``, no Lua running):
-        its global ``jido_native`` becomes the table of the library's Lua functions."""
+        its global ``jido_native`` becomes the table of the library's Lua functions, and its
+        allocator the library's. Returns the state's record in the library (its memory
+        account), valid as long as the state."""
         with self._lock:
-            status = self._native.jido_install(main, self._stopper)
-            if status != 0:
-                raise RuntimeError(f"cannot install the sandbox's C functions (Lua status {status})")
+            record = self._native.jido_install(main, self._stopper)
+            if not record:
+                raise RuntimeError("cannot install the sandbox's C functions in the Lua state")
             self._main = main
+            return int(record)
 
     def allocation_failed(self) -> bool:
         """After a run: True if an allocation failed for good during it (a cell may also
