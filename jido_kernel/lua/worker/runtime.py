@@ -165,6 +165,10 @@ class SandboxRuntime:
         self._max_memory = value
         self._native.jido_memory_max(self._record, value)
 
+    def memory_used(self) -> int:
+        """Bytes the state holds beyond what it held when it was made (what the limit counts)."""
+        return int(self._native.jido_memory_used(self._record))
+
     def _lift(self) -> None:
         self._native.jido_memory_limit(self._record, 0)
 
@@ -269,7 +273,7 @@ class SandboxRuntime:
         """Set global ``name`` to checked plain data ``value`` (raw: no metamethod runs)."""
         key = check_name(name).encode()
         self._entry["set"](key, to_lua(self.lua, value))
-        used = self._native.jido_memory_used(self._record)
+        used = self.memory_used()
         if used > self.max_memory:
             self._entry["set"](key, None)
             self.lua.gccollect()

@@ -52,3 +52,15 @@ def test_states_come_and_go_with_one_stopper() -> None:
         del lua
         gc.collect()
     assert all(lua.values("return gen()") == [1] for lua in kept)
+
+
+def test_the_allocator_keeps_the_account_the_limit_counts() -> None:
+    lua = Lua(Limiter(), max_memory=64 * 1024 * 1024)
+    start = lua.runtime.memory_used()
+    lua.values("big = string.rep('x', 16 * 1024 * 1024)")
+    grown = lua.runtime.memory_used() - start
+    assert 16 * 1024 * 1024 <= grown < 17 * 1024 * 1024
+    lua.values("big = nil collectgarbage()")
+    assert lua.runtime.memory_used() - start < 256 * 1024
+    error = lua.outcome("big = string.rep('x', 80 * 1024 * 1024)").error
+    assert error is not None and error.type == "LuaMemoryError"

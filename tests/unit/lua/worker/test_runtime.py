@@ -413,13 +413,13 @@ class TestMemoryLimit:
     )  # fmt: skip
     def test_stops_sticks_and_reclaims(self, lua: Lua, code: str) -> None:
         lua.values("kept = {answer = 42}")
-        before = lua.runtime.lua.get_memory_used()
+        before = lua.runtime.memory_used()
         error = lua.error(code, timeout=30)
         assert error.type == "LuaMemoryError", error
         assert error.message.startswith("Lua memory limit exceeded: the cell needed more than 64 MiB")
         assert lua.value("return kept.answer") == 42
         # Reclaimed: far below the limit (Lua shrinks its string table by halves, over later collections).
-        assert lua.runtime.lua.get_memory_used() < before + 8 * MIB
+        assert lua.runtime.memory_used() < before + 8 * MIB
         assert lua.value("local t = {} for i = 1, 1e5 do t[i] = i end return #t") == 100000
 
     def test_memory_error_in_a_global_keeps_what_was_stored(self, lua: Lua) -> None:
@@ -427,7 +427,7 @@ class TestMemoryLimit:
         assert lua.value("return #big > 1000") is True
         lua.values("big = nil")
         lua.runtime.lua.gccollect()
-        assert lua.runtime.lua.get_memory_used() < 4 * MIB
+        assert lua.runtime.memory_used() < 4 * MIB
 
 
 class TestRecursion:
