@@ -20,19 +20,23 @@ from typing import Any
 import lupa.lua54
 import pytest
 from kernel_helpers import execute, jido_kernel
+from stop_helpers import (
+    GENERATOR,
+    LIMIT,
+    LOOP,
+    MIB,
+    SPIN,
+    STOPPED,
+    assert_intact,
+    assert_stopped,
+    open_sandbox,
+    outcome,
+    values,
+)
 
 from jido_kernel.lua import LuaError, LuaMemoryError, LuaSandbox, LuaTimeoutError
 
 pytestmark = pytest.mark.kernel
-
-MIB = 1024 * 1024
-LIMIT = 0.3  # seconds: the time limit of the stopped cells
-LATE = 1.5  # seconds a stopped cell may take past its limit
-STOPPED = "Lua execution stopped: a time, interrupt or memory limit was reached"
-# A generator made by an earlier cell, resumed by the cell under test and again by the next cell.
-GENERATOR = "gen = coroutine.wrap(function() local n = 0 while true do n = n + 1 coroutine.yield(n) end end)"
-SPIN = "while true do end"
-LOOP = "function() while true do end end"
 
 GROW = "local t = {} while true do t[#t + 1] = {} end"
 RAISE_OTHER_IN_CLOSE = "local x <close> = setmetatable({}, {__close = function() error('e', 0) end})"
@@ -48,47 +52,7 @@ GARBAGE = "for i = 1, 1e6 do local _ = {i} end"
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuaSandbox]:
-    box = LuaSandbox(tmp_path_factory.mktemp("stop-more"), max_memory=64 * MIB, timeout=10.0)
-    box.run("keep = 'alive'", on_stdout=lambda text: None)
-    yield box
-    box.close()
-
-
-def outcome(box: LuaSandbox, code: str, timeout: float | None = None) -> tuple[Any, float]:
-    """The values of the run (a list), or the exception it raised; and its duration."""
-    started = time.monotonic()
-    try:
-        result: Any = box.run(code, timeout=timeout, on_stdout=lambda text: None).values
-    except Exception as error:  # the error is the outcome under test
-        result = error
-    return result, time.monotonic() - started
-
-
-def values(box: LuaSandbox, code: str) -> list[Any]:
-    result, _ = outcome(box, code)
-    assert isinstance(result, list), result
-    return result
-
-
-def assert_intact(box: LuaSandbox, pid: int | None, generator_at: int) -> None:
-    """Same worker, globals kept, the earlier cells' generator resumes normally, and a
-    plain cell runs at once."""
-    assert box.pid == pid
-    result, took = outcome(box, "return keep, gen(), 6 * 7")
-    assert result == ["alive", generator_at, 42], result
-    assert took < 2.0
-
-
-def assert_stopped(box: LuaSandbox, code: str, error: type[Exception] = LuaTimeoutError) -> None:
-    """The cell (run after GENERATOR, resuming it once) is stopped by `error` in time and
-    leaves the state intact."""
-    pid = box.pid
-    assert values(box, GENERATOR + " return gen()") == [1]
-    result, took = outcome(box, "gen()\n" + code, timeout=LIMIT)
-    assert isinstance(result, error), result
-    assert took < LIMIT + LATE, took
-    assert "intact" in str(result)
-    assert_intact(box, pid, 3)
+    yield from open_sandbox(tmp_path_factory, "stop-more")
 
 
 def stock_values(code: str, max_memory: int = 0) -> list[Any]:
