@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -110,3 +111,17 @@ def failure(run: Execution) -> dict[str, Any]:
     """The error content of a cell that must have failed."""
     assert run.error is not None, run.result
     return run.error
+
+
+def wait_for_stream(kc: BlockingKernelClient, msg_id: str, text: str, timeout: float = 30) -> None:
+    """Wait until the execution ``msg_id`` has printed ``text`` (a cell that says it started)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=1)
+        except Empty:
+            continue
+        ours = msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream"
+        if ours and text in msg["content"]["text"]:
+            return
+    raise AssertionError(f"the cell never printed {text!r}")

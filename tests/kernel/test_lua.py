@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
-from kernel_helpers import Execution, execute, jido_kernel
+from kernel_helpers import Execution, execute, jido_kernel, wait_for_stream
 
 pytestmark = pytest.mark.kernel
 
@@ -120,20 +119,7 @@ def test_help_comes_from_the_docstring(kernel: Any) -> None:
 def _interrupt_when_started(km: KernelManager, kc: BlockingKernelClient, code: str) -> tuple[dict[str, Any], float]:
     """Run ``code`` (which prints 'started' first), interrupt it, return the error and the delay."""
     msg_id = kc.execute(code)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            msg = kc.get_iopub_msg(timeout=1)
-        except Empty:
-            continue
-        if (
-            msg["parent_header"].get("msg_id") == msg_id
-            and msg["msg_type"] == "stream"
-            and "started" in msg["content"]["text"]
-        ):
-            break
-    else:
-        raise AssertionError("the cell never started")
+    wait_for_stream(kc, msg_id, "started")
     interrupted = time.monotonic()
     km.interrupt_kernel()
     reply = kc.get_shell_msg(timeout=30)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from queue import Empty
 from typing import Any
 
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
-from kernel_helpers import execute, jido_kernel
+from kernel_helpers import execute, jido_kernel, wait_for_stream
 
 pytestmark = pytest.mark.kernel
 
@@ -22,24 +21,11 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KernelMan
         yield km, kc
 
 
-def _started(kc: BlockingKernelClient, msg_id: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            msg = kc.get_iopub_msg(timeout=1)
-        except Empty:
-            continue
-        ours = msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream"
-        if ours and "started" in msg["content"]["text"]:
-            return
-    raise AssertionError("the cell never started")
-
-
 def test_sleep_returns_true_and_an_interrupt_ends_it(kernel: Any) -> None:
     km, kc = kernel
     assert execute(kc, "%lua return jido.sleep(0.05)").result["text/plain"] == "True"
     msg_id = kc.execute("%%lua\nprint('started')\njido.sleep(60)\nreturn 'slept'")
-    _started(kc, msg_id)
+    wait_for_stream(kc, msg_id, "started")
     interrupted = time.monotonic()
     km.interrupt_kernel()
     reply = kc.get_shell_msg(timeout=30)

@@ -12,14 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 import lupa.lua54
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
-from kernel_helpers import Execution, execute, jido_kernel
+from kernel_helpers import Execution, execute, jido_kernel, wait_for_stream
 from stop_helpers import (
     GENERATOR,
     LATE,
@@ -547,20 +546,7 @@ def interrupted(kernel: Kernel, code: str) -> tuple[dict[str, Any], float]:
     """Run the Lua `code` in a cell that prints 'started' first; interrupt it then."""
     km, kc, _ = kernel
     msg_id = kc.execute("%%lua\nprint('started')\n" + code)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            msg = kc.get_iopub_msg(timeout=1)
-        except Empty:
-            continue
-        if (
-            msg["parent_header"].get("msg_id") == msg_id
-            and msg["msg_type"] == "stream"
-            and "started" in msg["content"]["text"]
-        ):
-            break
-    else:
-        raise AssertionError("the cell never started")
+    wait_for_stream(kc, msg_id, "started")
     time.sleep(0.1)
     stopped_at = time.monotonic()
     km.interrupt_kernel()
