@@ -27,6 +27,9 @@ $(LABEXT): $(LABEXT_SOURCES)
 $(STAMP): $(BIN)/python pyproject.toml hatch_build.py jido_kernel/lua/worker/native.c $(LABEXT)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e ".[lab,test,dev]"
+	# The editable package's bytecode, so kernels and workers start without compiling it
+	# (also where PYTHONDONTWRITEBYTECODE is set).
+	$(BIN)/python -m compileall -q jido_kernel
 	touch $(STAMP)
 
 kernelspec: $(STAMP)
