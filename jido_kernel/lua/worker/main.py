@@ -139,7 +139,7 @@ class Output:
         if full:
             with self._pause():  # the kernel may be slow to take it
                 self.flush()
-        else:
+        elif not self._pending.is_set():  # set: the flusher clears it before it takes lines
             self._pending.set()
 
     def _seal(self) -> None:
