@@ -266,30 +266,38 @@ int jido_stopper_reason(Stopper *s) {
 /* After a run: 1 if an allocation failed for good during it. */
 int jido_stopper_allocation_failed(Stopper *s) { return s->failures != s->run_failures; }
 
+/* An allocation failed (cold path): count it; Lua may retry it after its emergency
+   collection. */
+static __attribute__((noinline)) void *allocation_failed(Sandbox *b, void *block, size_t nsize) {
+  b->s->failures++;
+  b->failed = 1;
+  b->failed_block = block;
+  b->failed_size = nsize;
+  return NULL;
+}
+
 /* The state's allocator: the memory limit, and the count of failures. Lua frees the
    block holding the main thread (and its extra space) last, when the state closes: the
    Sandbox goes with it. */
 static void *sandbox_alloc(void *ud, void *block, size_t osize, size_t nsize) {
   Sandbox *b = (Sandbox *)ud;
   size_t old = block != NULL ? osize : 0;  /* for a new block, osize tells its kind */
-  void *result = NULL;
+  void *result;
   if (nsize == 0) {
-    free(block);
-    b->used -= old;
-    if (block != NULL && block == lua_getextraspace(b->main)) free(b);
+    if (block != NULL) {
+      free(block);
+      b->used -= old;
+      if (luai_unlikely(block == lua_getextraspace(b->main))) free(b);
+    }
     return NULL;
   }
-  if (nsize <= old || b->limit == 0 || b->used + (nsize - old) <= b->limit) {
-    result = realloc(block, nsize);
-    if (result != NULL) b->used += nsize - old;  /* modular: a shrink subtracts */
-  }
-  if (result == NULL) {
-    b->s->failures++;
-    b->failed = 1;
-    b->failed_block = block;
-    b->failed_size = nsize;
-  } else {
-    if (b->failed && block == b->failed_block && nsize == b->failed_size)
+  if (luai_unlikely(b->limit != 0 && nsize > old && b->used - old + nsize > b->limit))
+    return allocation_failed(b, block, nsize);
+  result = realloc(block, nsize);
+  if (luai_unlikely(result == NULL)) return allocation_failed(b, block, nsize);
+  b->used = b->used - old + nsize;
+  if (luai_unlikely(b->failed)) {
+    if (block == b->failed_block && nsize == b->failed_size)
       b->s->failures--;  /* Lua's retry after its emergency collection succeeded */
     b->failed = 0;
   }

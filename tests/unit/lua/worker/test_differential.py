@@ -58,10 +58,16 @@ class Raw:
 
     def __init__(self) -> None:
         self.lua = lupa.lua54.LuaRuntime(encoding=None)
-        # As the sandbox runs a cell: compiled as text, called from a Lua function.
+        # As the sandbox runs a cell: compiled as text, called under a message handler that
+        # shows an error object as lua.c's does (its __tostring, or its type).
         self._run = self.lua.eval(
             "function(code, name) local f, e = load(code, name, 't') if not f then error(e, 0) end "
-            "return table.pack(f()) end"
+            "local function shown(m) if type(m) == 'string' or type(m) == 'number' then return tostring(m) end "
+            "local mt = debug.getmetatable(m) "
+            "if type(mt) == 'table' and rawget(mt, '__tostring') ~= nil then return tostring(m) end "
+            "return string.format('(error object is a %s value)', type(m)) end "
+            "local r = table.pack(xpcall(f, shown)) if not r[1] then error(r[2], 0) end "
+            "return table.pack(table.unpack(r, 2, r.n)) end"
         )
 
     def run(self, code: str) -> tuple[str, list[str]]:
@@ -69,8 +75,8 @@ class Raw:
             packed = self._run(code.encode("utf-8", "surrogateescape"), f"={NAME}".encode())
         except lupa.lua54.LuaError as error:
             message = str(error).encode("latin-1", "replace").decode("utf-8", "replace")
-            if not message or message.startswith("stack traceback:"):  # not a string (lupa shows no value)
-                return "error", ["(error object is not a string)"]
+            if not message:  # lupa gives a memory error no message
+                message = "not enough memory"
             return "error", [_ADDRESS.sub("0x…", _TRACEBACK.sub("", message))]
         values = [packed[index] for index in range(1, packed[b"n"] + 1)]
         return "ok", _plain([from_lua(value, strict=False, name="the result") for value in values])
@@ -92,10 +98,7 @@ class Sandboxed:
     def run(self, code: str) -> tuple[str, list[str]]:
         outcome = self.runtime.run(code, NAME, timeout=20, want_return=True)
         if outcome.error is not None:
-            message = outcome.error.message
-            if message.startswith("(error object is a "):
-                message = "(error object is not a string)"
-            return "error", [_ADDRESS.sub("0x…", message)]
+            return "error", [_ADDRESS.sub("0x…", outcome.error.message)]
         return "ok", _plain(outcome.values)
 
 
