@@ -28,6 +28,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,7 +176,7 @@ typedef struct Sandbox {
   size_t used;      /* bytes the state holds */
   size_t base;      /* bytes it held when installed; the limit counts from there */
   size_t max;       /* bytes beyond `base` cells may use */
-  size_t limit;     /* `used` may not pass this while a cell runs (0: no limit in force) */
+  size_t limit;     /* `used` may not pass this while a cell runs (SIZE_MAX: no limit) */
   int entered;      /* registry reference of the `entered` table: depth -> thread */
   int left;         /* registry reference of a weak set: threads that left the chain armed */
   int killed;       /* registry reference of a weak set: coroutines the stop killed */
@@ -268,7 +269,7 @@ int jido_stopper_allocation_failed(Stopper *s) { return s->failures != s->run_fa
 
 /* An allocation failed (cold path): count it; Lua may retry it after its emergency
    collection. */
-static __attribute__((noinline)) void *allocation_failed(Sandbox *b, void *block, size_t nsize) {
+static __attribute__((noinline, cold)) void *allocation_failed(Sandbox *b, void *block, size_t nsize) {
   b->s->failures++;
   b->failed = 1;
   b->failed_block = block;
@@ -276,32 +277,57 @@ static __attribute__((noinline)) void *allocation_failed(Sandbox *b, void *block
   return NULL;
 }
 
-/* The state's allocator: the memory limit, and the count of failures. Lua frees the
-   block holding the main thread (and its extra space) last, when the state closes: the
-   Sandbox goes with it. */
-static void *sandbox_alloc(void *ud, void *block, size_t osize, size_t nsize) {
-  Sandbox *b = (Sandbox *)ud;
-  size_t old = block != NULL ? osize : 0;  /* for a new block, osize tells its kind */
-  void *result;
-  if (nsize == 0) {
-    if (block != NULL) {
-      free(block);
-      b->used -= old;
-      if (luai_unlikely(block == lua_getextraspace(b->main))) free(b);
-    }
-    return NULL;
-  }
-  if (luai_unlikely(b->limit != 0 && nsize > old && b->used - old + nsize > b->limit))
-    return allocation_failed(b, block, nsize);
-  result = realloc(block, nsize);
-  if (luai_unlikely(result == NULL)) return allocation_failed(b, block, nsize);
+/* realloc failed after the account was charged: take the charge back. */
+static __attribute__((noinline, cold)) void *realloc_failed(Sandbox *b, void *block, size_t old, size_t nsize) {
+  b->used = b->used - nsize + old;
+  return allocation_failed(b, block, nsize);
+}
+
+/* The last allocation failed: a successful retry of it takes the failure back. */
+static __attribute__((noinline, cold)) void *after_failure(Sandbox *b, void *block, size_t old, size_t nsize) {
+  void *result = realloc(block, nsize);
+  if (result == NULL) return allocation_failed(b, block, nsize);
   b->used = b->used - old + nsize;
-  if (luai_unlikely(b->failed)) {
-    if (block == b->failed_block && nsize == b->failed_size)
-      b->s->failures--;  /* Lua's retry after its emergency collection succeeded */
-    b->failed = 0;
-  }
+  if (block == b->failed_block && nsize == b->failed_size) b->s->failures--;  /* Lua's retry */
+  b->failed = 0;
   return result;
+}
+
+/* Lua frees the block holding the main thread (and its extra space) last, when the
+   state closes: the Sandbox goes with it. */
+static __attribute__((noinline, cold)) void *close_state(Sandbox *b, void *block) {
+  free(block);
+  free(b);
+  return NULL;
+}
+
+static __attribute__((noinline)) void *free_block(Sandbox *b, void *block, size_t osize) {
+  if (block != NULL) {
+    if (luai_unlikely(block == lua_getextraspace(b->main))) return close_state(b, block);
+    b->used -= osize;
+    free(block);
+  }
+  return NULL;
+}
+
+static __attribute__((noinline)) void *alloc_block(Sandbox *b, void *block, size_t osize, size_t nsize) {
+  size_t old = block != NULL ? osize : 0;  /* for a new block, osize tells its kind */
+  size_t used = b->used - old + nsize;
+  void *result;
+  if (luai_unlikely(used > b->limit) && nsize > old) return allocation_failed(b, block, nsize);
+  if (luai_unlikely(b->failed)) return after_failure(b, block, old, nsize);
+  b->used = used;
+  result = realloc(block, nsize);
+  if (luai_unlikely(result == NULL)) return realloc_failed(b, block, old, nsize);
+  return result;
+}
+
+/* The state's allocator: the memory account, the limit (SIZE_MAX: none in force) and the
+   count of failures. Freeing and allocating are separate functions, so that each path
+   saves no more registers than it needs. */
+static void *sandbox_alloc(void *ud, void *block, size_t osize, size_t nsize) {
+  if (nsize == 0) return free_block((Sandbox *)ud, block, osize);
+  return alloc_block((Sandbox *)ud, block, osize, nsize);
 }
 
 /* True while thread L has a hook installed. */
@@ -825,7 +851,7 @@ static int limit_on(lua_State *L) {
 }
 
 static int lift(lua_State *L) {
-  sandbox(L)->limit = 0;
+  sandbox(L)->limit = SIZE_MAX;
   return 0;
 }
 
@@ -834,7 +860,7 @@ static int lift(lua_State *L) {
 void jido_memory_max(Sandbox *b, size_t max) { b->max = max; }
 
 /* The limit in force (1) or lifted (0), from Python between runs. */
-void jido_memory_limit(Sandbox *b, int on) { b->limit = on ? b->base + b->max : 0; }
+void jido_memory_limit(Sandbox *b, int on) { b->limit = on ? b->base + b->max : SIZE_MAX; }
 
 /* Bytes the state holds beyond what it held when installed. */
 size_t jido_memory_used(Sandbox *b) { return b->used > b->base ? b->used - b->base : 0; }
@@ -886,6 +912,7 @@ static int open_native(lua_State *L) {
      sandbox_alloc (every block so far came from malloc, as it frees them). */
   b->used = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
   b->base = b->used;
+  b->limit = SIZE_MAX;
   lua_setallocf(L, sandbox_alloc, b);
   return 0;
 }
