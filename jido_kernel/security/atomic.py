@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -30,7 +29,7 @@ def atomic_write_at(dir_fd: int, name: str, data: bytes, *, mode: int | None = N
     existing = _existing(dir_fd, name)
     if mode is None and existing is not None:
         mode = stat.S_IMODE(existing.st_mode)
-    tmp = f"{_TEMP_PREFIX}{secrets.token_hex(8)}-{name}"
+    tmp = f"{_TEMP_PREFIX}{os.urandom(8).hex()}-{name}"
     while len(os.fsencode(tmp)) > 255:
         tmp = tmp[:-1]
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
