@@ -45,13 +45,28 @@ CREATE TABLE IF NOT EXISTS stream_parts(
 """
 
 
+def _write_ahead_log(connection: sqlite3.Connection) -> None:
+    """Switch to WAL mode. SQLite answers "database is locked" at once, without waiting,
+    while another connection holds the file (two writers opening one session): retry
+    until the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating) a session file in WAL mode, readable and writable by the owner only."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     os.close(fd)
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    connection.execute("PRAGMA journal_mode=WAL")
+    _write_ahead_log(connection)
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.executescript(_SCHEMA)
     return connection

@@ -8,6 +8,7 @@ import sqlite3
 import stat
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,27 @@ def test_a_file_that_cannot_be_opened_is_an_error_and_changes_are_still_taken(tm
     assert saving.error is not None and "FileNotFoundError" in saving.error
     assert len(state.messages) == 3
     saving.close()
+
+
+def test_session_files_opened_at_once_by_several_writers_all_open(tmp_path: Path) -> None:
+    # Switching a new file to WAL can answer "database is locked" at once, without waiting,
+    # while another connection is switching it too.
+    failures: list[BaseException] = []
+    for round_ in range(150):
+        path = tmp_path / f"s{round_}.sqlite3"
+        barrier = threading.Barrier(4)
+
+        def open_and_write(path: Path = path, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                with closing(store.connect(path)) as connection, store.transaction(connection):
+                    store.set_meta(connection, name="n")
+            except BaseException as error:  # the outcome under test
+                failures.append(error)
+
+        threads = [threading.Thread(target=open_and_write) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not failures, failures[0]
