@@ -125,3 +125,25 @@ def wait_for_stream(kc: BlockingKernelClient, msg_id: str, text: str, timeout: f
         if ours and text in msg["content"]["text"]:
             return
     raise AssertionError(f"the cell never printed {text!r}")
+
+
+def interrupt_when_started(
+    km: KernelManager, kc: BlockingKernelClient, code: str, settle: float = 0.0, idle: bool = False
+) -> tuple[dict[str, Any], float]:
+    """Run ``code`` (which prints 'started' first), interrupt the kernel ``settle`` s after
+    that, and return the cell's reply content and how long after the interrupt it came;
+    with ``idle``, also wait for the cell's idle status (so the next request is not
+    aborted with it)."""
+    msg_id = kc.execute(code)
+    wait_for_stream(kc, msg_id, "started")
+    time.sleep(settle)
+    interrupted = time.monotonic()
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=30)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=30)
+    delay = time.monotonic() - interrupted
+    while idle:
+        msg = kc.get_iopub_msg(timeout=30)
+        idle = not (msg["parent_header"].get("msg_id") == msg_id and msg["content"].get("execution_state") == "idle")
+    return reply["content"], delay

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
-from kernel_helpers import Execution, execute, jido_kernel, wait_for_stream
+from kernel_helpers import Execution, execute, interrupt_when_started, jido_kernel
 
 pytestmark = pytest.mark.kernel
 
@@ -116,22 +116,10 @@ def test_help_comes_from_the_docstring(kernel: Any) -> None:
     assert reply["found"] and "-i VAR[=LUANAME]" in reply["data"]["text/plain"]
 
 
-def _interrupt_when_started(km: KernelManager, kc: BlockingKernelClient, code: str) -> tuple[dict[str, Any], float]:
-    """Run ``code`` (which prints 'started' first), interrupt it, return the error and the delay."""
-    msg_id = kc.execute(code)
-    wait_for_stream(kc, msg_id, "started")
-    interrupted = time.monotonic()
-    km.interrupt_kernel()
-    reply = kc.get_shell_msg(timeout=30)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kc.get_shell_msg(timeout=30)
-    return reply["content"], time.monotonic() - interrupted
-
-
 def test_kernel_interrupt_stops_a_loop_and_keeps_the_state(kernel: Any) -> None:
     km, kc, _ = kernel
     run(kernel, "%lua kept = 42")
-    reply, delay = _interrupt_when_started(
+    reply, delay = interrupt_when_started(
         km, kc, "%%lua\nprint('started')\nwhile true do local ok = pcall(function() while true do end end) end"
     )
     assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
@@ -143,7 +131,7 @@ def test_kernel_interrupt_stops_a_loop_and_keeps_the_state(kernel: Any) -> None:
 def test_kernel_interrupt_of_a_long_c_call_resets_the_state(kernel: Any) -> None:
     km, kc, _ = kernel
     run(kernel, "%lua lost = true")
-    reply, delay = _interrupt_when_started(km, kc, f"%%lua\nprint('started')\nreturn {BACKTRACK}")
+    reply, delay = interrupt_when_started(km, kc, f"%%lua\nprint('started')\nreturn {BACKTRACK}")
     assert reply["ename"] == "KeyboardInterrupt"
     assert "reset" in reply["evalue"]
     assert delay < 2 + 5  # the grace period, then the kill

@@ -18,7 +18,7 @@ import lupa.lua54
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
-from kernel_helpers import Execution, execute, jido_kernel, wait_for_stream
+from kernel_helpers import Execution, execute, interrupt_when_started, jido_kernel
 from stop_helpers import (
     GENERATOR,
     LATE,
@@ -545,21 +545,9 @@ def kernel_intact(kernel: Kernel, pid: int, generator_at: int) -> None:
 def interrupted(kernel: Kernel, code: str) -> tuple[dict[str, Any], float]:
     """Run the Lua `code` in a cell that prints 'started' first; interrupt it then."""
     km, kc, _ = kernel
-    msg_id = kc.execute("%%lua\nprint('started')\n" + code)
-    wait_for_stream(kc, msg_id, "started")
-    time.sleep(0.1)
-    stopped_at = time.monotonic()
-    km.interrupt_kernel()
-    reply = kc.get_shell_msg(timeout=30)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kc.get_shell_msg(timeout=30)
-    delay = time.monotonic() - stopped_at
-    while True:  # the cell's idle status, so that the next request is not aborted with it
-        msg = kc.get_iopub_msg(timeout=30)
-        if msg["parent_header"].get("msg_id") == msg_id and msg["content"].get("execution_state") == "idle":
-            break
+    reply, delay = interrupt_when_started(km, kc, "%%lua\nprint('started')\n" + code, settle=0.1, idle=True)
     time.sleep(0.2)
-    return reply["content"], delay
+    return reply, delay
 
 
 INTERRUPTED = {

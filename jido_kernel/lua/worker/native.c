@@ -222,19 +222,16 @@ void jido_stopper_begin(Stopper *s, lua_State *main) {
   pthread_mutex_unlock(&s->lock);
 }
 
-/* The run is over: disarm every thread of the chain; returns 1 if they were armed. */
-int jido_stopper_end(Stopper *s) {
-  int was;
+/* The run is over: nothing arms a thread any more; the main thread is disarmed here,
+   the coroutines by `release`. */
+void jido_stopper_end(Stopper *s) {
   pthread_mutex_lock(&s->lock);
   s->running = 0;
-  was = atomic_load(&s->armed);
-  if (was) {
-    for (int d = 0; d <= s->top; d++)
-      if (s->chain[d] != NULL) lua_sethook(s->chain[d], NULL, 0, 0);
+  if (atomic_load(&s->armed)) {
+    lua_sethook(s->chain[0], NULL, 0, 0);
     atomic_store(&s->armed, 0);
   }
   pthread_mutex_unlock(&s->lock);
-  return was;
 }
 
 /* Stop the run in progress (from any OS thread); returns 1 if `reason` is the first. */

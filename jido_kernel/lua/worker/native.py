@@ -33,7 +33,7 @@ def library() -> ctypes.CDLL:
         ("jido_bind", [ctypes.c_char_p], ctypes.c_int),
         ("jido_stopper_new", [], ctypes.c_void_p),
         ("jido_stopper_begin", [ctypes.c_void_p, state], None),
-        ("jido_stopper_end", [ctypes.c_void_p], ctypes.c_int),
+        ("jido_stopper_end", [ctypes.c_void_p], None),
         ("jido_stopper_trip", [ctypes.c_void_p, ctypes.c_int], ctypes.c_int),
         ("jido_stopper_reason", [ctypes.c_void_p], ctypes.c_int),
         ("jido_stopper_where", [ctypes.c_void_p], ctypes.c_char_p),

@@ -200,7 +200,7 @@ class SandboxRuntime:
             duration = time.perf_counter() - start
             self._lift()
             self.limiter.end()
-            self._entry["release"]()  # no thread is armed after end(): the threads may go
+            self._entry["release"]()  # disarms the run's coroutines and lets them go
         outcome = RunOutcome(duration=duration)
         if answer is True:
             outcome.values = self._results() if want_return else []

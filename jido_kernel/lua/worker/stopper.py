@@ -58,11 +58,6 @@ class Limiter:
         self._interrupted = -1
 
     @property
-    def main(self) -> int:
-        """The attached Lua state's main thread (``lua_State*``)."""
-        return self._main
-
-    @property
     def reason(self) -> str | None:
         """``"timeout"``, ``"interrupt"`` or ``"memory"``: the first limit that tripped in the
         current (or last) run."""
@@ -110,11 +105,12 @@ class Limiter:
                 self._trip("interrupt")
             self._wake.notify()
 
-    def end(self) -> bool:
-        """The run is over: disarm its threads; True if hooks were armed."""
+    def end(self) -> None:
+        """The run is over: no limit trips any more; the main thread is disarmed (the
+        state's ``release`` disarms its coroutines)."""
         with self._wake:
             self._running = False
-            return bool(self._native.jido_stopper_end(self._stopper))
+            self._native.jido_stopper_end(self._stopper)
 
     def remaining(self) -> float:
         """Seconds left before the current run's deadline (0 when past it)."""
