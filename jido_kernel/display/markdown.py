@@ -33,6 +33,8 @@ def _link_open(
     env: EnvType,
 ) -> str:
     token = tokens[idx]
+    if not _validate_link(str(token.attrGet("href") or "")):  # markdown-it skips an empty one
+        token.attrs.pop("href", None)
     token.attrSet("target", "_blank")
     token.attrSet("rel", "noopener noreferrer")
     return renderer.renderToken(tokens, idx, options, env)

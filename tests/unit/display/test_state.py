@@ -393,3 +393,8 @@ def test_plain_content_never_changes_the_markup(text: str, role: str) -> None:
 
     for hostile, plain in zip(renderings(text), renderings("x"), strict=True):
         assert tags(hostile) == tags(plain)
+
+
+def test_a_link_with_an_empty_destination_has_no_href() -> None:
+    for text in ("[]()", "[x]()", "[x](<>)"):
+        assert "href" not in markdown_html(text), text
