@@ -137,12 +137,14 @@ class LuaMagics(Magics):
             print(help_bundle(name)["text/plain"])
             return None
         assert self.shell is not None  # magics are registered with their shell
-        namespace = {**self.shell.user_ns, **(local_ns or {})}
         inputs = {}
         for python_name, lua_name in _pairs(args.input, "-i/--input"):
-            if python_name not in namespace:
+            for namespace in (local_ns or {}, self.shell.user_ns):
+                if python_name in namespace:
+                    inputs[lua_name] = namespace[python_name]
+                    break
+            else:
                 raise UsageError(f"-i {python_name}: there is no Python variable named {python_name!r}")
-            inputs[lua_name] = namespace[python_name]
         outputs = _pairs(args.output, "-o/--output")
         # The %%lua line is line 1, so Lua's line numbers are the cell's.
         result = self._run(

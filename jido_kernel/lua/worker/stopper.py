@@ -20,6 +20,7 @@ turns into a Lua timeout and a cell still ends in bounded time.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -56,6 +57,7 @@ class Limiter:
         self._allowance = 0.0  # seconds the clock may still stand still in this run
         self._run_id = -1
         self._interrupted = -1
+        self._watch_until = math.inf  # when the watchdog wakes next if no one notifies it
 
     @property
     def reason(self) -> str | None:
@@ -103,7 +105,8 @@ class Limiter:
             self._run_id = run_id
             if self._interrupted == run_id:  # the interrupt overtook the run
                 self._trip("interrupt")
-            self._wake.notify()
+            if self._watch_until > self._deadline:  # else it wakes in time and sees this run
+                self._wake.notify()
 
     def end(self) -> None:
         """The run is over: no limit trips any more; the main thread is disarmed (the
@@ -166,10 +169,13 @@ class Limiter:
         """Watchdog loop: trip ``"timeout"`` when a run passes its deadline. Never returns."""
         with self._wake:
             while True:
-                remaining = self._limit() - time.monotonic()
+                now = time.monotonic()
+                remaining = self._limit() - now
                 if not self._running or self.reason is not None:
+                    self._watch_until = math.inf
                     self._wake.wait()
                 elif remaining > 0:
+                    self._watch_until = now + remaining
                     self._wake.wait(remaining)
                 else:
                     self._trip("timeout")

@@ -340,6 +340,16 @@ class TestTimeLimit:
         assert max(lateness) < STOP_BOUND
         print(f"stopped {min(lateness) * 1000:.1f}-{max(lateness) * 1000:.1f} ms after the deadline")
 
+    @pytest.mark.parametrize("earlier", [0.1, 30.0])
+    def test_deadline_holds_after_quick_runs_with_another_timeout(self, lua: Lua, earlier: float) -> None:
+        # Quick runs leave the watchdog waiting for their deadline; a run with a shorter
+        # or a longer limit must still stop at its own, neither early nor late.
+        for _ in range(20):
+            assert lua.values("return 1", timeout=earlier) == [1]
+        start = time.monotonic()
+        lua.stopped("while true do end", "LuaTimeoutError", timeout=0.5)
+        assert time.monotonic() - start >= 0.5
+
     def test_coroutine_stopped_by_the_hook_cannot_be_closed_later(self, lua: Lua) -> None:
         code = """
             co = coroutine.create(function()
