@@ -6,15 +6,12 @@ start-up. ``jido_kernel.current_session()`` returns the notebook's session.
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING
-
 from jido_kernel._version import __version__
 
-# A library logs, the application decides where it goes (security violations are
-# already reported to the caller as errors).
-logging.getLogger("jido_kernel").addHandler(logging.NullHandler())
-
+# Imports nothing else: the Lua worker loads this package first, and starts faster
+# without logging and typing (the kernel side's packages set up logging,
+# :mod:`jido_kernel._logging`).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 

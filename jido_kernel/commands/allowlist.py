@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Sequence
 
 DEFAULT_ALLOWLIST: tuple[str, ...] = (
@@ -50,10 +49,27 @@ def resolve_allowlist(allowlist: Sequence[str]) -> dict[str, str]:
     for name in allowlist:
         if "/" in name or "\0" in name or is_interpreter(name):
             continue
-        found = shutil.which(name, path=SEARCH_PATH)
+        found = find_command(name)
         if found is not None:
             resolved[name] = os.path.realpath(found)
     return resolved
+
+
+def find_command(name: str) -> str | None:
+    """Where command ``name`` is on :data:`SEARCH_PATH`, or None: the answer of
+    ``shutil.which(name, path=SEARCH_PATH)``, without the archive and compression modules
+    ``shutil`` loads into the worker."""
+    if os.path.dirname(name):
+        return name if _runnable(name) else None
+    for directory in dict.fromkeys(SEARCH_PATH.split(os.pathsep)):
+        candidate = os.path.join(directory, name)
+        if _runnable(candidate):
+            return candidate
+    return None
+
+
+def _runnable(path: str) -> bool:
+    return os.path.exists(path) and os.access(path, os.F_OK | os.X_OK) and not os.path.isdir(path)
 
 
 def is_interpreter(name: str) -> bool:

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from jido_kernel.commands.allowlist import SEARCH_PATH
+from jido_kernel.commands.allowlist import SEARCH_PATH, find_command
 from jido_kernel.commands.options import ShellError
 from jido_kernel.security.policy import SANDBOX, Policy
 
@@ -154,7 +153,7 @@ def config_paths(root: Path, git_dir: Path, timeout: float = 10.0) -> frozenset[
     names as files git reads as configuration or runs, literal and resolved, as
     root-relative component tuples (none when git cannot read it: git for sandboxed code
     then refuses to run too)."""
-    binary = shutil.which("git", path=SEARCH_PATH)
+    binary = find_command("git")
     env = git_environment({"PATH": SEARCH_PATH}, root, GitPin(git_dir))
     try:
         done = subprocess.run(

@@ -36,11 +36,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from jido_kernel.commands.allowlist import SEARCH_PATH, is_interpreter
+from jido_kernel.commands.allowlist import find_command, is_interpreter
 from jido_kernel.commands.effects import ALLOWED_DEVICES, check_reads, check_writes
 from jido_kernel.commands.options import (
     GIT_OPTIONS,
@@ -100,7 +99,7 @@ def checked(
     if command in WRITE_COMMANDS:
         check_writes(command, parsed, root, policy)
     check_reads(command, parsed, root)
-    found = shutil.which(command, path=SEARCH_PATH)
+    found = find_command(command)
     if found is None:
         raise ShellError(f"Command not found: {command}", reason="not_found")
     return os.path.realpath(found), parsed

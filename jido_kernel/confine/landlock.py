@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import stat
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -87,7 +87,7 @@ def abi_version() -> int | None:
     """The running kernel's Landlock ABI, or None when unavailable or disabled."""
     if os.environ.get(DISABLE_ENV, "") not in ("", "0"):
         return None
-    if platform.system() != "Linux" or platform.machine() not in _ARCHITECTURES:
+    if sys.platform != "linux" or os.uname().machine not in _ARCHITECTURES:
         return None
     result = _syscall("create_ruleset", None, 0, _CREATE_RULESET_VERSION)
     return result if result > 0 else None

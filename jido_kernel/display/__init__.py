@@ -5,3 +5,5 @@
 and a byte budget; :mod:`.lua` renders Lua values; :mod:`.reprs` renders files,
 listings, settings and sessions.
 """
+
+from jido_kernel import _logging  # noqa: F401  (the library's NullHandler)

@@ -54,4 +54,6 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if module == "jido_kernel.lua.sandbox":  # the kernel side, which logs
+        importlib.import_module("jido_kernel._logging")
     return getattr(importlib.import_module(module), name)

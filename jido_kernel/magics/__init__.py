@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jido_kernel import _logging  # noqa: F401  (the library's NullHandler)
 from jido_kernel.magics.files import FileMagics
 from jido_kernel.magics.lua import LuaMagics
 from jido_kernel.magics.session import SessionMagics

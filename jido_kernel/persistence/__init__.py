@@ -23,6 +23,7 @@ from typing import Any
 from traitlets import Bool
 from traitlets.config import Configurable
 
+from jido_kernel import _logging  # noqa: F401  (the library's NullHandler)
 from jido_kernel.errors import JidoError
 from jido_kernel.persistence import store
 from jido_kernel.persistence.writer import Persister

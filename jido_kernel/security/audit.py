@@ -1,15 +1,20 @@
 """Recording of security violations: a warning on the ``jido_kernel.security`` logger
-(path sanitised) and a count per project root."""
+(path sanitised) and a count per project root.
+
+The warning goes through :mod:`logging` when the process has loaded it (the kernel side
+always has). The Lua worker does not load it: its violations reach the kernel as the
+errors of the calls, and a logged line would only go to its stderr.
+"""
 
 from __future__ import annotations
 
-import logging
+import sys
 import threading
 from collections import Counter
 
 from jido_kernel.security.errors import SecurityError, display_path
 
-logger = logging.getLogger("jido_kernel.security")
+LOGGER = "jido_kernel.security"
 
 _counts: Counter[str] = Counter()
 _lock = threading.Lock()
@@ -27,8 +32,9 @@ def refuse(reason: str, path: object, root: str, *, log: bool = True, detail: st
     """Count a violation against ``root``, log it unless ``log`` is false, return the error."""
     with _lock:
         _counts[root] += 1
-    if log:
-        logger.warning("Security violation: %s - attempted path: %s", reason, sanitise(path))
+    logging = sys.modules.get("logging")
+    if log and logging is not None:
+        logging.getLogger(LOGGER).warning("Security violation: %s - attempted path: %s", reason, sanitise(path))
     return SecurityError(reason, path, detail=detail)
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from jido_kernel import _logging  # noqa: F401  (the library's NullHandler)
 from jido_kernel.session.errors import SessionError, SessionValidationError
 from jido_kernel.session.lifecycle import (
     close_session,

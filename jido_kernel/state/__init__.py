@@ -6,6 +6,7 @@ through it lazily (``_repr_mimebundle_``), so importing this package does not im
 IPython.
 """
 
+from jido_kernel import _logging  # noqa: F401  (the library's NullHandler)
 from jido_kernel.state.limits import StateLimitError, StateLimits
 from jido_kernel.state.model import (
     MAX_MESSAGES,

@@ -3,6 +3,7 @@ session-aware handler helpers."""
 
 from __future__ import annotations
 
+from jido_kernel import _logging  # noqa: F401  (the library's NullHandler)
 from jido_kernel.tools.handlers import get_project_root, validate_path
 from jido_kernel.tools.manager import ToolsManager, tools_manager
 

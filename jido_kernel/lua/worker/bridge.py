@@ -19,7 +19,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from jido_kernel.lua.errors import LuaValueError
 from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import FUNCTIONS, MAX_ARGUMENTS, STATE_OPS, ProtocolError, one_line
 from jido_kernel.lua.wire import LuaOpaque, decode, encode
+from jido_kernel.lua.worker.jobs import Future, ThreadPoolExecutor
 from jido_kernel.lua.worker.lupa_data import from_lua
 from jido_kernel.lua.worker.stopper import Limiter
 from jido_kernel.security import FileTooLarge

@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import lupa.lua54
@@ -29,7 +29,7 @@ from jido_kernel.lua.worker.stopper import Limiter
 MIB = 1024 * 1024
 PRELUDE_NAME = b"=[jido sandbox]"
 PRELUDE_CHUNK = PRELUDE_NAME[1:].decode()
-_PRELUDE = resources.files(__package__).joinpath("prelude.lua").read_bytes()
+_PRELUDE = Path(__file__).with_name("prelude.lua").read_bytes()  # next to this module, as native.py finds its library
 MAX_NAMES = 2000
 """Table entries looked at to list a table's names for completion."""
 MAX_PATH = 16
