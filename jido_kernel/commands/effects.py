@@ -32,13 +32,13 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from jido_kernel.commands.options import Parsed, ShellError
 from jido_kernel.security import SANDBOX, Policy
 from jido_kernel.security.errors import RULES
 from jido_kernel.security.policy import ENVIRONMENT_MARKERS, SETTINGS_DIR
+from jido_kernel.values import Value
 
 __all__ = ["ALLOWED_DEVICES", "MAX_TREE_ENTRIES", "check_reads", "check_writes", "written_names"]
 
@@ -53,18 +53,24 @@ _READERS = frozenset({"cat", "head", "tail", "wc", "sort"})
 _RECURSIVE = ("-r", "-R", "--recursive", "-a", "--archive")
 
 
-@dataclass
-class Written:
+class Written(Value):
     """One name a command would write, and whether content is written into it."""
 
-    path: str
-    content: bool = False
+    _fields = ("path", "content")
+    __slots__ = _fields
+
+    def __init__(self, path: str, content: bool = False) -> None:
+        self.path = path
+        self.content = content
 
 
-@dataclass
-class _Budget:
-    left: int = MAX_TREE_ENTRIES
-    seen: dict[str, bool] = field(default_factory=dict)
+class _Budget(Value):
+    _fields = ("left", "seen")
+    __slots__ = _fields
+
+    def __init__(self, left: int = MAX_TREE_ENTRIES, seen: dict[str, bool] | None = None) -> None:
+        self.left = left
+        self.seen: dict[str, bool] = {} if seen is None else seen
 
 
 _VERBS = {"rm": "remove", "rmdir": "remove", "mv": "move or create", "ln": "link or create", "mkdir": "create"}

@@ -24,12 +24,12 @@ import os
 import re
 import stat
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from jido_kernel.commands.allowlist import SEARCH_PATH, find_command
 from jido_kernel.commands.options import ShellError
 from jido_kernel.security.policy import SANDBOX, Policy
+from jido_kernel.values import FrozenValue
 
 __all__ = [
     "GIT_HARDENING",
@@ -112,8 +112,7 @@ first word of a command; an alias's after ``!``)."""
 _MAX_CONFIG_PATHS = 256
 
 
-@dataclass(frozen=True)
-class GitPin:
+class GitPin(FrozenValue):
     """The repository git runs on for one caller: ``git_dir``, or None with the ``problem``.
 
     ``config_paths``: root-relative paths (component tuples) the repository's
@@ -121,9 +120,16 @@ class GitPin:
     sandboxed writes may not change them (:meth:`jido_kernel.security.policy.Policy.protecting`).
     """
 
+    _fields = ("git_dir", "problem", "config_paths")
+    __slots__ = _fields
     git_dir: Path | None
-    problem: str = ""
-    config_paths: frozenset[tuple[str, ...]] = frozenset()
+    problem: str
+    config_paths: frozenset[tuple[str, ...]]
+
+    def __init__(
+        self, git_dir: Path | None, problem: str = "", config_paths: frozenset[tuple[str, ...]] = frozenset()
+    ) -> None:
+        self._set(git_dir, problem, config_paths)
 
 
 def pin_git_dir(root: Path) -> GitPin:

@@ -21,9 +21,9 @@ not options (:data:`TEXT_COMMANDS`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from jido_kernel.errors import JidoError
+from jido_kernel.values import FrozenValue, Value
 
 __all__ = [
     "FIND_PRIMARIES",
@@ -53,18 +53,32 @@ class ShellError(JidoError):
     reason = "shell_error"
 
 
-@dataclass(frozen=True)
-class OptionTable:
+class OptionTable(FrozenValue):
     """The options one command (or git subcommand) accepts; see the module docstring."""
 
+    _fields = ("spec", "flags", "valued", "optional", "long_flags", "long_valued", "long_optional", "numeric")
+    __slots__ = _fields
     spec: str
-    flags: frozenset[str] = field(default_factory=frozenset)
-    valued: frozenset[str] = field(default_factory=frozenset)
-    optional: frozenset[str] = field(default_factory=frozenset)
-    long_flags: frozenset[str] = field(default_factory=frozenset)
-    long_valued: frozenset[str] = field(default_factory=frozenset)
-    long_optional: frozenset[str] = field(default_factory=frozenset)
-    numeric: bool = False
+    flags: frozenset[str]
+    valued: frozenset[str]
+    optional: frozenset[str]
+    long_flags: frozenset[str]
+    long_valued: frozenset[str]
+    long_optional: frozenset[str]
+    numeric: bool
+
+    def __init__(
+        self,
+        spec: str,
+        flags: frozenset[str] = frozenset(),
+        valued: frozenset[str] = frozenset(),
+        optional: frozenset[str] = frozenset(),
+        long_flags: frozenset[str] = frozenset(),
+        long_valued: frozenset[str] = frozenset(),
+        long_optional: frozenset[str] = frozenset(),
+        numeric: bool = False,
+    ) -> None:
+        self._set(spec, flags, valued, optional, long_flags, long_valued, long_optional, numeric)
 
     @classmethod
     def of(cls, spec: str) -> OptionTable:
@@ -94,12 +108,15 @@ class OptionTable:
         )
 
 
-@dataclass
-class Parsed:
+class Parsed(Value):
     """A command line split into options (``-n``/``--lines`` with their values) and operands."""
 
-    options: list[tuple[str, str | None]] = field(default_factory=list)
-    operands: list[str] = field(default_factory=list)
+    _fields = ("options", "operands")
+    __slots__ = _fields
+
+    def __init__(self, options: list[tuple[str, str | None]] | None = None, operands: list[str] | None = None) -> None:
+        self.options: list[tuple[str, str | None]] = [] if options is None else options
+        self.operands: list[str] = [] if operands is None else operands
 
     def has(self, *names: str) -> bool:
         """True when any of ``names`` (``-r``, ``--recursive``) was given."""

@@ -22,7 +22,6 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,19 +38,24 @@ from jido_kernel.commands.options import Parsed, ShellError
 from jido_kernel.commands.policy import checked
 from jido_kernel.confine._libc import PR_SET_PDEATHSIG, libc
 from jido_kernel.security import SANDBOX
+from jido_kernel.values import FrozenValue
 
 _READ_CHUNK = 1 << 16
 
 
-@dataclass(frozen=True)
-class CommandResult:
+class CommandResult(FrozenValue):
     """A finished command. ``exit_code`` is 128 + N when signal N ended it (shell style)."""
 
+    _fields = ("exit_code", "stdout", "stderr", "truncated", "duration_ms")
+    __slots__ = _fields
     exit_code: int
     stdout: str
     stderr: str
     truncated: bool
     duration_ms: float
+
+    def __init__(self, exit_code: int, stdout: str, stderr: str, truncated: bool, duration_ms: float) -> None:
+        self._set(exit_code, stdout, stderr, truncated, duration_ms)
 
 
 def run_command(

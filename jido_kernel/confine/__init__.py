@@ -18,7 +18,6 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from jido_kernel.confine import landlock as _landlock
@@ -27,6 +26,7 @@ from jido_kernel.confine.elf import program_interpreter
 from jido_kernel.confine.landlock import DISABLE_ENV, Rule
 from jido_kernel.confine.mounts import find_protected, protect
 from jido_kernel.confine.rlimits import apply_rlimits, set_cpu_budget
+from jido_kernel.values import FrozenValue
 
 __all__ = [
     "DISABLE_ENV",
@@ -51,15 +51,26 @@ worker could otherwise create a node for a disk and read it raw)."""
 _ALL_RIGHTS = (1 << 64) - 1
 
 
-@dataclass(frozen=True)
-class Confinement:
+class Confinement(FrozenValue):
     """What :func:`confine_process` put in force for this process and its children."""
 
+    _fields = ("landlock_abi", "landlock_enforced", "network_restricted", "git_read_only", "notes")
+    __slots__ = _fields
     landlock_abi: int | None
     landlock_enforced: bool
     network_restricted: bool
     git_read_only: bool
     notes: tuple[str, ...]
+
+    def __init__(
+        self,
+        landlock_abi: int | None,
+        landlock_enforced: bool,
+        network_restricted: bool,
+        git_read_only: bool,
+        notes: tuple[str, ...],
+    ) -> None:
+        self._set(landlock_abi, landlock_enforced, network_restricted, git_read_only, notes)
 
     def to_json(self) -> dict[str, Any]:
         """Plain data (for the worker's "ready" message)."""

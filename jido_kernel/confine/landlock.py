@@ -12,9 +12,9 @@ import os
 import stat
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from jido_kernel.confine._libc import PR_SET_NO_NEW_PRIVS, check, libc, prctl
+from jido_kernel.values import FrozenValue
 
 DISABLE_ENV = "JIDO_KERNEL_DISABLE_LANDLOCK"
 """Troubleshooting switch: ``JIDO_KERNEL_DISABLE_LANDLOCK=1`` makes Landlock count as unavailable."""
@@ -93,12 +93,16 @@ def abi_version() -> int | None:
     return result if result > 0 else None
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(FrozenValue):
     """Grant ``rights`` beneath ``path`` (a directory) or on ``path`` (a file)."""
 
+    _fields = ("path", "rights")
+    __slots__ = _fields
     path: str
     rights: int
+
+    def __init__(self, path: str, rights: int) -> None:
+        self._set(path, rights)
 
 
 def restrict_self(rules: Iterable[Rule], abi: int) -> bool:

@@ -11,10 +11,10 @@ directory is covered by an empty read-only tmpfs.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from jido_kernel.confine._libc import mount, unshare
+from jido_kernel.values import Value
 
 MAX_SCANNED_DIRS = 20_000
 """Directories searched for nested ``.git``/``.jido_code`` (the root's own are always found)."""
@@ -45,12 +45,15 @@ _KEPT_FLAGS = {
 }
 
 
-@dataclass
-class Protected:
+class Protected(Value):
     """Directories under a root that sandboxed code must not change (or see)."""
 
-    read_only: list[str] = field(default_factory=list)
-    hidden: list[str] = field(default_factory=list)
+    _fields = ("read_only", "hidden")
+    __slots__ = _fields
+
+    def __init__(self, read_only: list[str] | None = None, hidden: list[str] | None = None) -> None:
+        self.read_only: list[str] = [] if read_only is None else read_only
+        self.hidden: list[str] = [] if hidden is None else hidden
 
 
 def find_protected(root: Path) -> Protected:

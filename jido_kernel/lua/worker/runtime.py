@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from jido_kernel.lua.wire import check_name
 from jido_kernel.lua.worker.lupa_data import from_lua, to_lua
 from jido_kernel.lua.worker.native import library
 from jido_kernel.lua.worker.stopper import Limiter
+from jido_kernel.values import FrozenValue, Value
 
 MIB = 1024 * 1024
 PRELUDE_NAME = b"=[jido sandbox]"
@@ -36,33 +36,46 @@ MAX_PATH = 16
 _POSITION = re.compile(r"(?P<chunk>[^\n]+?):(?P<line>\d+): ")
 
 
-@dataclass(frozen=True)
-class RunError:
+class RunError(FrozenValue):
     """How a run failed: ``type`` is an error class name of :mod:`jido_kernel.lua.errors`
-    or ``"KeyboardInterrupt"``."""
+    or ``"KeyboardInterrupt"``; ``traceback``: the cells' Lua frames where the error was
+    raised, innermost first."""
 
+    _fields = ("type", "message", "chunk", "line", "traceback")
+    __slots__ = _fields
     type: str
     message: str
-    chunk: str | None = None
-    line: int | None = None
-    traceback: tuple[str, ...] = ()
-    """The cells' Lua frames where the error was raised, innermost first."""
+    chunk: str | None
+    line: int | None
+    traceback: tuple[str, ...]
+
+    def __init__(
+        self,
+        type: str,
+        message: str,
+        chunk: str | None = None,
+        line: int | None = None,
+        traceback: tuple[str, ...] = (),
+    ) -> None:
+        self._set(type, message, chunk, line, traceback)
 
 
-@dataclass
-class RunOutcome:
+class RunOutcome(Value):
     """What a run produced: its return values (plain data), or ``error``."""
 
-    values: list[Any] = field(default_factory=list)
-    error: RunError | None = None
-    duration: float = 0.0
+    _fields = ("values", "error", "duration")
+    __slots__ = _fields
+
+    def __init__(self, values: list[Any] | None = None, error: RunError | None = None, duration: float = 0.0) -> None:
+        self.values: list[Any] = [] if values is None else values
+        self.error = error
+        self.duration = duration
 
 
 Handler = Callable[[str, tuple[Any, ...]], tuple[Any, str | None]]
 
 
-@dataclass(frozen=True)
-class Callbacks:
+class Callbacks(FrozenValue):
     """The worker's side of the bridge, called from Lua on the main thread.
 
     ``emit(bytes)``: printed text. ``bridge(name, args)`` and ``state(op, args)``
@@ -70,11 +83,23 @@ class Callbacks:
     ``(value, None)`` (plain data for Lua) or ``(None, message)``.
     """
 
+    _fields = ("emit", "bridge", "state", "bridge_names", "state_names")
+    __slots__ = _fields
     emit: Callable[[bytes], None]
     bridge: Handler
     state: Handler
     bridge_names: Sequence[str]
     state_names: Sequence[str]
+
+    def __init__(
+        self,
+        emit: Callable[[bytes], None],
+        bridge: Handler,
+        state: Handler,
+        bridge_names: Sequence[str],
+        state_names: Sequence[str],
+    ) -> None:
+        self._set(emit, bridge, state, bridge_names, state_names)
 
 
 def position(message: str) -> tuple[str | None, int | None]:
