@@ -20,7 +20,7 @@ not options (:data:`TEXT_COMMANDS`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from jido_kernel.errors import JidoError
 from jido_kernel.values import FrozenValue, Value
@@ -127,8 +127,25 @@ class Parsed(Value):
         return [value for name, value in self.options if name in names and value is not None]
 
 
-def _t(spec: str) -> OptionTable:
-    return OptionTable.of(spec)
+class _Tables(Mapping[str, OptionTable]):
+    """Option tables by name, each built from its spec string when first looked up: a
+    worker builds the tables of the commands its cells run, not all of them at start."""
+
+    def __init__(self, specs: dict[str, str]) -> None:
+        self._specs = specs
+        self._built: dict[str, OptionTable] = {}
+
+    def __getitem__(self, name: str) -> OptionTable:
+        table = self._built.get(name)
+        if table is None:
+            table = self._built[name] = OptionTable.of(self._specs[name])
+        return table
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
 
 
 _LS = (
@@ -163,38 +180,40 @@ _SORT = (
     "--sort= --parallel="
 )
 
-OPTION_TABLES: dict[str, OptionTable] = {
-    "ls": _t(_LS),
-    "cat": _t(
-        "-n -b -s -E -T -A -v -e -t -u --number --number-nonblank --squeeze-blank --show-ends --show-tabs "
-        "--show-all --show-nonprinting"
-    ),
-    "head": _t("-q -v -z -n= -c= -NUM --quiet --silent --verbose --zero-terminated --lines= --bytes="),
-    "tail": _t("-q -v -z -n= -c= -NUM --quiet --silent --verbose --zero-terminated --lines= --bytes="),
-    "grep": _t(_GREP),
-    "wc": _t("-c -m -l -L -w --bytes --chars --lines --max-line-length --words --total="),
-    "diff": _t(_DIFF),
-    "sort": _t(_SORT),
-    "uniq": _t(
-        "-c -d -D -u -i -z -f= -s= -w= --count --repeated --all-repeated? --unique --ignore-case "
-        "--zero-terminated --skip-fields= --skip-chars= --check-chars= --group?"
-    ),
-    "pwd": _t("-L -P"),
-    "mkdir": _t("-p -v -m= --parents --verbose --mode="),
-    "rmdir": _t("-p -v --parents --verbose --ignore-fail-on-non-empty"),
-    "cp": _t(
-        "-f -i -n -p -v -r -R -a -P -d -u -x --force --interactive --no-clobber --verbose --recursive "
-        "--archive --no-dereference --preserve? --no-preserve= --update? --remove-destination "
-        "--strip-trailing-slashes --sparse= --attributes-only --one-file-system"
-    ),
-    "mv": _t("-f -i -n -v -u --force --interactive --no-clobber --verbose --update? --strip-trailing-slashes"),
-    "ln": _t("-s -f -i -n -v -r --symbolic --force --interactive --no-dereference --verbose --relative"),
-    "touch": _t("-a -c -m -h -d= -t= -r= --no-create --no-dereference --date= --reference= --time="),
-    "rm": _t("-f -i -I -r -R -d -v --force --recursive --dir --verbose --one-file-system --preserve-root"),
-    "date": _t("-u -R -d= -r= -I? --utc --universal --rfc-email --date= --reference= --iso-8601? --rfc-3339="),
-    "sleep": _t(""),
-    "find": _t(""),  # leading options are parsed by parse_find
-}
+OPTION_TABLES: Mapping[str, OptionTable] = _Tables(
+    {
+        "ls": _LS,
+        "cat": (
+            "-n -b -s -E -T -A -v -e -t -u --number --number-nonblank --squeeze-blank --show-ends --show-tabs "
+            "--show-all --show-nonprinting"
+        ),
+        "head": "-q -v -z -n= -c= -NUM --quiet --silent --verbose --zero-terminated --lines= --bytes=",
+        "tail": "-q -v -z -n= -c= -NUM --quiet --silent --verbose --zero-terminated --lines= --bytes=",
+        "grep": _GREP,
+        "wc": "-c -m -l -L -w --bytes --chars --lines --max-line-length --words --total=",
+        "diff": _DIFF,
+        "sort": _SORT,
+        "uniq": (
+            "-c -d -D -u -i -z -f= -s= -w= --count --repeated --all-repeated? --unique --ignore-case "
+            "--zero-terminated --skip-fields= --skip-chars= --check-chars= --group?"
+        ),
+        "pwd": "-L -P",
+        "mkdir": "-p -v -m= --parents --verbose --mode=",
+        "rmdir": "-p -v --parents --verbose --ignore-fail-on-non-empty",
+        "cp": (
+            "-f -i -n -p -v -r -R -a -P -d -u -x --force --interactive --no-clobber --verbose --recursive "
+            "--archive --no-dereference --preserve? --no-preserve= --update? --remove-destination "
+            "--strip-trailing-slashes --sparse= --attributes-only --one-file-system"
+        ),
+        "mv": "-f -i -n -v -u --force --interactive --no-clobber --verbose --update? --strip-trailing-slashes",
+        "ln": "-s -f -i -n -v -r --symbolic --force --interactive --no-dereference --verbose --relative",
+        "touch": "-a -c -m -h -d= -t= -r= --no-create --no-dereference --date= --reference= --time=",
+        "rm": "-f -i -I -r -R -d -v --force --recursive --dir --verbose --one-file-system --preserve-root",
+        "date": "-u -R -d= -r= -I? --utc --universal --rfc-email --date= --reference= --iso-8601? --rfc-3339=",
+        "sleep": "",
+        "find": (""),  # leading options are parsed by parse_find
+    }
+)
 """Option tables of :data:`DEFAULT_ALLOWLIST <jido_kernel.commands.run.DEFAULT_ALLOWLIST>` commands."""
 
 TEXT_COMMANDS = frozenset({"echo", "printf", "test", "true", "false"})
@@ -239,71 +258,73 @@ _DIFFS = (
 )
 _DIFF_PLUMBING = f"{_DIFFS} -r -t --root --cached --no-commit-id --pretty? --format= -c -v"
 
-GIT_OPTIONS: dict[str, OptionTable] = {
-    "status": _t(
-        "-s -b -u? -z --short --branch --porcelain? --long --untracked-files? --ignored? "
-        "--ignore-submodules? --show-stash --ahead-behind --no-ahead-behind --renames --no-renames "
-        "--find-renames?"
-    ),
-    "log": _t(f"{_REVISIONS} {_DIFFS}"),
-    "show": _t(f"{_REVISIONS} {_DIFFS}"),
-    "diff": _t(f"{_DIFFS} --cached --staged --merge-base"),
-    "shortlog": _t(f"{_REVISIONS} -s -e -c --numbered --summary --email --committer --group="),
-    "rev-list": _t(f"{_REVISIONS} --objects --header --timestamp"),
-    "diff-tree": _t(_DIFF_PLUMBING),
-    "diff-files": _t(_DIFF_PLUMBING),
-    "diff-index": _t(_DIFF_PLUMBING),
-    "grep": _t(
-        "-n -i -w -l -L -e= -E -F -G -P -c -v -h -H -o -q -I -z -p -W -A= -B= -C= -m= -NUM --line-number "
-        "--ignore-case --word-regexp --files-with-matches --name-only --files-without-match --count "
-        "--invert-match --cached --untracked --exclude-standard --extended-regexp "
-        "--fixed-strings --basic-regexp --perl-regexp --null --heading --break --full-name --column "
-        "--show-function --function-context --all-match --and --or --not --max-depth= --context= "
-        "--after-context= --before-context= --max-count= --color? --no-color --text"
-    ),
-    "ls-files": _t(
-        "-c -d -m -o -i -s -u -k -z -t -v -x= --cached --deleted --modified --others --ignored --stage "
-        "--unmerged --killed --exclude-standard --directory --no-empty-directory --full-name --abbrev? "
-        "--error-unmatch --exclude= --deduplicate"
-    ),
-    "ls-tree": _t(
-        "-d -r -t -l -z --long --name-only --name-status --object-only --full-name --full-tree --abbrev? --format="
-    ),
-    "rev-parse": _t(
-        "-q --short? --verify --quiet --abbrev-ref? --symbolic --symbolic-full-name --all --branches? --tags? "
-        "--remotes? --show-toplevel --show-prefix --show-cdup --git-dir --absolute-git-dir --git-common-dir "
-        "--is-inside-work-tree --is-inside-git-dir --is-bare-repository --is-shallow-repository "
-        "--show-object-format? --default= --revs-only --no-revs --flags --no-flags"
-    ),
-    "blame": _t(
-        "-l -t -s -e -w -p -c -n -f -b -L= -M? -C? --porcelain --line-porcelain --show-name --show-number "
-        "--show-email --root --show-stats --date= --since= --abbrev? --incremental --minimal --score-debug"
-    ),
-    "describe": _t(
-        "--all --tags --contains --abbrev? --candidates= --exact-match --long --match= --exclude= --always "
-        "--first-parent --dirty? --broken?"
-    ),
-    "cat-file": _t("-t -s -e -p --allow-unknown-type"),
-    "show-ref": _t("-d -s -q --head --heads --tags --dereference --hash? --verify --abbrev? --quiet"),
-    "for-each-ref": _t(
-        "--format= --sort= --count= --shell --python --perl --tcl --points-at= --merged? --no-merged? "
-        "--contains? --no-contains? --ignore-case --color?"
-    ),
-    "name-rev": _t("--tags --refs= --exclude= --all --name-only --no-undefined --always"),
-    "merge-base": _t("-a --all --octopus --independent --is-ancestor --fork-point"),
-    "count-objects": _t("-v -H --verbose --human-readable"),
-    "check-ignore": _t("-q -n -z --quiet --non-matching --no-index"),
-    "branch": _t(
-        "-l -a -r -v -i --list --all --remotes --verbose --show-current --ignore-case --color? --no-color "
-        "--column? --no-column --omit-empty --contains? --no-contains? --merged? --no-merged? --points-at= "
-        "--sort= --format= --abbrev? --no-abbrev"
-    ),
-    "tag": _t(
-        "-l -i -n? --list --ignore-case --color? --no-color --column? --no-column --omit-empty --contains? "
-        "--no-contains? --merged? --no-merged? --points-at= --sort= --format="
-    ),
-    "version": _t("--build-options"),
-}
+GIT_OPTIONS: Mapping[str, OptionTable] = _Tables(
+    {
+        "status": (
+            "-s -b -u? -z --short --branch --porcelain? --long --untracked-files? --ignored? "
+            "--ignore-submodules? --show-stash --ahead-behind --no-ahead-behind --renames --no-renames "
+            "--find-renames?"
+        ),
+        "log": f"{_REVISIONS} {_DIFFS}",
+        "show": f"{_REVISIONS} {_DIFFS}",
+        "diff": f"{_DIFFS} --cached --staged --merge-base",
+        "shortlog": f"{_REVISIONS} -s -e -c --numbered --summary --email --committer --group=",
+        "rev-list": f"{_REVISIONS} --objects --header --timestamp",
+        "diff-tree": _DIFF_PLUMBING,
+        "diff-files": _DIFF_PLUMBING,
+        "diff-index": _DIFF_PLUMBING,
+        "grep": (
+            "-n -i -w -l -L -e= -E -F -G -P -c -v -h -H -o -q -I -z -p -W -A= -B= -C= -m= -NUM --line-number "
+            "--ignore-case --word-regexp --files-with-matches --name-only --files-without-match --count "
+            "--invert-match --cached --untracked --exclude-standard --extended-regexp "
+            "--fixed-strings --basic-regexp --perl-regexp --null --heading --break --full-name --column "
+            "--show-function --function-context --all-match --and --or --not --max-depth= --context= "
+            "--after-context= --before-context= --max-count= --color? --no-color --text"
+        ),
+        "ls-files": (
+            "-c -d -m -o -i -s -u -k -z -t -v -x= --cached --deleted --modified --others --ignored --stage "
+            "--unmerged --killed --exclude-standard --directory --no-empty-directory --full-name --abbrev? "
+            "--error-unmatch --exclude= --deduplicate"
+        ),
+        "ls-tree": (
+            "-d -r -t -l -z --long --name-only --name-status --object-only --full-name --full-tree --abbrev? --format="
+        ),
+        "rev-parse": (
+            "-q --short? --verify --quiet --abbrev-ref? --symbolic --symbolic-full-name --all --branches? --tags? "
+            "--remotes? --show-toplevel --show-prefix --show-cdup --git-dir --absolute-git-dir --git-common-dir "
+            "--is-inside-work-tree --is-inside-git-dir --is-bare-repository --is-shallow-repository "
+            "--show-object-format? --default= --revs-only --no-revs --flags --no-flags"
+        ),
+        "blame": (
+            "-l -t -s -e -w -p -c -n -f -b -L= -M? -C? --porcelain --line-porcelain --show-name --show-number "
+            "--show-email --root --show-stats --date= --since= --abbrev? --incremental --minimal --score-debug"
+        ),
+        "describe": (
+            "--all --tags --contains --abbrev? --candidates= --exact-match --long --match= --exclude= --always "
+            "--first-parent --dirty? --broken?"
+        ),
+        "cat-file": "-t -s -e -p --allow-unknown-type",
+        "show-ref": "-d -s -q --head --heads --tags --dereference --hash? --verify --abbrev? --quiet",
+        "for-each-ref": (
+            "--format= --sort= --count= --shell --python --perl --tcl --points-at= --merged? --no-merged? "
+            "--contains? --no-contains? --ignore-case --color?"
+        ),
+        "name-rev": "--tags --refs= --exclude= --all --name-only --no-undefined --always",
+        "merge-base": "-a --all --octopus --independent --is-ancestor --fork-point",
+        "count-objects": "-v -H --verbose --human-readable",
+        "check-ignore": "-q -n -z --quiet --non-matching --no-index",
+        "branch": (
+            "-l -a -r -v -i --list --all --remotes --verbose --show-current --ignore-case --color? --no-color "
+            "--column? --no-column --omit-empty --contains? --no-contains? --merged? --no-merged? --points-at= "
+            "--sort= --format= --abbrev? --no-abbrev"
+        ),
+        "tag": (
+            "-l -i -n? --list --ignore-case --color? --no-color --column? --no-column --omit-empty --contains? "
+            "--no-contains? --merged? --no-merged? --points-at= --sort= --format="
+        ),
+        "version": "--build-options",
+    }
+)
 """git's read-only subcommands and their options. Not listed, so refused: ``--output``,
 ``--ext-diff``, ``--textconv``, ``-O``/``--open-files-in-pager``, ``--no-index`` (diff),
 ``--recurse-submodules``, ``--show-signature``, ``--contents``, every file-list option.

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from jido_kernel.commands.allowlist import DEFAULT_ALLOWLIST, SEARCH_PATH
-from jido_kernel.commands.options import GIT_OPTIONS, OPTION_TABLES, TEXT_COMMANDS, ShellError, markdown_table
+from jido_kernel.commands.options import (
+    GIT_OPTIONS,
+    OPTION_TABLES,
+    TEXT_COMMANDS,
+    OptionTable,
+    ShellError,
+    markdown_table,
+)
 from jido_kernel.commands.policy import GIT_SUBCOMMANDS, check_command
 from jido_kernel.commands.run import CommandResult, run_command
 
@@ -214,6 +221,15 @@ class TestGitOptions:
 
 
 class TestTables:
+    def test_every_spec_builds_its_table_once(self) -> None:
+        """Tables are built when first looked up: each spec is valid, and built once."""
+        for tables in (OPTION_TABLES, GIT_OPTIONS):
+            for name, table in tables.items():
+                assert isinstance(table, OptionTable)
+                assert table.spec == " ".join(table.spec.split())
+                assert tables[name] is table
+                assert OptionTable.of(table.spec) == table
+
     def test_every_default_command_has_a_table(self) -> None:
         for command in DEFAULT_ALLOWLIST:
             assert command in OPTION_TABLES or command in TEXT_COMMANDS or command == "git", command
