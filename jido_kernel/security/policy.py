@@ -25,8 +25,9 @@ The kernel's own debugger does not read ``.pdbrc`` from the working directory ei
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from importlib.machinery import EXTENSION_SUFFIXES
+
+from jido_kernel.values import FrozenValue
 
 SETTINGS_DIR = ".jido_code"
 SETTINGS_FILE = "settings.json"
@@ -89,8 +90,7 @@ def trusted_name_refusal(parts: Sequence[str]) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(FrozenValue):
     """The rules one class of caller is held to.
 
     ``protected_dirs``: directory names that may not be read, listed or written at
@@ -105,17 +105,57 @@ class Policy:
     them or anything below them is refused (``trusted_config``).
     """
 
+    _fields = (
+        "name",
+        "protected_dirs",
+        "read_only_dirs",
+        "refuse_hardlinks",
+        "refuse_special_files",
+        "protect_trusted_names",
+        "config_paths",
+    )
+    __slots__ = _fields
     name: str
-    protected_dirs: frozenset[str] = frozenset()
-    read_only_dirs: frozenset[str] = frozenset()
-    refuse_hardlinks: bool = False
-    refuse_special_files: bool = False
-    protect_trusted_names: bool = False
-    config_paths: frozenset[tuple[str, ...]] = frozenset()
+    protected_dirs: frozenset[str]
+    read_only_dirs: frozenset[str]
+    refuse_hardlinks: bool
+    refuse_special_files: bool
+    protect_trusted_names: bool
+    config_paths: frozenset[tuple[str, ...]]
+
+    def __init__(
+        self,
+        name: str,
+        protected_dirs: frozenset[str] = frozenset(),
+        read_only_dirs: frozenset[str] = frozenset(),
+        refuse_hardlinks: bool = False,
+        refuse_special_files: bool = False,
+        protect_trusted_names: bool = False,
+        config_paths: frozenset[tuple[str, ...]] = frozenset(),
+    ) -> None:
+        self._set(
+            name,
+            protected_dirs,
+            read_only_dirs,
+            refuse_hardlinks,
+            refuse_special_files,
+            protect_trusted_names,
+            config_paths,
+        )
 
     def protecting(self, paths: frozenset[tuple[str, ...]]) -> Policy:
         """This policy with ``paths`` added to :attr:`config_paths`."""
-        return replace(self, config_paths=self.config_paths | paths) if paths else self
+        if not paths:
+            return self
+        return Policy(
+            self.name,
+            self.protected_dirs,
+            self.read_only_dirs,
+            self.refuse_hardlinks,
+            self.refuse_special_files,
+            self.protect_trusted_names,
+            self.config_paths | paths,
+        )
 
     def refusal(self, parts: Sequence[str], *, write: bool) -> str | None:
         """The reason a resolved path (components under the root) is refused, if any."""
