@@ -1,18 +1,24 @@
-"""Markdown of assistant messages, by markdown-it-py: safe links, no images, no raw HTML."""
+"""Markdown of assistant messages, by markdown-it-py: safe links, no images, no raw HTML.
+
+markdown-it-py is imported when the first message is rendered, not at kernel start (an
+installed package: Lua can write no file under ``site-packages`` or a virtual environment).
+"""
 
 from __future__ import annotations
 
 import functools
 import re
 from collections.abc import Sequence
-
-from markdown_it import MarkdownIt
-from markdown_it.renderer import RendererHTML
-from markdown_it.token import Token
-from markdown_it.utils import EnvType, OptionsDict
+from typing import TYPE_CHECKING
 
 from jido_kernel.display.html import esc
 from jido_kernel.text import clip, size_text
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.renderer import RendererHTML
+    from markdown_it.token import Token
+    from markdown_it.utils import EnvType, OptionsDict
 
 MARKDOWN_MAX_CHARS = 32 * 1024
 MAX_ITEM_CHARS = 256 * 1024
@@ -55,7 +61,11 @@ def _cell_open(
     return renderer.renderToken(tokens, idx, options, env)
 
 
+@functools.cache
 def _markdown() -> MarkdownIt:
+    """The parser, made on first use."""
+    from markdown_it import MarkdownIt
+
     parser = MarkdownIt("commonmark", {"html": False, "breaks": True, "xhtmlOut": False})
     parser.enable(["table", "strikethrough"]).disable(["image"])
     parser.validateLink = _validate_link  # type: ignore[method-assign]
@@ -63,9 +73,6 @@ def _markdown() -> MarkdownIt:
     parser.add_render_rule("th_open", _cell_open)
     parser.add_render_rule("td_open", _cell_open)
     return parser
-
-
-_MARKDOWN = _markdown()
 
 
 def markdown_html(text: str) -> str:
@@ -85,4 +92,4 @@ def markdown_html(text: str) -> str:
 def _rendered(text: str) -> str:
     """Rendered markdown of a text of at most :data:`MARKDOWN_MAX_CHARS` (cached; the cache
     never holds a longer text)."""
-    return f'<div class="jido-md">{_MARKDOWN.render(text).rstrip()}</div>'
+    return f'<div class="jido-md">{_markdown().render(text).rstrip()}</div>'

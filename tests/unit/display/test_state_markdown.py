@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -94,3 +96,12 @@ def test_raw_html_is_text_and_links_are_safe() -> None:
     page = markdown_html("[site](https://example.org) <mailto:a@example.org> [m](mailto:b@example.org)")
     assert '<a href="https://example.org" target="_blank" rel="noopener noreferrer">site</a>' in page
     assert 'href="mailto:a@example.org"' in page and 'href="mailto:b@example.org"' in page
+
+
+def test_the_kernel_side_loads_markdown_it_only_to_render() -> None:
+    code = (
+        "import sys\nimport jido_kernel.extension, jido_kernel.kernel\nprint('markdown_it' in sys.modules)\n"
+        "from jido_kernel.display.markdown import markdown_html\nprint(markdown_html('*a*'))\n"
+    )
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.splitlines() == ["False", '<div class="jido-md"><p><em>a</em></p></div>']
