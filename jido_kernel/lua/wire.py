@@ -17,19 +17,30 @@ The wire form is JSON: scalars and lists as themselves, dicts with string keys a
 objects, and single-key ``"$"`` objects for the rest — ``{"$bytes": base64}``,
 ``{"$float": "inf"|"-inf"|"nan"}``, ``{"$map": [[key, value], ...]}`` (non-string keys,
 or string keys starting with ``$``) and ``{"$lua": [kind, description]}``.
+
+A list of records — tables with the same string keys and only scalars as values, such as
+a query's rows — may cross from the worker in columns: ``{"$rows": [keys, columns]}``,
+the distinct keys and one column of values per key, all of one length — a list of wire
+scalars, or ``{"$f64": base64}`` / ``{"$i64": base64}``, 64-bit floats or integers packed
+in the machine's byte order (the worker runs beside the kernel) — which
+decodes to the list of dicts the plain form gives. The worker's bulk reader builds them
+(:class:`Records`); the kernel accepts them only in results and pulled values, and at
+most :data:`MAX_ROWS_ENTRIES` entries of them per message (:class:`RowBudget`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import gc
 import math
 import numbers
 import operator
 import re
-from collections.abc import Iterator, Mapping
+import struct
+from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass
-from itertools import chain, compress
+from itertools import chain, compress, repeat
 from typing import Any
 
 from jido_kernel.lua.errors import LuaValueError
@@ -86,6 +97,122 @@ class LuaOpaque:
 
 class WireError(ValueError):
     """Wire data that no well-behaved peer produces."""
+
+
+MAX_ROWS_ENTRIES = MAX_ITEMS
+"""Entries (each row and each of its fields) that the ``$rows`` forms of one message may
+hold in all: a columnar form expands to more Python objects per byte than the plain form,
+so what it may expand to is bounded by a count."""
+
+
+class RowBudget:
+    """What is left of :data:`MAX_ROWS_ENTRIES` for the ``$rows`` forms of one message,
+    shared by its values."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, entries: int = MAX_ROWS_ENTRIES) -> None:
+        self.left = entries
+
+    def take(self, rows: int, keys: int) -> bool:
+        """True, and the entries taken, when ``rows`` rows of ``keys`` fields fit."""
+        size = rows * (keys + 1)
+        if size > self.left:
+            return False
+        self.left -= size
+        return True
+
+
+class Records:
+    """A list of ``len(columns[0])`` dicts held as columns (made by the worker's bulk
+    reader): the distinct string ``keys`` in the order of the dicts' keys, and per key the
+    values of every row, scalars (``bool``, ``int``, ``float``, ``str``, ``bytes``).
+    :func:`encode` sends it as ``$rows`` while the message's :class:`RowBudget` lasts, and
+    as the list of dicts after."""
+
+    __slots__ = ("columns", "keys", "kinds")
+
+    def __init__(self, keys: list[str], columns: list[list[Any]], kinds: list[set[type]] | None = None) -> None:
+        self.keys = keys
+        self.columns = columns
+        self.kinds = kinds  # the types of each column's values, when known
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def __repr__(self) -> str:
+        return f"<Records: {len(self)} rows of {self.keys!r}>"
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The list of dicts."""
+        return expand_rows(self.keys, self.columns)
+
+
+# Rows of up to 8 keys are built as dict displays, twice as fast as dict(zip(keys, row)).
+def _rows1(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+    (k0,), (c0,) = keys, columns
+    return [{k0: v0} for v0 in c0]
+
+
+def _rows2(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+    k0, k1 = keys
+    return [{k0: v0, k1: v1} for v0, v1 in zip(*columns, strict=True)]
+
+
+def _rows3(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+    k0, k1, k2 = keys
+    return [{k0: v0, k1: v1, k2: v2} for v0, v1, v2 in zip(*columns, strict=True)]
+
+
+def _rows4(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+    k0, k1, k2, k3 = keys
+    return [{k0: v0, k1: v1, k2: v2, k3: v3} for v0, v1, v2, v3 in zip(*columns, strict=True)]
+
+
+def _rows5(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+    k0, k1, k2, k3, k4 = keys
+    return [{k0: v0, k1: v1, k2: v2, k3: v3, k4: v4} for v0, v1, v2, v3, v4 in zip(*columns, strict=True)]
+
+
+def _rows6(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+    k0, k1, k2, k3, k4, k5 = keys
+    return [{k0: v0, k1: v1, k2: v2, k3: v3, k4: v4, k5: v5} for v0, v1, v2, v3, v4, v5 in zip(*columns, strict=True)]
+
+
+def _rows7(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+    k0, k1, k2, k3, k4, k5, k6 = keys
+    return [
+        {k0: v0, k1: v1, k2: v2, k3: v3, k4: v4, k5: v5, k6: v6}
+        for v0, v1, v2, v3, v4, v5, v6 in zip(*columns, strict=True)
+    ]
+
+
+def _rows8(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+    k0, k1, k2, k3, k4, k5, k6, k7 = keys
+    return [
+        {k0: v0, k1: v1, k2: v2, k3: v3, k4: v4, k5: v5, k6: v6, k7: v7}
+        for v0, v1, v2, v3, v4, v5, v6, v7 in zip(*columns, strict=True)
+    ]
+
+
+_ROW_BUILDERS: dict[int, Callable[[list[str], list[list[Any]]], list[dict[str, Any]]]] = {
+    1: _rows1, 2: _rows2, 3: _rows3, 4: _rows4, 5: _rows5, 6: _rows6, 7: _rows7, 8: _rows8,
+}  # fmt: skip
+
+
+def expand_rows(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+    """One dict per row from distinct ``keys`` and their equally long ``columns``, keys in
+    the order given. The dicts hold no cycles: the collector is paused while they are made."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        builder = _ROW_BUILDERS.get(len(keys))
+        if builder is not None:
+            return builder(keys, columns)
+        return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
+    finally:
+        if paused:
+            gc.enable()
 
 
 def is_identifier(name: object) -> bool:
@@ -292,14 +419,15 @@ def _plain_tree(value: list[Any] | dict[Any, Any], *, finite: bool) -> bool:
     return False
 
 
-def encode(value: Any) -> Any:
-    """The JSON-ready wire form of a plain value (see the module docstring)."""
+def encode(value: Any, rows: RowBudget | None = None) -> Any:
+    """The JSON-ready wire form of a plain value (see the module docstring); a
+    :class:`Records` inside it is sent as ``$rows`` while ``rows`` lasts."""
     if type(value) in _CONTAINERS and _plain_tree(value, finite=True):
         return value
-    return _encode(value)
+    return _encode(value, rows)
 
 
-def _encode(value: Any) -> Any:
+def _encode(value: Any, rows: RowBudget | None = None) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -309,35 +437,59 @@ def _encode(value: Any) -> Any:
     if isinstance(value, bytes):
         return {"$bytes": base64.b64encode(value).decode("ascii")}
     if isinstance(value, list):
-        return value if _as_is(value) else [_encode(item) for item in value]
+        return value if _as_is(value) else [_encode(item, rows) for item in value]
     if isinstance(value, dict):
         if _plain_keys(value):
-            return value if _as_is(value.values()) else {key: _encode(item) for key, item in value.items()}
-        return {"$map": [[_encode(key), _encode(item)] for key, item in value.items()]}
+            return value if _as_is(value.values()) else {key: _encode(item, rows) for key, item in value.items()}
+        return {"$map": [[_encode(key), _encode(item, rows)] for key, item in value.items()]}
     if isinstance(value, LuaOpaque):
         return {"$lua": [value.kind, value.description]}
+    if isinstance(value, Records):
+        if rows is None or not rows.take(len(value), len(value.keys)):
+            return _encode(value.rows(), rows)
+        kinds = value.kinds or [set(map(type, column)) for column in value.columns]
+        return {"$rows": [list(value.keys), list(map(_encode_column, value.columns, kinds))]}
     raise TypeError(f"not plain data: {type(value).__name__}")
 
 
-def decode(data: Any) -> Any:
-    """The value of wire ``data``; :class:`WireError` for anything :func:`encode` never makes."""
+_PACKED = {frozenset({float}): ("$f64", "d"), frozenset({int}): ("$i64", "q")}
+"""Columns of one number type, packed: a number's text is slow to write and to read."""
+
+
+def _encode_column(column: list[Any], kinds: Set[type]) -> Any:
+    """A column of :class:`Records` whose values have the types ``kinds``: packed
+    (``$f64``, ``$i64``), else a list of wire scalars."""
+    packed = _PACKED.get(frozenset(kinds))
+    if packed is not None:
+        tag, code = packed
+        return {tag: base64.b64encode(struct.pack(f"={len(column)}{code}", *column)).decode("ascii")}
+    return column if _as_is(column) else list(map(_encode, column))
+
+
+def decode(data: Any, rows: RowBudget | None = None) -> Any:
+    """The value of wire ``data``; :class:`WireError` for anything :func:`encode` never makes.
+
+    ``$rows`` forms are accepted only with ``rows``, the budget of the message they came in.
+    """
     if type(data) in _CONTAINERS and _plain_tree(data, finite=False):
         return data
-    return _decode(data, 0)
+    return _decode(data, 0, rows)
 
 
-def _decode(data: Any, depth: int) -> Any:
+def _decode(data: Any, depth: int, rows: RowBudget | None = None) -> Any:
     if data is None or isinstance(data, (bool, int, float, str)):
         return data
     if depth > MAX_DEPTH + 1:
         raise WireError("value nested too deeply")
     if isinstance(data, list):
-        return data if _as_is(data) else [_decode(item, depth + 1) for item in data]
+        return data if _as_is(data) else [_decode(item, depth + 1, rows) for item in data]
     if not isinstance(data, dict):
         raise WireError(f"unexpected {type(data).__name__}")
     tags = [key for key in data if key.startswith("$")]
     if not tags:
-        return data if _as_is(data.values()) else {key: _decode(item, depth + 1) for key, item in data.items()}
+        if _as_is(data.values()):
+            return data
+        return {key: _decode(item, depth + 1, rows) for key, item in data.items()}
     if len(data) != 1:
         raise WireError("a tagged value must have exactly one key")
     tag, body = tags[0], data[tags[0]]
@@ -362,6 +514,68 @@ def _decode(data: Any, depth: int) -> Any:
                 raise WireError(f"unusable key type {type(key).__name__}")
             if key in result:
                 raise WireError(f"duplicate $map key {key!r}")
-            result[key] = _decode(pair[1], depth + 1)
+            result[key] = _decode(pair[1], depth + 1, rows)
         return result
+    if tag == "$rows":
+        return _decode_rows(body, depth, rows)
     raise WireError(f"unknown or malformed tag {tag!r}")
+
+
+_WIRE_SCALARS = frozenset({int, float, str, bool, type(None)})
+_SCALAR_TAGS = frozenset({"$bytes", "$float"})
+
+
+def _decode_rows(body: Any, depth: int, rows: RowBudget | None) -> list[dict[str, Any]]:
+    """The list of dicts of a ``$rows`` form (at ``depth``: its dicts are one level below),
+    checked whole before any dict is made: distinct string keys, one column per key, all of
+    one length (at least 1), values wire scalars, within the message's budget."""
+    if rows is None:
+        raise WireError("a $rows value where none is accepted")
+    if depth > MAX_DEPTH:
+        raise WireError("value nested too deeply")
+    if type(body) is not list or len(body) != 2 or type(body[0]) is not list or type(body[1]) is not list:
+        raise WireError("malformed $rows: not [keys, columns]")
+    keys, columns = body
+    if not keys or set(map(type, keys)) != {str} or len(set(keys)) != len(keys):
+        raise WireError("malformed $rows: its keys are not distinct strings")
+    if len(columns) != len(keys):
+        raise WireError("malformed $rows: not one column per key")
+    values = [_column(column, depth) for column in columns]
+    count = len(values[0])
+    if count == 0 or any(len(column) != count for column in values):
+        raise WireError("malformed $rows: its columns are empty or of different lengths")
+    if not rows.take(count, len(keys)):
+        raise WireError(f"$rows values of more than {MAX_ROWS_ENTRIES} entries in one message")
+    return expand_rows(keys, values)
+
+
+_UNPACKED = frozenset({"$f64", "$i64"})
+
+
+def _column(column: Any, depth: int) -> list[Any]:
+    """The values of a ``$rows`` column: a list of JSON scalars (``$bytes`` and ``$float``
+    decoded), or ``{"$f64": base64}`` / ``{"$i64": base64}`` of packed 64-bit floats or
+    integers; anything else is refused."""
+    if type(column) is dict:
+        tag = next(iter(column), None)
+        if len(column) != 1 or tag not in _UNPACKED or type(column[tag]) is not str:
+            raise WireError("malformed $rows: a column that is neither a list nor $f64 or $i64")
+        try:
+            data = base64.b64decode(column[tag], validate=True)
+        except binascii.Error:
+            raise WireError(f"malformed {tag}") from None
+        if len(data) % 8:
+            raise WireError(f"malformed {tag}: not a whole number of 8-byte values")
+        view = memoryview(data)
+        return view.cast("d").tolist() if tag == "$f64" else view.cast("q").tolist()
+    if type(column) is not list:
+        raise WireError("malformed $rows: a column that is neither a list nor $f64 or $i64")
+    if set(map(type, column)) <= _WIRE_SCALARS:
+        return column
+    return [item if type(item) in _WIRE_SCALARS else _tagged_scalar(item, depth) for item in column]
+
+
+def _tagged_scalar(item: Any, depth: int) -> Any:
+    if type(item) is not dict or len(item) != 1 or not _SCALAR_TAGS.issuperset(item):
+        raise WireError("malformed $rows: a value that is not a scalar")
+    return _decode(item, depth + 2)
