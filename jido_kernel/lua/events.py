@@ -20,6 +20,7 @@ from jido_kernel.lua.protocol import (
     ERROR_FIELDS,
     FUNCTIONS,
     MAX_ARGUMENTS,
+    MAX_CALLS,
     MAX_ERROR,
     MAX_TEXT,
     TOOL_CALL_FIELDS,
@@ -43,19 +44,64 @@ _ERRORS: dict[str, type[LuaError]] = {
 }
 
 
-def checked_tool_call(record: dict[str, Any]) -> dict[str, Any]:
-    """A ``tool_call`` record fit for the session's state; :class:`ProtocolError` if malformed."""
-    protocol.check_fields(record, TOOL_CALL_FIELDS, "tool_call")
-    if record["status"] not in TOOL_STATUSES:
-        raise ProtocolError(f"unknown tool call status {record['status']!r}")
-    if record["name"] not in FUNCTIONS:
-        raise ProtocolError(f"tool call of unknown function {record['name'][:80]!r}")
-    if len(json.dumps(record["arguments"])) > MAX_ARGUMENTS:
+def checked_tool_calls(rows: list[Any]) -> list[dict[str, Any]]:
+    """The records of a ``tool_calls`` message (arrays of the :data:`TOOL_CALL_FIELDS`
+    values), fit for the session's state; :class:`ProtocolError` if there are more than
+    :data:`MAX_CALLS` or any is malformed. Each field is checked over all records at once."""
+    if len(rows) > MAX_CALLS:
+        raise ProtocolError(f"tool_calls message with more than {MAX_CALLS} records")
+    if not rows:
+        return []
+    if set(map(type, rows)) != {list} or set(map(len, rows)) != {len(TOOL_CALL_FIELDS)}:
+        raise ProtocolError(f"tool_calls records must be arrays of {len(TOOL_CALL_FIELDS)} values")
+    columns = list(zip(*rows, strict=True))
+    for name, values, types in zip(TOOL_CALL_FIELDS, columns, _FIELD_TYPES, strict=True):
+        if not set(map(type, values)) <= types:
+            raise ProtocolError(f"tool_call message has a mistyped {name!r}")
+    _, names, arguments, statuses, _, _ = columns
+    if not set(statuses) <= TOOL_STATUSES:
+        status = next(status for status in statuses if status not in TOOL_STATUSES)
+        raise ProtocolError(f"unknown tool call status {status[:80]!r}")
+    if not set(names) <= _FUNCTIONS:
+        name = next(name for name in names if name not in _FUNCTIONS)
+        raise ProtocolError(f"tool call of unknown function {name[:80]!r}")
+    if _arguments_too_large(arguments):
         raise ProtocolError(f"tool call arguments larger than {MAX_ARGUMENTS} bytes")
-    record["id"] = record["id"][:64]
-    if record["result_summary"] is not None:
-        record["result_summary"] = one_line(record["result_summary"])
-    return record
+    return [
+        {
+            "id": call_id[:64], "name": name, "arguments": shown, "status": status, "duration_ms": duration,
+            "result_summary": summary if summary is None else one_line(summary),
+        }
+        for call_id, name, shown, status, duration, summary in rows
+    ]  # fmt: skip
+
+
+_JSON_TYPES = (str, int, float, bool, type(None), list, dict)
+_FIELD_TYPES = tuple(frozenset(t for t in _JSON_TYPES if issubclass(t, kind)) for kind in TOOL_CALL_FIELDS.values())
+"""Per field of a record, the types of parsed JSON that :data:`TOOL_CALL_FIELDS` allows."""
+_FUNCTIONS = frozenset(FUNCTIONS)
+
+
+_MEASURED_TOGETHER = 32
+"""Records whose arguments are measured as one JSON array while it fits in :data:`MAX_ARGUMENTS`."""
+
+
+def _arguments_too_large(arguments: tuple[dict[str, Any], ...]) -> bool:
+    """True when one of ``arguments`` takes more than :data:`MAX_ARGUMENTS` bytes as
+    ``json.dumps`` writes it. They are measured :data:`_MEASURED_TOGETHER` at a time: the
+    JSON of an array holds each item's JSON, so an array that fits has only items that
+    fit; the items of an array that does not are measured one by one (the work stays
+    linear in the size of the message)."""
+    try:
+        for start in range(0, len(arguments), _MEASURED_TOGETHER):
+            group = list(arguments[start : start + _MEASURED_TOGETHER])
+            if len(json.dumps(group)) > MAX_ARGUMENTS and any(
+                len(json.dumps(shown)) > MAX_ARGUMENTS for shown in group
+            ):
+                return True
+    except RecursionError:
+        raise ProtocolError("tool call arguments nested too deeply") from None
+    return False
 
 
 def error_from(record: dict[str, Any]) -> BaseException:

@@ -9,8 +9,10 @@ the kernel uses it. Values inside messages use the wire form of
 Kernel → worker: ``config`` (first, once), ``run``, ``push``, ``pull``, ``names``,
 ``reset``, ``interrupt``, ``state_reply``, ``shutdown``.
 Worker → kernel: ``ready`` or ``fatal`` (once), then per request ``stdout``,
-``tool_call`` and ``state_call`` events and one ``result`` / ``value`` / ``done`` /
-``error`` answer carrying the request's ``id``.
+``tool_calls`` and ``state_call`` events and one ``result`` / ``value`` / ``done`` /
+``error`` answer carrying the request's ``id``. A ``tool_calls`` message carries up to
+:data:`MAX_CALLS` tool-call records in order, each an array of the values of
+:data:`TOOL_CALL_FIELDS` in that order.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ FROM_WORKER: dict[str, dict[str, Any]] = {
     "ready": {"confinement": dict, "lua": str},
     "fatal": {"message": str},
     "stdout": {"id": int, "text": str},
-    "tool_call": {"id": int, "call": dict},
+    "tool_calls": {"id": int, "calls": list},
     "state_call": {"id": int, "call_id": int, "op": str, "args": list},
     "result": {"id": int, "values": list, "outputs": dict, "duration": _NUMBER},
     "value": {"id": int, "value": WIRE},
@@ -87,6 +89,9 @@ TOOL_CALL_FIELDS: dict[str, Any] = {
     "duration_ms": (int, float, type(None)), "result_summary": _TEXT_OR_NONE,
 }  # fmt: skip
 TOOL_STATUSES = frozenset({"running", "completed", "error"})
+MAX_CALLS = 256
+"""Tool-call records one ``tool_calls`` message carries at most (each is small: its
+shown arguments are bounded by :data:`MAX_ARGUMENTS`, its summary by :data:`MAX_TEXT`)."""
 
 CONFINEMENT_FIELDS: dict[str, Any] = {
     "landlock_abi": (int, type(None)), "landlock_enforced": bool, "network_restricted": bool,

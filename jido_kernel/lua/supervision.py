@@ -14,11 +14,11 @@ from typing import Any, NoReturn
 from jido_kernel.errors import JidoError
 from jido_kernel.lua import protocol
 from jido_kernel.lua.errors import STATE_RESET, LuaError, LuaWorkerCrashed
-from jido_kernel.lua.events import check_ready, checked_tool_call, error_from, state_error
+from jido_kernel.lua.events import check_ready, checked_tool_calls, error_from, state_error
 from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import MAX_REPLY, STATE_OPS, ProtocolError
 from jido_kernel.lua.transport import SPAWNER, End, Worker
-from jido_kernel.lua.wire import RowBudget, WireError, check_value, decode, encode
+from jido_kernel.lua.wire import WireError, check_value, decode, encode
 
 log = logging.getLogger("jido_kernel.lua.sandbox")
 
@@ -44,16 +44,20 @@ class WorkerSupervision:
     def limits(self) -> SandboxLimits:
         raise NotImplementedError
 
-    def _tool_call(self, worker: Worker, record: dict[str, Any]) -> None:
+    def _tool_calls(self, worker: Worker, rows: list[Any]) -> None:
+        """The records of a ``tool_calls`` message, checked, each to ``on_tool_call`` (a
+        fresh dict per record, which the kernel keeps no reference to)."""
         try:
-            checked_tool_call(record)
+            records = checked_tool_calls(rows)
         except ProtocolError as error:
             self._violation(worker, str(error))
-        if self.on_tool_call is not None:
+        if self.on_tool_call is None:
+            return
+        for record in records:
             try:
-                self.on_tool_call(dict(record))
+                self.on_tool_call(record)
             except Exception:
-                log.exception("on_tool_call failed for %s", record.get("name"))
+                log.exception("on_tool_call failed for %s", record["name"])
 
     def _state_call(self, worker: Worker, item: dict[str, Any]) -> bytes:
         """The ``state_reply`` line for a ``jido.state`` call: its value, or one line for Lua
@@ -170,9 +174,9 @@ class WorkerSupervision:
                 self._violation(worker, f"unexpected {item['type']!r} answer to {message['type']!r}")
             return item
 
-    def _decoded(self, data: Any, worker: Worker | None = None, rows: RowBudget | None = None) -> Any:
+    def _decoded(self, data: Any, worker: Worker | None = None) -> Any:
         try:
-            return decode(data, rows)
+            return decode(data)
         except WireError as error:
             self._violation(worker or self._worker, f"malformed value ({error})")
 

@@ -12,6 +12,7 @@ so an interrupt or a deadline is never held up by a slow command or a busy kerne
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -29,7 +30,7 @@ from jido_kernel.errors import JidoError
 from jido_kernel.lua.contract import BRIDGE, STATE, check_names
 from jido_kernel.lua.errors import LuaValueError
 from jido_kernel.lua.limits import SandboxLimits
-from jido_kernel.lua.protocol import FUNCTIONS, MAX_ARGUMENTS, STATE_OPS, ProtocolError, one_line
+from jido_kernel.lua.protocol import FUNCTIONS, MAX_ARGUMENTS, STATE_OPS, TOOL_CALL_FIELDS, ProtocolError, one_line
 from jido_kernel.lua.wire import LuaOpaque, decode, encode
 from jido_kernel.lua.worker.jobs import Future, ThreadPoolExecutor
 from jido_kernel.lua.worker.lupa_data import from_lua
@@ -55,12 +56,20 @@ class ArgumentError(Exception):
 class Bridge:
     """Implements :class:`~jido_kernel.lua.worker.runtime.Callbacks` ``bridge`` and ``state``.
 
-    ``send(message)`` writes a protocol message to the kernel; ``run_id`` is the id of
-    the run in progress and ``limits`` its limits (both set by the worker).
+    ``send(message)`` writes a protocol message to the kernel; ``record(run_id, row)``
+    takes each tool-call record, the values of
+    :data:`~jido_kernel.lua.protocol.TOOL_CALL_FIELDS` in order (default: ``send`` of a
+    ``tool_call`` message of the record as a dict); ``run_id`` is the id of the run in
+    progress and ``limits`` its limits (both set by the worker).
     """
 
     def __init__(
-        self, root: Path, limiter: Limiter, send: Callable[[dict[str, Any]], None], limits: SandboxLimits
+        self,
+        root: Path,
+        limiter: Limiter,
+        send: Callable[[dict[str, Any]], None],
+        limits: SandboxLimits,
+        record: Callable[[int, tuple[Any, ...]], None] | None = None,
     ) -> None:
         self.root = root
         self.git = pin_git_dir(root)  # git for Lua uses the .git that exists now, never a later one
@@ -69,6 +78,9 @@ class Bridge:
         self.run_id = 0
         self._limiter = limiter
         self._send = send
+        self._record = self._record_message if record is None else record
+        self._call_ids = itertools.count()
+        self._call_prefix = os.urandom(8).hex()  # tool-call ids: this bridge's random prefix and a counter
         self._commands = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jido-shell")
         self._lock = threading.Lock()
         self._next_call = 0
@@ -85,29 +97,32 @@ class Bridge:
         handler = self._handlers.get(name)
         if handler is None:
             return None, f"jido.{name} does not exist"
-        call_id = os.urandom(16).hex()
+        call_id = f"{self._call_prefix}{next(self._call_ids):016x}"
         arguments, tables = self._arguments(name, args)
         if tables:  # each table argument converted once: for the record and for the call
-            args = tuple(tables.get(index, arg) for index, arg in enumerate(args))
-        running = {"id": call_id, "name": name, "arguments": arguments, "status": "running"}
-        self._send(
-            {"type": "tool_call", "id": self.run_id, "call": {**running, "duration_ms": None, "result_summary": None}}
-        )
+            converted = list(args)
+            for index, table in tables.items():
+                converted[index] = table
+            args = tuple(converted)
+        record, run_id = self._record, self.run_id
+        record(run_id, (call_id, name, arguments, "running", None, None))
         start = time.perf_counter()
         try:
             value, summary = handler(*args)
-            answer: tuple[Any, str | None] = (value, None)
-            status = "completed"
         except (ArgumentError, JidoError) as error:
-            answer = (None, str(error))
+            message = str(error)
         except Exception as error:
-            answer = (None, f"{name} failed: {error}")
-        if answer[1] is not None:
-            status, summary = "error", one_line(answer[1])
+            message = f"{name} failed: {error}"
+        else:
+            duration = round((time.perf_counter() - start) * 1000, 3)
+            record(run_id, (call_id, name, arguments, "completed", duration, summary))
+            return value, None
         duration = round((time.perf_counter() - start) * 1000, 3)
-        record = {**running, "status": status, "duration_ms": duration, "result_summary": summary}
-        self._send({"type": "tool_call", "id": self.run_id, "call": record})
-        return answer
+        record(run_id, (call_id, name, arguments, "error", duration, one_line(message)))
+        return None, message
+
+    def _record_message(self, run_id: int, row: tuple[Any, ...]) -> None:
+        self._send({"type": "tool_call", "id": run_id, "call": dict(zip(TOOL_CALL_FIELDS, row, strict=True))})
 
     def _arguments(self, name: str, args: tuple[Any, ...]) -> tuple[dict[str, Any], dict[int, Any]]:
         """The arguments shown in the call's record, and the table arguments that
@@ -128,6 +143,9 @@ class Bridge:
                 continue
             if isinstance(plain, (list, dict)):
                 tables[index] = plain
+                if type(plain) is dict and _few_flags(plain):
+                    shown[names[index]] = dict(plain)  # what _shown gives, and small
+                    continue
             plain = _shown(plain)
             # A shown scalar is at most ~200 characters (< 2,500 bytes of JSON): only tables are measured.
             too_large = isinstance(plain, (list, dict)) and len(json.dumps(plain)) > MAX_ARGUMENTS // 4
@@ -335,6 +353,22 @@ def _count(value: Any, function: str, argument: str) -> int | None:
 
 def _truth(value: bool) -> tuple[bool, str]:
     return value, "true" if value else "false"
+
+
+_FLAGS = frozenset({bool, int, type(None)})
+
+
+def _few_flags(table: dict[Any, Any]) -> bool:
+    """True for a table of at most :data:`_SHOWN_ITEMS` booleans and integers (64-bit:
+    at most 20 characters) under text keys of at most :data:`_SHOWN_CHARS` characters in
+    all (an options table): it shows as itself, in at most 2 + 12 × 200 + 20 × 30 bytes
+    of JSON, below a shown argument's ``MAX_ARGUMENTS // 4``."""
+    return (
+        len(table) <= _SHOWN_ITEMS
+        and set(map(type, table)) <= {str}
+        and set(map(type, table.values())) <= _FLAGS
+        and sum(map(len, table)) <= _SHOWN_CHARS
+    )
 
 
 def _shown(value: Any) -> Any:

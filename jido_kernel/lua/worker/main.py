@@ -24,7 +24,6 @@ import queue
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -36,7 +35,14 @@ from jido_kernel.errors import JidoError
 from jido_kernel.lua import protocol
 from jido_kernel.lua.errors import LuaValueError
 from jido_kernel.lua.limits import SandboxLimits
-from jido_kernel.lua.protocol import FROM_KERNEL, MAX_ERROR, MAX_FRAME, MAX_FRAMES, ProtocolError
+from jido_kernel.lua.protocol import (
+    FROM_KERNEL,
+    MAX_CALLS,
+    MAX_ERROR,
+    MAX_FRAME,
+    MAX_FRAMES,
+    ProtocolError,
+)
 from jido_kernel.lua.wire import WireError, check_value, decode, encode
 from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
 from jido_kernel.lua.worker.runtime import Callbacks, RunError, RunOutcome, SandboxRuntime
@@ -93,7 +99,9 @@ class Channel:
 
 class Output:
     """Printed text and tool-call records of the current run, in order, batched: one
-    write to the kernel per interval (or per :data:`FLUSH_BYTES`)."""
+    write to the kernel per interval (or per :data:`FLUSH_BYTES`). Consecutive records
+    become one ``tool_calls`` message of up to :data:`~jido_kernel.lua.protocol.MAX_CALLS`,
+    encoded when it is closed (by printed text after it, a full message, or a flush)."""
 
     def __init__(self, channel: Channel, pause: Callable[[], AbstractContextManager[None]]) -> None:
         self._channel = channel
@@ -101,8 +109,11 @@ class Output:
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self._pending = threading.Event()
+        self._now = threading.Event()  # a full tool_calls message waits: no need to wait for more
         self._parts: list[bytes] = []
         self._lines: list[bytes] = []
+        self._calls: list[tuple[Any, ...]] = []  # records of the tool_calls message being built
+        self._calls_id = 0
         self._size = 0
         self._total = 0
         self._run_id = 0
@@ -125,13 +136,20 @@ class Output:
             full = self._size >= FLUSH_BYTES
         self._queued(full)
 
-    def event(self, message: dict[str, Any]) -> None:
-        """A tool-call record (the Lua thread), sent after what was printed before it."""
-        line = protocol.dump(message)
+    def record(self, run_id: int, row: tuple[Any, ...]) -> None:
+        """A tool-call record of run ``run_id`` (the Lua thread), its
+        :data:`~jido_kernel.lua.protocol.TOOL_CALL_FIELDS` values in order, sent after
+        what was printed before it. A full ``tool_calls`` message is sent at once."""
         with self._lock:
-            self._seal()
-            self._lines.append(line)
-            self._size += len(line)
+            if self._parts:
+                self._seal()
+            if run_id != self._calls_id:
+                self._close_calls()
+                self._calls_id = run_id
+            self._calls.append(row)
+            if len(self._calls) >= MAX_CALLS:
+                self._close_calls()
+                self._now.set()
             full = self._size >= FLUSH_BYTES
         self._queued(full)
 
@@ -142,10 +160,22 @@ class Output:
         elif not self._pending.is_set():  # set: the flusher clears it before it takes lines
             self._pending.set()
 
+    def _close_calls(self) -> None:
+        """Turn the records so far into a ``tool_calls`` line (holding the lock). Records
+        are JSON-plain and bounded, so :data:`MAX_CALLS` of them fit in one message."""
+        if not self._calls:
+            return
+        line = protocol.dump({"type": "tool_calls", "id": self._calls_id, "calls": self._calls})
+        self._calls = []
+        self._lines.append(line)
+        self._size += len(line)
+
     def _seal(self) -> None:
-        """Turn the printed bytes so far into ``stdout`` lines (holding the lock)."""
+        """Turn the printed bytes so far into ``stdout`` lines, after the records before
+        them (holding the lock)."""
         if not self._parts:
             return
+        self._close_calls()
         text = b"".join(self._parts).decode("utf-8", "replace")
         self._parts.clear()
         for start in range(0, len(text), _TEXT_CHUNK):
@@ -157,15 +187,18 @@ class Output:
         with self._flushing:
             with self._lock:
                 self._seal()
+                self._close_calls()
                 lines, self._lines, self._size = self._lines, [], 0
             if lines:
                 self._channel.write(b"".join(lines))
 
     def loop(self) -> None:
-        """Flusher thread: at most one ``stdout`` message per interval while Lua prints."""
+        """Flusher thread: at most one ``stdout`` message per interval while Lua prints;
+        full ``tool_calls`` messages as soon as they are."""
         while True:
             self._pending.wait()
-            time.sleep(FLUSH_INTERVAL)
+            self._now.wait(FLUSH_INTERVAL)
+            self._now.clear()
             self._pending.clear()
             self.flush()
 
@@ -182,18 +215,16 @@ class Worker:
         self.max_memory = limits.max_memory
         self.limiter = Limiter()
         self.output = Output(channel, self.limiter.paused)
-        self.bridge = Bridge(self.root, self.limiter, self._event, limits)
+        self.bridge = Bridge(self.root, self.limiter, self._event, limits, record=self.output.record)
         self.runtime = self._new_runtime()
         self.requests: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         executables = list(resolve_allowlist(limits.shell_allowlist).values())
         self.confinement = confine.confine_process(self.root, max_memory=self.max_memory, exec_allowlist=executables)
 
     def _event(self, message: dict[str, Any]) -> None:
-        """A tool or state call of the running chunk, after what it printed before: tool-call
-        records go with the next batch, a state call (which waits for its answer) at once."""
-        if message["type"] == "tool_call":
-            self.output.event(message)
-            return
+        """A state call of the running chunk (which waits for its answer), sent at once after
+        what the chunk printed and recorded before it (tool-call records go to
+        :meth:`Output.record`, with the next batch)."""
         with self.limiter.paused():
             self.output.flush()
             self.channel.send(message)

@@ -165,12 +165,16 @@ class TestMisbehavingWorker:
             ("say(json.dumps({'type': 'result', 'id': request['id'], 'values': [{'$bytes': '!!'}], "
              "'outputs': {}, 'duration': 0}))",
              "malformed value (malformed $bytes)"),
-            ("say(json.dumps({'type': 'tool_call', 'id': request['id'], 'call': {'id': 'x'}}))",
-             "tool_call message lacks 'name'"),
-            ("call = {'id': 'x', 'name': 'n', 'arguments': {}, 'status': 'weird', 'duration_ms': None, "
-             "'result_summary': None}\n"
-             "            say(json.dumps({'type': 'tool_call', 'id': request['id'], 'call': call}))",
+            ("say(json.dumps({'type': 'tool_calls', 'id': request['id'], 'calls': [['x']]}))",
+             "tool_calls records must be arrays of 6 values"),
+            ("say(json.dumps({'type': 'tool_calls', 'id': request['id'], 'calls': {}}))",
+             "tool_calls message has a mistyped 'calls'"),
+            ("call = ['x', 'read_file', {}, 'weird', None, None]\n"
+             "            say(json.dumps({'type': 'tool_calls', 'id': request['id'], 'calls': [call]}))",
              "unknown tool call status 'weird'"),
+            ("call = ['x', 'read_file', {}, 'running', None, None]\n"
+             "            say(json.dumps({'type': 'tool_calls', 'id': request['id'], 'calls': [call] * 257}))",
+             "tool_calls message with more than 256 records"),
             ("say(json.dumps({'type': 'error', 'id': request['id'], 'error': {'type': 'LuaError'}}))",
              "error message lacks 'message'"),
             ("say(json.dumps({'type': 'ready', 'confinement': {}, 'lua': 'x'}))",

@@ -49,9 +49,8 @@ WORKER = (
         for _ in range(40):
             send({"type": "stdout", "id": rid, "text": "p" * MIB})
     elif mode == "tool":
-        call = {"id": "c1", "name": sys.argv[2], "arguments": {"path": "a" * int(sys.argv[3])},
-                "status": "running", "duration_ms": None, "result_summary": "s" * 100_000}
-        send({"type": "tool_call", "id": rid, "call": call})
+        call = ["c1", sys.argv[2], {"path": "a" * int(sys.argv[3])}, "running", None, "s" * 100_000]
+        send({"type": "tool_calls", "id": rid, "calls": [call]})
     elif mode == "state":
         send({"type": "state_call", "id": rid, "call_id": 1, "op": sys.argv[2], "args": []})
         result["values"] = [receive()]

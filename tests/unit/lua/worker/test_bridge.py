@@ -4,6 +4,7 @@ state calls — real Lua, the real security library and shell runner, real files
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import threading
 import time
@@ -14,6 +15,8 @@ from typing import Any
 import pytest
 
 from jido_kernel.lua.limits import SandboxLimits
+from jido_kernel.lua.protocol import MAX_ARGUMENTS
+from jido_kernel.lua.worker import bridge as bridge_module
 from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
 from jido_kernel.lua.worker.runtime import Callbacks, RunError, SandboxRuntime
 from jido_kernel.lua.worker.stopper import Limiter
@@ -268,6 +271,30 @@ class TestToolCalls:
         assert write["arguments"] == {"path": "w.txt", "content": "y" * 200 + "… (1000 characters)"}
         assert shell["arguments"] == {"command": "echo", "args": ["a"], "options": {"timeout": 1000}}
         assert shell["result_summary"] == "exit code 0"
+
+    def test_call_ids_are_unique_and_never_those_of_another_worker(
+        self, lua: Bridged, root: Path, limiter: Limiter
+    ) -> None:
+        lua.values("for i = 1, 50 do jido.file_exists('a.txt') end")
+        ids = [record["id"] for record in lua.records()[::2]]
+        other = Bridged(root, limiter)
+        other.values("jido.file_exists('a.txt')")
+        assert len(set(ids)) == 50 and other.records()[0]["id"] not in ids
+        assert all(len(call_id) == 32 and int(call_id, 16) >= 0 for call_id in ids)
+
+    def test_options_tables_are_shown_as_they_are(self, lua: Bridged) -> None:
+        # The largest table shown without being measured: 20 entries, keys of 200 characters in all.
+        keys = [f"k{index:02d}" + "x" * 7 for index in range(20)]
+        entries = ", ".join(
+            f"{key} = {value}" for key, value in zip(keys, ["math.mininteger", "true"] * 10, strict=True)
+        )
+        lua.values(f"jido.read_file('a.txt', {{raw = true}}) jido.list_dir('.', {{{entries}}})")
+        assert lua.records()[0]["arguments"] == {"path": "a.txt", "options": {"raw": True}}
+        shown = lua.records()[2]["arguments"]["options"]
+        assert shown == bridge_module._shown(shown) and len(shown) == 20
+        assert shown["k00xxxxxxx"] == -(2**63) and shown["k01xxxxxxx"] is True
+        widest = {chr(0x10000 + index) * 10: -(2**63) for index in range(20)}  # 12 bytes of JSON a character
+        assert bridge_module._few_flags(widest) and len(json.dumps(widest)) <= MAX_ARGUMENTS // 4
 
     def test_state_calls_are_not_tool_calls(self, lua: Bridged) -> None:
         lua.values("jido.state.append_message('user', 'hi')")
