@@ -51,7 +51,7 @@ from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import MAX_BACKLOG
 from jido_kernel.lua.supervision import StateCallHandler, ToolCallHandler, WorkerSupervision
 from jido_kernel.lua.transport import End, Worker
-from jido_kernel.lua.wire import check_name, check_value, encode
+from jido_kernel.lua.wire import RowBudget, check_name, check_value, encode
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class LuaSandbox(WorkerSupervision, Configurable):
         """Lua global ``name`` as plain Python data (``None`` if unset)."""
         with self._lock:
             reply = self._request(self._ready_worker(), {"type": "pull", "name": check_name(name)}, self._answer_time())
-        return self._decoded(reply["value"])
+        return self._decoded(reply["value"], rows=RowBudget())
 
     def names(self, path: Sequence[str] = (), *, wait: float = 0.2) -> dict[str, str] | None:
         """``{name: Lua type}`` of the table at ``path`` from the globals (``()``: the
@@ -380,8 +380,9 @@ class LuaSandbox(WorkerSupervision, Configurable):
         elif kind == "state_call":
             worker.send_line(self._state_call(worker, item))
         elif kind == "result":
-            values = [self._decoded(value, worker) for value in item["values"]]
-            outputs = {str(key): self._decoded(value, worker) for key, value in item["outputs"].items()}
+            rows = RowBudget()  # the columnar forms of one message share one budget
+            values = [self._decoded(value, worker, rows) for value in item["values"]]
+            outputs = {str(key): self._decoded(value, worker, rows) for key, value in item["outputs"].items()}
             return LuaResult(values, outputs, float(item["duration"]))
         elif kind == "error":
             return self._error(worker, item["error"])

@@ -18,7 +18,7 @@ from jido_kernel.lua.events import check_ready, checked_tool_calls, error_from, 
 from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import MAX_REPLY, STATE_OPS, ProtocolError
 from jido_kernel.lua.transport import SPAWNER, End, Worker
-from jido_kernel.lua.wire import WireError, check_value, decode, encode
+from jido_kernel.lua.wire import RowBudget, WireError, check_value, decode, encode
 
 log = logging.getLogger("jido_kernel.lua.sandbox")
 
@@ -174,9 +174,9 @@ class WorkerSupervision:
                 self._violation(worker, f"unexpected {item['type']!r} answer to {message['type']!r}")
             return item
 
-    def _decoded(self, data: Any, worker: Worker | None = None) -> Any:
+    def _decoded(self, data: Any, worker: Worker | None = None, rows: RowBudget | None = None) -> Any:
         try:
-            return decode(data)
+            return decode(data, rows)
         except WireError as error:
             self._violation(worker or self._worker, f"malformed value ({error})")
 
