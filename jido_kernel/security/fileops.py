@@ -95,24 +95,26 @@ def _check_size(path: object, size: int, max_bytes: int) -> None:
 
 def _read_fd(fd: int, st: os.stat_result, path: object, policy: Policy, max_bytes: int) -> bytes:
     mode = st.st_mode
-    if stat.S_ISDIR(mode):
-        raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
-    if stat.S_ISREG(mode):
+    regular = stat.S_ISREG(mode)
+    if regular:
         if policy.refuse_hardlinks and st.st_nlink > 1:
             raise Refusal("hardlinked_file")
         _check_size(path, st.st_size, max_bytes)
         want = st.st_size + 1
+    elif stat.S_ISDIR(mode):
+        raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
     elif policy.refuse_special_files:
         raise Refusal("not_regular_file")
     else:
         os.set_blocking(fd, True)
         want = 65536
-    regular = stat.S_ISREG(mode)
     chunks = []
     total = 0
     while True:
         ask = min(max(want - total, 1), max_bytes + 1 - total)
         chunk = os.read(fd, ask)
+        if regular and not total and len(chunk) < ask:
+            return chunk  # all of a regular file (at most max_bytes) in one short read
         if not chunk:
             break
         chunks.append(chunk)
@@ -135,6 +137,11 @@ def read_bytes(
     policy: Policy = SANDBOX,
 ) -> bytes:
     """The bytes of the file at ``path`` under ``root`` (at most ``max_bytes``)."""
+    return _read_bytes(path, root, max_bytes, policy)
+
+
+def _read_bytes(path: object, root: str | os.PathLike[str], max_bytes: int, policy: Policy) -> bytes:
+    """:func:`read_bytes` without the translation of its errors (its callers translate them)."""
     resolved_root, parts = begin(path, root, policy, write=False)
     root_fd = resolved_root.open()
     try:
@@ -147,6 +154,7 @@ def read_bytes(
         os.close(fd)
 
 
+@confined
 def read_file(
     path: str | os.PathLike[str],
     root: str | os.PathLike[str],
@@ -165,10 +173,10 @@ def read_file(
     :func:`.lines.number_lines`; the limit then defaults to 2000 lines).
     """
     check_window(offset, limit)
-    data = read_bytes(path, root, max_bytes=max_bytes, policy=policy)
+    data = _read_bytes(path, root, max_bytes, policy)
     if data.find(b"\0", 0, BINARY_SNIFF_BYTES) != -1:
         raise BinaryFile(path)
-    text = data.decode("utf-8", errors="replace")
+    text = data.decode("utf-8", "replace")
     if numbered:
         return number_lines(text, offset, limit)
     return line_window(text, offset, limit)

@@ -39,14 +39,17 @@ def number_lines(text: str, offset: int | None = None, limit: int | None = None)
     longer than 2000 characters keep 2000 and gain ``" [truncated]"``. An empty text
     is one empty line: ``"     1→"``.
     """
-    start, count = _window(offset, limit, DEFAULT_LIMIT)
-    lines = text.replace("\r\n", "\n").split("\n")  # splits as \r?\n does: a lone \r stays in its line
+    start, count = (0, DEFAULT_LIMIT) if offset is None and limit is None else _window(offset, limit, DEFAULT_LIMIT)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    lines = text.split("\n")  # splits as \r?\n does: a lone \r stays in its line
     if len(lines) > 1 and not lines[-1]:
         lines.pop()
     total = len(lines)
     stop = total if count is None else min(total, start + count)
-    window = lines[start:stop]
-    if max(map(len, window), default=0) > MAX_LINE_CHARS:
+    window = lines[start:stop] if start or stop < total else lines
+    # No line of a text of at most MAX_LINE_CHARS characters can be longer.
+    if len(text) > MAX_LINE_CHARS and max(map(len, window), default=0) > MAX_LINE_CHARS:
         window = [line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + TRUNCATED for line in window]
     return "\n".join(map(operator.add, _prefixes(start + 1, stop + 1, max(6, len(str(total)))), window))
 

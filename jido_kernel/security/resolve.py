@@ -20,6 +20,7 @@ import contextlib
 import errno
 import os
 import stat
+import sys
 from collections import deque
 from dataclasses import dataclass
 
@@ -255,8 +256,13 @@ class Walker:
         self._missing = 0
 
 
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
+
+
 def _rel(parts: list[str]) -> bytes:
-    return os.fsencode("/".join(parts)) if parts else b"."
+    """``parts`` joined, encoded as :func:`os.fsencode` does."""
+    return "/".join(parts).encode(_FS_ENCODING, _FS_ERRORS) if parts else b"."
 
 
 def fast_open(root_fd: int, parts: list[str], flags: int) -> int | None:

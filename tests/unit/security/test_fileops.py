@@ -204,6 +204,17 @@ def test_size_limit(root: Path) -> None:
     assert read_file("big.txt", root, max_bytes=11) == "x" * 11
 
 
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 65536, 65537, 300_000])
+def test_files_are_read_whole_at_any_size(root: Path, size: int) -> None:
+    data = bytes(range(1, 256)) * (size // 255) + b"x" * (size % 255)
+    (root / "f.bin").write_bytes(data)
+    assert read_bytes("f.bin", root) == data
+    assert read_bytes("f.bin", root, max_bytes=size) == data
+    if size:
+        with pytest.raises(FileTooLarge):
+            read_bytes("f.bin", root, max_bytes=size - 1)
+
+
 def test_read_follows_inside_links_and_refuses_outside(root: Path, outside: Path) -> None:
     (root / "a" / "b").mkdir(parents=True)
     (root / "a" / "b" / "f.txt").write_text("deep")
