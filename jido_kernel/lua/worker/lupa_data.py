@@ -17,20 +17,21 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
-from itertools import chain, islice, repeat
+from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
 
 from lupa.lua54 import LuaError, LuaRuntime, lua_type
 
 from jido_kernel.lua.errors import LuaValueError
-from jido_kernel.lua.wire import MAX_DEPTH, MAX_ITEMS, LuaOpaque
+from jido_kernel.lua.wire import MAX_DEPTH, MAX_ITEMS, LuaOpaque, Records, expand_rows
 
 _NUMBERS = frozenset({bool, int, float})
 _SCALARS = frozenset({type(None), bool, int, float, str, bytes})
 _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
 _LUA_SCALARS = frozenset({bool, int, float, bytes})
+_TEXTS = _LUA_SCALARS | {str}
 _BULK_ENTRIES = 64
 _SMALL_RECORD = 8
 """Entries from which a table is read in bulk (below, a call into Lua costs more than it saves)."""
@@ -41,46 +42,52 @@ _COLLECT = 1 << 16
 ones are left to Lua's incremental collector, like a cell's own garbage."""
 
 _BULK_READER = b"""
-local next, rawget, rawlen, type, getmetatable, unpack = next, rawget, rawlen, type, getmetatable, table.unpack
+local next, rawget, rawlen, type, getmetatable = next, rawget, rawlen, type, getmetatable
+local unpack, move = table.unpack, table.move
 local scalar = {number = true, string = true, boolean = true}
 
 -- The tokens of a table tree of plain data, or nil when it is not one (see lupa_data.py).
 -- Per table: 0, n, s, its n values, c, the c positions of its tables, then those tables
 -- (s: whether a value is a string); or 1, n, s, its n keys and values in pairs, c,
 -- positions, tables (not a sequence);
--- or 2, n, k, the k string keys, then k columns of n scalars (a sequence of records).
-local function flatten(root, depth, max_depth, budget)
+-- or 2, n, k, the k string keys, then k columns of n values (a sequence of records, tried
+-- when `shapes`; the reader checks that the values are scalars, and else reads again
+-- without it).
+local function flatten(root, depth, max_depth, budget, shapes)
   local buf, m, path = {}, 0, {}
 
   local function records(t, n, depth)
+    local plain = getmetatable(t) == nil  -- then t[i] is a raw read (and a faster one)
     local first = rawget(t, 1)
-    if type(first) ~= "table" or depth + 1 >= max_depth then return false end
-    local keys, k = {}, 0
+    if not shapes or type(first) ~= "table" or depth + 1 >= max_depth then return false end
+    local keys, index, columns, k = {}, {}, {}, 0
     for key, value in next, first do
       if type(key) ~= "string" or not scalar[type(value)] then return false end
       k = k + 1
-      keys[k] = key
+      keys[k], index[key], columns[k] = key, k, {}
     end
-    if k == 0 then return false end
-    for i = 2, n do
-      local row = rawget(t, i)
+    if k == 0 or n * k > budget then return false end
+    -- one raw pass per row: k entries, each under one of the first row's keys
+    for i = 1, n do
+      local row
+      if plain then row = t[i] else row = rawget(t, i) end
       if type(row) ~= "table" then return false end
       local count = 0
-      for _ in next, row do count = count + 1 end
-      if count ~= k then return false end
-      for j = 1, k do
-        if not scalar[type(rawget(row, keys[j]))] then return false end
+      for key, value in next, row do
+        local j = index[key]
+        if j == nil then return false end
+        columns[j][i] = value
+        count = count + 1
       end
+      if count ~= k then return false end
     end
     budget = budget - n * k
-    if budget < 0 then return false end
     buf[m + 1], buf[m + 2], buf[m + 3] = 2, n, k
     m = m + 3
     for j = 1, k do buf[m + j] = keys[j] end
     m = m + k
     for j = 1, k do
-      local key = keys[j]
-      for i = 1, n do buf[m + i] = rawget(rawget(t, i), key) end
+      move(columns[j], 1, n, m + 1, buf)
       m = m + n
     end
     return true
@@ -182,6 +189,18 @@ end
 """
 
 
+_uncollected: list[LuaRuntime] = []
+"""Lua states holding a large temporary array of a bulk read for the wire (Lua thread only)."""
+
+
+def collect_garbage() -> None:
+    """Collect what bulk reads for the wire left (``from_lua(..., wire=True)``): called
+    once their value is sent, so the collection does not delay the answer, and before a
+    value is pushed, so the push's memory check counts no garbage."""
+    while _uncollected:
+        _uncollected.pop().gccollect()
+
+
 def text(data: bytes) -> str | bytes:
     """A Lua string as ``str``, or as ``bytes`` when it is not valid UTF-8."""
     try:
@@ -203,11 +222,26 @@ def _texts(items: list[Any]) -> list[Any]:
     return [text(item) if type(item) is bytes else item for item in items]
 
 
+def _typed_texts(items: list[Any]) -> tuple[list[Any], set[type]]:
+    """:func:`_texts` of ``items`` and the types of its values."""
+    kinds = set(map(type, items))
+    if bytes not in kinds:
+        return items, kinds
+    if kinds == {bytes}:
+        try:
+            return list(map(bytes.decode, items)), {str}
+        except UnicodeDecodeError:
+            pass
+    items = _texts(items)
+    return items, set(map(type, items))
+
+
 def to_lua(runtime: LuaRuntime, value: Any) -> Any:
     """A value lupa hands to Lua as plain data, from checked plain data
     (:func:`~jido_kernel.lua.wire.check_value`): strings as Lua strings, containers as
     fresh tables. Run with the Lua memory limit lifted (lupa cannot recover from an
     allocation failure while it builds a table)."""
+    collect_garbage()
     if type(value) is list and len(value) >= _BULK_ENTRIES:
         records = _records(value)
         if records is not None:
@@ -260,12 +294,18 @@ def _prepare(value: Any) -> Any:
     return value
 
 
-def from_lua(value: Any, *, strict: bool, name: str, max_items: int = MAX_ITEMS) -> Any:
+def from_lua(value: Any, *, strict: bool, name: str, max_items: int = MAX_ITEMS, wire: bool = False) -> Any:
     """Plain Python data for a Lua value (dict keys in :func:`order`).
 
     ``strict``: functions, coroutines, userdata and cycles raise :class:`LuaValueError`
     naming ``name``; otherwise they become :class:`LuaOpaque` placeholders. More than
     ``max_items`` table entries in all always raise.
+
+    ``wire``: the value is for :func:`~jido_kernel.lua.wire.encode`, read with the
+    memory limit lifted (a result, a pulled value): a large list of records read in bulk
+    (same text keys, scalar values) stays in columns, a :class:`~jido_kernel.lua.wire.Records`,
+    and a large temporary array of the bulk reader is left for :func:`collect_garbage`,
+    called once the value is sent.
     """
     if value is None or type(value) in _NUMBERS:
         return value
@@ -275,10 +315,12 @@ def from_lua(value: Any, *, strict: bool, name: str, max_items: int = MAX_ITEMS)
         small = _small_record(value, max_items)
         if small is not None:
             return small
-    reader = _Reader(strict, max_items)
+    reader = _Reader(strict, max_items, wire)
     try:
         return reader.value(value, 0, frozenset())
     except _Refused as refused:
+        if wire:  # the value is not sent: nothing waits for the collection
+            collect_garbage()
         where = name + "".join(f"[{key!r}]" for key in reversed(refused.keys))
         raise LuaValueError(f"Cannot convert {where} to Python: {refused.problem}.") from None
 
@@ -300,6 +342,10 @@ def _small_record(table: Any, max_items: int) -> dict[str, Any] | None:
     return dict(sorted(record.items()))
 
 
+class _NotRecords(Exception):
+    """The bulk reader's sequence of records holds a value that is not a scalar."""
+
+
 class _Refused(Exception):
     def __init__(self, problem: str) -> None:
         super().__init__(problem)
@@ -308,9 +354,10 @@ class _Refused(Exception):
 
 
 class _Reader:
-    def __init__(self, strict: bool, max_items: int) -> None:
+    def __init__(self, strict: bool, max_items: int, wire: bool = False) -> None:
         self.strict = strict
         self.max_items = max_items
+        self.wire = wire
         self.items = 0
         self.bulk: tuple[Any, Any] | None = None
         self.bulk_failed = False  # then the value is not plain data: read the rest entry by entry
@@ -389,29 +436,54 @@ class _Reader:
                 return False, None
             if self.bulk is None:
                 self.bulk = runtime.compile(_BULK_READER, name=b"=[jido data]", mode="t")()
-            flatten, take = self.bulk
-            flat = flatten(table, depth, MAX_DEPTH, self.max_items - self.items)
-            if not isinstance(flat, tuple):
-                self.bulk_failed = True
-                return False, None
-            buffer, size, left = flat
-            tokens: list[Any] = []
-            for start in range(1, size + 1, _CHUNK):
-                tokens.extend(islice(take(buffer, start, min(size, start + _CHUNK - 1)), 1, None))
-            del flat, buffer
-            if size >= _COLLECT:  # free the token array now: it must not count against the state's memory
-                runtime.gccollect()
+            for shapes in (True, False):  # records of scalars in columns, then without them
+                tokens, left = self.tokens(runtime, table, depth, shapes)
+                if tokens is None:
+                    self.bulk_failed = True
+                    return False, None
+                paused = gc.isenabled()
+                gc.disable()  # the rebuilt containers hold no cycles: no collection needs to look at them
+                try:
+                    value = _rebuild(iter(tokens), self.wire)
+                except _NotRecords:
+                    continue
+                finally:
+                    if paused:
+                        gc.enable()
+                self.items = self.max_items - left
+                return True, value
         except LuaError:  # a limit tripped meanwhile: the entry-by-entry reader runs no Lua
-            self.bulk_failed = True
-            return False, None
-        self.items = self.max_items - left
-        paused = gc.isenabled()
-        gc.disable()  # the rebuilt containers hold no cycles: no collection needs to look at them
-        try:
-            return True, _rebuild(iter(tokens))
-        finally:
-            if paused:
-                gc.enable()
+            pass
+        self.bulk_failed = True
+        return False, None
+
+    def tokens(self, runtime: LuaRuntime, table: Any, depth: int, shapes: bool) -> tuple[list[Any] | None, int]:
+        """The bulk reader's tokens for ``table`` and the entries left of the budget;
+        ``None`` when it gave up. A large token array is collected at once, or for the
+        wire once the value is sent (:func:`collect_garbage`)."""
+        if self.wire:  # no memory limit: Lua's collector waits (the reader's growing arrays
+            with runtime.nogc():  # would otherwise pay, step by step, for the cell's garbage)
+                tokens, size, left = self.read_tokens(table, depth, shapes)
+        else:
+            tokens, size, left = self.read_tokens(table, depth, shapes)
+        if size >= _COLLECT:  # the token array must not count against the state's memory
+            if not self.wire:
+                runtime.gccollect()
+            elif runtime not in _uncollected:
+                _uncollected.append(runtime)
+        return tokens, left
+
+    def read_tokens(self, table: Any, depth: int, shapes: bool) -> tuple[list[Any] | None, int, int]:
+        assert self.bulk is not None
+        flatten, take = self.bulk
+        flat = flatten(table, depth, MAX_DEPTH, self.max_items - self.items, shapes)
+        if not isinstance(flat, tuple):
+            return None, 0, 0
+        buffer, size, left = flat
+        tokens: list[Any] = []
+        for start in range(1, size + 1, _CHUNK):
+            tokens.extend(islice(take(buffer, start, min(size, start + _CHUNK - 1)), 1, None))
+        return tokens, size, left
 
     def child(self, key: Any, item: Any, depth: int, path: frozenset[str]) -> Any:
         try:
@@ -432,15 +504,21 @@ class _Reader:
         )
 
 
-def _rebuild(tokens: Iterator[Any]) -> Any:
-    """The value of one table from the bulk reader's ``tokens`` (consumed as read)."""
+def _rebuild(tokens: Iterator[Any], records: bool) -> Any:
+    """The value of one table from the bulk reader's ``tokens`` (consumed as read); lists
+    of records with text keys as :class:`Records` when ``records``."""
     kind, n = next(tokens), next(tokens)
     if kind == 2:
         keys = _texts(list(islice(tokens, next(tokens))))
-        columns = [_texts(list(islice(tokens, n))) for _ in keys]
+        columns = [_typed_texts(list(islice(tokens, n))) for _ in keys]
+        if not all(kinds <= _TEXTS for _, kinds in columns):
+            raise _NotRecords  # a value that is a table, a function…: not a list of records
         ordered = sorted(range(len(keys)), key=lambda index: order(keys[index]))
         names = [keys[index] for index in ordered]
-        return list(map(dict, map(zip, repeat(names), zip(*[columns[index] for index in ordered], strict=True))))
+        values = [columns[index][0] for index in ordered]
+        if records and set(map(type, names)) == {str}:  # (a key that is not UTF-8 text stays bytes)
+            return Records(names, values, [columns[index][1] for index in ordered])
+        return expand_rows(names, values)
     strings = next(tokens)
     if kind == 1:
         pairs = list(islice(tokens, 2 * n))
@@ -450,7 +528,7 @@ def _rebuild(tokens: Iterator[Any]) -> Any:
     if strings:
         values = _texts(values)
     for position in list(islice(tokens, next(tokens))):
-        values[position - 1] = _rebuild(tokens)
+        values[position - 1] = _rebuild(tokens, records)
     if kind == 0:
         return values
     if set(map(type, keys)) == {str}:

@@ -43,8 +43,9 @@ from jido_kernel.lua.protocol import (
     MAX_FRAMES,
     ProtocolError,
 )
-from jido_kernel.lua.wire import WireError, check_value, decode, encode
+from jido_kernel.lua.wire import RowBudget, WireError, check_value, decode, encode
 from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
+from jido_kernel.lua.worker.lupa_data import collect_garbage
 from jido_kernel.lua.worker.runtime import Callbacks, RunError, RunOutcome, SandboxRuntime
 from jido_kernel.lua.worker.stopper import Limiter
 
@@ -320,28 +321,33 @@ class Worker:
         self._answer(run_id, outcome, {name: self.runtime.pull(name) for name in outputs})
 
     def _answer(self, run_id: int, outcome: RunOutcome, outputs: dict[str, Any]) -> None:
+        rows = RowBudget()  # one message: its values share the budget of the columnar form
         try:
             result = {
                 "type": "result",
                 "id": run_id,
-                "values": [encode(value) for value in outcome.values],
-                "outputs": {name: encode(value) for name, value in outputs.items()},
+                "values": [encode(value, rows) for value in outcome.values],
+                "outputs": {name: encode(value, rows) for name, value in outputs.items()},
                 "duration": outcome.duration,
             }
             self.channel.send(result)
         except ProtocolError as error:
             raise LuaValueError(f"The cell's result cannot be sent to Python: {error}.") from None
+        finally:
+            collect_garbage()  # once the answer is on its way
 
     def _push(self, message: dict[str, Any]) -> None:
         self.runtime.push(message["name"], check_value(decode(message["value"]), message["name"]))
         self.channel.send({"type": "done", "id": message["id"]})
 
     def _pull(self, message: dict[str, Any]) -> None:
-        value = encode(self.runtime.pull(message["name"]))
         try:
+            value = encode(self.runtime.pull(message["name"]), RowBudget())
             self.channel.send({"type": "value", "id": message["id"], "value": value})
         except ProtocolError as error:
             raise LuaValueError(f"{message['name']!r} cannot be sent to Python: {error}.") from None
+        finally:
+            collect_garbage()  # once the answer is on its way
 
     def _names(self, message: dict[str, Any]) -> None:
         names = self.runtime.names(_strings(message["path"], "path"))

@@ -292,7 +292,9 @@ class SandboxRuntime:
             return []
         count, table = taken
         entries = dict(table.items())
-        return [from_lua(entries.get(index), strict=False, name="the result") for index in range(1, count + 1)]
+        return [
+            from_lua(entries.get(index), strict=False, name="the result", wire=True) for index in range(1, count + 1)
+        ]
 
     def push(self, name: str, value: Any) -> None:
         """Set global ``name`` to checked plain data ``value`` (raw: no metamethod runs)."""
@@ -309,7 +311,7 @@ class SandboxRuntime:
 
     def pull(self, name: str) -> Any:
         """Global ``name`` as plain data (raw read); :class:`LuaValueError` if it has none."""
-        return from_lua(self._entry["get"](check_name(name).encode()), strict=True, name=name)
+        return from_lua(self._entry["get"](check_name(name).encode()), strict=True, name=name, wire=True)
 
     def names(self, path: Sequence[str]) -> dict[str, str] | None:
         """``{name: Lua type}`` of the table at ``path`` from the globals (raw reads only,

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from lupa.lua54 import LuaRuntime, lua_type
 
 from jido_kernel.lua import LuaSandbox, LuaValueError
-from jido_kernel.lua.wire import INT_MAX, INT_MIN, WireError, check_value, decode, encode
-from jido_kernel.lua.worker.lupa_data import _Reader, _Refused, from_lua, text, to_lua
+from jido_kernel.lua.wire import INT_MAX, INT_MIN, MAX_ITEMS, Records, WireError, check_value, decode, encode
+from jido_kernel.lua.worker.lupa_data import _Reader, _Refused, collect_garbage, from_lua, text, to_lua
 
 BUILD = b"""function(...)
   local t, n = {}, select('#', ...)
@@ -325,3 +325,137 @@ class TestBulkReading:
         finally:
             sandbox.close()
         assert values == ["x", 150, "f000", 150]
+
+
+def sent(value: Any) -> Any:
+    """``value`` as the kernel gets it from a result: :class:`Records` as their lists of dicts."""
+    if isinstance(value, Records):
+        return value.rows()
+    if isinstance(value, list):
+        return [sent(item) for item in value]
+    if isinstance(value, dict):
+        return {key: sent(item) for key, item in value.items()}
+    return value
+
+
+def holds_records(value: Any) -> bool:
+    if isinstance(value, Records):
+        return True
+    if isinstance(value, list):
+        return any(map(holds_records, value))
+    if isinstance(value, dict):
+        return any(map(holds_records, value.values()))
+    return False
+
+
+def read(table: Any, strict: bool, *, wire: bool) -> tuple[str, Any]:
+    """What converting ``table`` gives: ``("ok", typed value)`` or ``("refused", message)``."""
+    try:
+        return "ok", typed(sent(from_lua(table, strict=strict, name="t", wire=wire)))
+    except LuaValueError as error:
+        return "refused", str(error)
+    finally:
+        collect_garbage()
+
+
+TRAP = "{__index = function() error('ran') end, __len = error, __pairs = error, __newindex = error}"
+RECORDS = "local t = {} for i = 1, 100 do t[i] = {id = i, name = 'r' .. i, x = i / 2} end "
+
+
+class TestRecordsForTheWire:
+    """Results and pulled values (``wire=True``) keep a list of records in columns; any
+    other table, and any refusal, is exactly what reading without it gives."""
+
+    @pytest.mark.parametrize(
+        ("change", "columns"),
+        [
+            ("", True),
+            ("t[50] = {id = 50, other = 1, x = 2}", False),
+            ("t[50].extra = true", False),
+            ("t[50].name = nil", False),
+            ("t[50] = nil", False),
+            ("t[101] = 5", False),
+            ("t.n = 100", False),
+            ("t[50].name = {1, 2}", False),
+            ("t[50].name = print", False),
+            ("t[50].name = coroutine.create(print)", False),
+            ("t[50].name = t", False),
+            ("t[50][1] = 'x'", False),
+            ("t[50].name = '\\xff'", True),
+            ("for i = 1, 100 do t[i]['\\xff'] = i end", False),
+            (f"setmetatable(t[50], {TRAP})", True),
+            (f"setmetatable(t, {TRAP})", True),
+            ("t = {rows = t, n = 100}", True),
+            ("t = {t, {print}}", True),
+        ],
+    )
+    @pytest.mark.parametrize("strict", [False, True])
+    def test_a_table_keeps_todays_value(self, lua: LuaRuntime, change: str, columns: bool, strict: bool) -> None:
+        table = lua.execute((RECORDS + change + " return t").encode())
+        expected = entry_by_entry(table, strict, MAX_ITEMS)
+        today = read(table, strict, wire=False)
+        assert read(table, strict, wire=True) == today
+        assert today[0] == expected[0]
+        if today[0] == "refused":
+            assert str(expected[1]) in today[1]
+            return
+        assert today[1] == expected[1]
+        assert holds_records(from_lua(table, strict=strict, name="t", wire=True)) == columns
+        collect_garbage()
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(
+            st.fixed_dictionaries(
+                {"id": scalars, "name": scalars},
+                optional={"more": scalars | st.lists(scalars, max_size=2), b"\xff": scalars},
+            )
+            | st.lists(scalars, max_size=2),
+            min_size=60,
+            max_size=80,
+        ),
+        st.booleans(),
+        st.integers(100, 400),
+    )
+    def test_records_read_for_the_wire_match_reading_entry_by_entry(
+        self, lua: LuaRuntime, rows: list[Any], strict: bool, max_items: int
+    ) -> None:
+        table = as_lua(lua, rows)
+        expected = entry_by_entry(table, strict, max_items)
+        try:
+            found = ("ok", typed(sent(from_lua(table, strict=strict, name="t", max_items=max_items, wire=True))))
+        except LuaValueError as error:
+            assert expected[0] == "refused" and str(expected[1]) in str(error)
+            return
+        finally:
+            collect_garbage()
+        assert found == expected
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.lists(st.fixed_dictionaries({"id": scalars, "name": scalars, "$x": scalars}), min_size=64, max_size=70))
+    def test_uniform_records_cross_in_columns(self, lua: LuaRuntime, rows: list[dict[str, Any]]) -> None:
+        table = as_lua(lua, rows)
+        found = from_lua(table, strict=True, name="t", wire=True)
+        collect_garbage()
+        assert isinstance(found, Records)
+        assert ("ok", typed(found.rows())) == entry_by_entry(table, True, MAX_ITEMS)
+
+    def test_the_columns_are_in_key_order_with_their_types(self, lua: LuaRuntime) -> None:
+        found = from_lua(lua.execute(RECORDS.encode() + b"return t"), strict=True, name="t", wire=True)
+        collect_garbage()
+        assert isinstance(found, Records) and found.keys == ["id", "name", "x"] and len(found) == 100
+        assert found.kinds == [{int}, {str}, {float}]
+        assert found.rows()[1] == {"id": 2, "name": "r2", "x": 1.0}
+
+    def test_the_token_array_waits_for_the_answer_but_not_for_a_push(self) -> None:
+        lua = LuaRuntime(encoding=None, max_memory=0)
+        table = lua.eval(b"(function() local t = {} for i = 1, 200000 do t[i] = i + 0.5 end return t end)()")
+        lua.gccollect()
+        before = lua.get_memory_used()
+        assert len(from_lua(table, strict=True, name="t", wire=True)) == 200_000
+        assert lua.get_memory_used() - before > 2 * 1024 * 1024  # the 3 MiB token array, not collected yet
+        to_lua(lua, 1)  # a push collects it first: its memory check counts no garbage
+        assert lua.get_memory_used() - before < 512 * 1024
+        from_lua(table, strict=True, name="t", wire=True)
+        collect_garbage()  # once the answer is sent
+        assert lua.get_memory_used() - before < 512 * 1024
