@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from jido_kernel._version import __version__
 
-# Imports nothing else: the Lua worker loads this package first, and starts faster
-# without logging and typing (the kernel side's packages set up logging,
-# :mod:`jido_kernel._logging`).
-TYPE_CHECKING = False
+# Imports nothing else: the Lua worker loads this package first, and never loads logging
+# (the kernel side's packages set it up: :mod:`jido_kernel._logging`).
+TYPE_CHECKING = False  # without importing typing for it
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
