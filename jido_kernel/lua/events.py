@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 from jido_kernel.lua import protocol
@@ -45,16 +46,19 @@ _ERRORS: dict[str, type[LuaError]] = {
 
 
 def checked_tool_calls(rows: list[Any]) -> list[dict[str, Any]]:
-    """The records of a ``tool_calls`` message (arrays of the :data:`TOOL_CALL_FIELDS`
-    values), fit for the session's state; :class:`ProtocolError` if there are more than
-    :data:`MAX_CALLS` or any is malformed. Each field is checked over all records at once."""
+    """The records of a ``tool_calls`` message, fit for the session's state, in order:
+    rows of the :data:`TOOL_CALL_FIELDS` values, one record each, or of a finished call's
+    values and ``true``, its ``running`` record then its own. :class:`ProtocolError` if
+    there are more than :data:`MAX_CALLS` rows or any is malformed; each field is checked
+    over all rows at once, by the rules a single record has."""
     if len(rows) > MAX_CALLS:
         raise ProtocolError(f"tool_calls message with more than {MAX_CALLS} records")
     if not rows:
         return []
-    if set(map(type, rows)) != {list} or set(map(len, rows)) != {len(TOOL_CALL_FIELDS)}:
-        raise ProtocolError(f"tool_calls records must be arrays of {len(TOOL_CALL_FIELDS)} values")
-    columns = list(zip(*rows, strict=True))
+    lengths = set(map(len, rows)) if set(map(type, rows)) == {list} else set()
+    if not lengths or not lengths <= {_FIELDS, _FIELDS + 1}:
+        raise ProtocolError(f"tool_calls records must be arrays of {_FIELDS} values (and true)")
+    columns = list(zip(*rows, strict=False))[:_FIELDS]  # the fields (a shorter row stops zip at them)
     for name, values, types in zip(TOOL_CALL_FIELDS, columns, _FIELD_TYPES, strict=True):
         if not set(map(type, values)) <= types:
             raise ProtocolError(f"tool_call message has a mistyped {name!r}")
@@ -65,17 +69,26 @@ def checked_tool_calls(rows: list[Any]) -> list[dict[str, Any]]:
     if not set(names) <= _FUNCTIONS:
         name = next(name for name in names if name not in _FUNCTIONS)
         raise ProtocolError(f"tool call of unknown function {name[:80]!r}")
+    if _FIELDS + 1 in lengths and any(
+        len(row) > _FIELDS and (row[_FIELDS] is not True or row[3] == "running") for row in rows
+    ):
+        raise ProtocolError("a tool call announced and finished at once must be a finished call followed by true")
     if _arguments_too_large(arguments):
         raise ProtocolError(f"tool call arguments larger than {MAX_ARGUMENTS} bytes")
-    return [
-        {
-            "id": call_id[:64], "name": name, "arguments": shown, "status": status, "duration_ms": duration,
-            "result_summary": summary if summary is None else one_line(summary),
-        }
-        for call_id, name, shown, status, duration, summary in rows
-    ]  # fmt: skip
+    records: list[dict[str, Any]] = []
+    append = records.append
+    for row in rows:
+        call_id, shown, summary = row[0][:64], row[2], row[5]
+        if len(row) > _FIELDS:
+            append({"id": call_id, "name": row[1], "arguments": shown, "status": "running", "duration_ms": None,
+                    "result_summary": None})  # fmt: skip
+            shown = dict(shown)  # each record its own dict of arguments (tables in them are shared)
+        append({"id": call_id, "name": row[1], "arguments": shown, "status": row[3], "duration_ms": row[4],
+                "result_summary": summary if summary is None else one_line(summary)})  # fmt: skip
+    return records
 
 
+_FIELDS = len(TOOL_CALL_FIELDS)
 _JSON_TYPES = (str, int, float, bool, type(None), list, dict)
 _FIELD_TYPES = tuple(frozenset(t for t in _JSON_TYPES if issubclass(t, kind)) for kind in TOOL_CALL_FIELDS.values())
 """Per field of a record, the types of parsed JSON that :data:`TOOL_CALL_FIELDS` allows."""
@@ -84,20 +97,28 @@ _FUNCTIONS = frozenset(FUNCTIONS)
 
 _MEASURED_TOGETHER = 32
 """Records whose arguments are measured as one JSON array while it fits in :data:`MAX_ARGUMENTS`."""
+_measure = json.JSONEncoder(check_circular=False).encode
+"""``json.dumps`` (the same text) without looking for cycles, which parsed JSON never has."""
 
 
 def _arguments_too_large(arguments: tuple[dict[str, Any], ...]) -> bool:
     """True when one of ``arguments`` takes more than :data:`MAX_ARGUMENTS` bytes as
-    ``json.dumps`` writes it. They are measured :data:`_MEASURED_TOGETHER` at a time: the
-    JSON of an array holds each item's JSON, so an array that fits has only items that
-    fit; the items of an array that does not are measured one by one (the work stays
-    linear in the size of the message)."""
+    ``json.dumps`` writes it.
+
+    Arguments of text values only are bounded at once: a string of ``n`` characters
+    takes at most ``12 n + 2`` bytes, an entry adds ``": "`` and ``", "``. Others are
+    measured :data:`_MEASURED_TOGETHER` at a time: the JSON of an array holds each item's
+    JSON, so an array that fits has only items that fit; the items of an array that does
+    not are measured one by one (the work stays linear in the size of the message)."""
+    values = list(chain.from_iterable(map(dict.values, arguments)))
+    if set(map(type, values)) <= {str}:
+        longest = max(map(len, chain(values, chain.from_iterable(arguments))), default=0)
+        if 2 + max(map(len, arguments)) * (2 * (12 * longest + 2) + 4) <= MAX_ARGUMENTS:
+            return False
     try:
         for start in range(0, len(arguments), _MEASURED_TOGETHER):
             group = list(arguments[start : start + _MEASURED_TOGETHER])
-            if len(json.dumps(group)) > MAX_ARGUMENTS and any(
-                len(json.dumps(shown)) > MAX_ARGUMENTS for shown in group
-            ):
+            if len(_measure(group)) > MAX_ARGUMENTS and any(len(_measure(shown)) > MAX_ARGUMENTS for shown in group):
                 return True
     except RecursionError:
         raise ProtocolError("tool call arguments nested too deeply") from None

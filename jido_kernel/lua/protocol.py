@@ -11,8 +11,10 @@ Kernel → worker: ``config`` (first, once), ``run``, ``push``, ``pull``, ``name
 Worker → kernel: ``ready`` or ``fatal`` (once), then per request ``stdout``,
 ``tool_calls`` and ``state_call`` events and one ``result`` / ``value`` / ``done`` /
 ``error`` answer carrying the request's ``id``. A ``tool_calls`` message carries up to
-:data:`MAX_CALLS` tool-call records in order, each an array of the values of
-:data:`TOOL_CALL_FIELDS` in that order.
+:data:`MAX_CALLS` rows of tool-call records in order: each the values of
+:data:`TOOL_CALL_FIELDS` in that order (one record), or those of a finished call followed
+by ``true`` (two records: the call's ``running`` record, the same id, name and arguments
+without duration or summary, then the row's own).
 """
 
 from __future__ import annotations
@@ -90,8 +92,8 @@ TOOL_CALL_FIELDS: dict[str, Any] = {
 }  # fmt: skip
 TOOL_STATUSES = frozenset({"running", "completed", "error"})
 MAX_CALLS = 256
-"""Tool-call records one ``tool_calls`` message carries at most (each is small: its
-shown arguments are bounded by :data:`MAX_ARGUMENTS`, its summary by :data:`MAX_TEXT`)."""
+"""Rows one ``tool_calls`` message carries at most (each is small: its shown arguments
+are bounded by :data:`MAX_ARGUMENTS`, its summary by :data:`MAX_TEXT`)."""
 
 CONFINEMENT_FIELDS: dict[str, Any] = {
     "landlock_abi": (int, type(None)), "landlock_enforced": bool, "network_restricted": bool,
@@ -131,7 +133,21 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(","
 
 def dump(message: dict[str, Any]) -> bytes:
     """One message as a line of bytes; :class:`ProtocolError` if it exceeds the limit."""
-    line = _ENCODER.encode(message).encode("utf-8") + b"\n"
+    return _line(_ENCODER.encode(message))
+
+
+_RECORDS_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False)
+
+
+def dump_records(message: dict[str, Any]) -> bytes:
+    """:func:`dump` of a ``tool_calls`` message, without looking for reference cycles: its
+    records are made of fresh containers only (a cycle would still end in
+    ``RecursionError``, never in a line)."""
+    return _line(_RECORDS_ENCODER.encode(message))
+
+
+def _line(text: str) -> bytes:
+    line = text.encode("utf-8") + b"\n"
     if len(line) > MAX_MESSAGE:
         raise ProtocolError(f"message too large ({len(line)} bytes; the limit is {MAX_MESSAGE})")
     return line

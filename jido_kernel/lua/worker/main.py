@@ -140,15 +140,30 @@ class Output:
     def record(self, run_id: int, row: tuple[Any, ...]) -> None:
         """A tool-call record of run ``run_id`` (the Lua thread), its
         :data:`~jido_kernel.lua.protocol.TOOL_CALL_FIELDS` values in order, sent after
-        what was printed before it. A full ``tool_calls`` message is sent at once."""
+        what was printed before it. A full ``tool_calls`` message is sent at once.
+
+        The end of a call whose ``running`` record is the last one waiting (nothing
+        recorded or printed since) takes that record's place, as one row for both."""
         with self._lock:
             if self._parts:
                 self._seal()
             if run_id != self._calls_id:
                 self._close_calls()
                 self._calls_id = run_id
-            self._calls.append(row)
-            if len(self._calls) >= MAX_CALLS:
+            calls = self._calls
+            last = calls[-1] if calls else None
+            if (
+                last is not None
+                and last[3] == "running"
+                and row[3] != "running"
+                and last[0] is row[0]
+                and last[1] is row[1]
+                and last[2] is row[2]
+            ):
+                calls[-1] = (*row, True)  # same id, name and arguments: the running record is implied
+                return
+            calls.append(row)
+            if len(calls) >= MAX_CALLS:
                 self._close_calls()
                 self._now.set()
             full = self._size >= FLUSH_BYTES
@@ -166,7 +181,7 @@ class Output:
         are JSON-plain and bounded, so :data:`MAX_CALLS` of them fit in one message."""
         if not self._calls:
             return
-        line = protocol.dump({"type": "tool_calls", "id": self._calls_id, "calls": self._calls})
+        line = protocol.dump_records({"type": "tool_calls", "id": self._calls_id, "calls": self._calls})
         self._calls = []
         self._lines.append(line)
         self._size += len(line)

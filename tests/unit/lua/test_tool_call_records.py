@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from jido_kernel.lua import protocol
 from jido_kernel.lua.events import checked_tool_calls
+from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import (
     FROM_WORKER,
     FUNCTIONS,
@@ -30,7 +32,9 @@ from jido_kernel.lua.protocol import (
     one_line,
 )
 from jido_kernel.lua.worker import main as worker_main
+from jido_kernel.lua.worker.bridge import Bridge
 from jido_kernel.lua.worker.main import Channel, Output
+from jido_kernel.lua.worker.stopper import Limiter
 
 
 def row(**fields: Any) -> list[Any]:
@@ -64,14 +68,27 @@ class TestKernelChecks:
         assert done["result_summary"] == one_line("two\n  lines" * 300) and len(done["result_summary"]) == 2000
         assert checked_tool_calls([]) == []
 
+    def test_a_call_announced_and_finished_at_once_is_its_two_records(self) -> None:
+        finished = [*row(id="b", arguments={"path": "b", "options": {"raw": True}}, status="error", duration_ms=2,
+                         result_summary="File not found: b"), True]  # fmt: skip
+        first, running, failed, last = checked_tool_calls([row(id="a"), finished, row(id="c")])
+        assert (first["id"], last["id"]) == ("a", "c")
+        assert running == {"id": "b", "name": "read_file", "arguments": {"path": "b", "options": {"raw": True}},
+                           "status": "running", "duration_ms": None, "result_summary": None}  # fmt: skip
+        assert failed == {**running, "status": "error", "duration_ms": 2, "result_summary": "File not found: b"}
+        assert failed["arguments"] is not running["arguments"]
+
     @pytest.mark.parametrize(
         ("rows", "problem"),
         [
             ([row()] * (MAX_CALLS + 1), f"more than {MAX_CALLS} records"),
             ([{"id": "c1"}], "must be arrays of 6 values"),
             ([row()[:5]], "must be arrays of 6 values"),
-            ([[*row(), None]], "must be arrays of 6 values"),
+            ([[*row(), True, True]], "must be arrays of 6 values"),
             ([row(), "x"], "must be arrays of 6 values"),
+            ([[*row(status="completed"), 1]], "a finished call followed by true"),
+            ([[*row(status="error"), None]], "a finished call followed by true"),
+            ([[*row(status="running"), True]], "a finished call followed by true"),
             ([row(id=1)], "mistyped 'id'"),
             ([row(name=None)], "mistyped 'name'"),
             ([row(arguments=[])], "mistyped 'arguments'"),
@@ -120,14 +137,26 @@ class TestKernelChecks:
                     "duration_ms": st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False),
                                              st.integers(), st.booleans(), st.text(max_size=2)),
                     "result_summary": st.one_of(st.none(), st.text(max_size=50), st.integers()),
+                    "finished": st.sampled_from([None, True, False, 1]),  # a seventh value, if any
                 }
             ),
             max_size=12,
         )
     )  # fmt: skip
     def test_a_batch_is_accepted_exactly_when_each_record_would_be(self, records: list[dict[str, Any]]) -> None:
-        rows = json.loads(json.dumps([[record[field] for field in TOOL_CALL_FIELDS] for record in records]))
-        expected = [single(dict(zip(TOOL_CALL_FIELDS, fields, strict=True))) for fields in rows]
+        rows = [[record[field] for field in TOOL_CALL_FIELDS] for record in records]
+        for fields, record in zip(rows, records, strict=True):
+            if record["finished"] is not None:
+                fields.append(record["finished"])
+        rows = json.loads(json.dumps(rows))
+        expected: list[dict[str, Any] | str] = []
+        for fields in rows:
+            record = dict(zip(TOOL_CALL_FIELDS, fields[:6], strict=True))
+            if len(fields) == 7:  # the call's running record, then its end: only a true after an end
+                if fields[6] is not True or record["status"] not in ("completed", "error"):
+                    expected.append("not a finished call followed by true")
+                expected.append(single({**record, "status": "running", "duration_ms": None, "result_summary": None}))
+            expected.append(single(record))
         if all(isinstance(result, dict) for result in expected):
             assert checked_tool_calls(rows) == expected
         else:
@@ -189,6 +218,36 @@ class TestWorkerBatches:
         assert all(message["id"] == 4 for message in messages)
         assert [record["id"] for record in records_of(messages)] == ["a", "a", "b"]
         assert records_of(messages)[1]["result_summary"] == "1 line"
+
+    def test_a_call_that_ends_before_its_announcement_left_crosses_as_one_row(self, pipe: Pipe, tmp_path: Path) -> None:
+        (tmp_path / "a.txt").write_text("a\n")
+        bridge = Bridge(tmp_path, Limiter(), lambda message: None, SandboxLimits(), record=pipe.output.record)
+        bridge.run_id = 3
+        assert bridge.call("read_file", (b"a.txt",)) == ("     1→a", None)
+        assert bridge.call("read_file", (b"missing",))[0] is None
+        pipe.output.write(b"printed\n")  # between a call's two records: two rows
+        pipe.output.record(3, (first := tuple(row(id="c"))))
+        pipe.output.write(b"printed\n")
+        pipe.output.record(3, (*first[:3], "completed", 1.0, "done"))
+        pipe.output.record(3, tuple(row(id="d")))
+        pipe.output.record(3, tuple(row(id="e")))  # another record between d's two: two rows
+        pipe.output.record(3, tuple(row(id="d", status="completed")))
+        pipe.output.flush()
+        messages = pipe.wait_for(5)
+        assert [len(call) for message in messages if message["type"] == "tool_calls" for call in message["calls"]] == [
+            7,
+            7,
+            6,
+            6,
+            6,
+            6,
+            6,
+        ]
+        records = records_of(messages)
+        assert [(record["status"], record["result_summary"]) for record in records[:4]] == [
+            ("running", None), ("completed", "1 line"), ("running", None), ("error", "File not found: missing")
+        ]  # fmt: skip
+        assert [record["id"] for record in records[4:]] == ["c", "c", "d", "e", "d"]
 
     def test_records_of_another_run_start_another_message(self, pipe: Pipe) -> None:
         pipe.output.record(1, tuple(row(id="a")))
