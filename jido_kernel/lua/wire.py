@@ -38,7 +38,7 @@ import numbers
 import operator
 import re
 import struct
-from collections.abc import Callable, Iterator, Mapping, Set
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
 from typing import Any
@@ -126,13 +126,14 @@ class RowBudget:
 class Records:
     """A list of ``len(columns[0])`` dicts held as columns (made by the worker's bulk
     reader): the distinct string ``keys`` in the order of the dicts' keys, and per key the
-    values of every row, scalars (``bool``, ``int``, ``float``, ``str``, ``bytes``).
+    values of every row, scalars (``bool``, ``int``, ``float``, ``str``, ``bytes``): a
+    list, or a memoryview of 64-bit integers or floats (``"q"``, ``"d"``).
     :func:`encode` sends it as ``$rows`` while the message's :class:`RowBudget` lasts, and
     as the list of dicts after."""
 
     __slots__ = ("columns", "keys", "kinds")
 
-    def __init__(self, keys: list[str], columns: list[list[Any]], kinds: list[set[type]] | None = None) -> None:
+    def __init__(self, keys: list[str], columns: list[Sequence[Any]], kinds: list[set[type]] | None = None) -> None:
         self.keys = keys
         self.columns = columns
         self.kinds = kinds  # the types of each column's values, when known
@@ -149,37 +150,37 @@ class Records:
 
 
 # Rows of up to 8 keys are built as dict displays, twice as fast as dict(zip(keys, row)).
-def _rows1(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+def _rows1(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     (k0,), (c0,) = keys, columns
     return [{k0: v0} for v0 in c0]
 
 
-def _rows2(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+def _rows2(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     k0, k1 = keys
     return [{k0: v0, k1: v1} for v0, v1 in zip(*columns, strict=True)]
 
 
-def _rows3(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+def _rows3(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     k0, k1, k2 = keys
     return [{k0: v0, k1: v1, k2: v2} for v0, v1, v2 in zip(*columns, strict=True)]
 
 
-def _rows4(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+def _rows4(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     k0, k1, k2, k3 = keys
     return [{k0: v0, k1: v1, k2: v2, k3: v3} for v0, v1, v2, v3 in zip(*columns, strict=True)]
 
 
-def _rows5(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+def _rows5(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     k0, k1, k2, k3, k4 = keys
     return [{k0: v0, k1: v1, k2: v2, k3: v3, k4: v4} for v0, v1, v2, v3, v4 in zip(*columns, strict=True)]
 
 
-def _rows6(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+def _rows6(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     k0, k1, k2, k3, k4, k5 = keys
     return [{k0: v0, k1: v1, k2: v2, k3: v3, k4: v4, k5: v5} for v0, v1, v2, v3, v4, v5 in zip(*columns, strict=True)]
 
 
-def _rows7(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+def _rows7(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     k0, k1, k2, k3, k4, k5, k6 = keys
     return [
         {k0: v0, k1: v1, k2: v2, k3: v3, k4: v4, k5: v5, k6: v6}
@@ -187,7 +188,7 @@ def _rows7(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _rows8(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+def _rows8(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     k0, k1, k2, k3, k4, k5, k6, k7 = keys
     return [
         {k0: v0, k1: v1, k2: v2, k3: v3, k4: v4, k5: v5, k6: v6, k7: v7}
@@ -195,12 +196,12 @@ def _rows8(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
     ]
 
 
-_ROW_BUILDERS: dict[int, Callable[[list[str], list[list[Any]]], list[dict[str, Any]]]] = {
+_ROW_BUILDERS: dict[int, Callable[[list[str], Sequence[Sequence[Any]]], list[dict[str, Any]]]] = {
     1: _rows1, 2: _rows2, 3: _rows3, 4: _rows4, 5: _rows5, 6: _rows6, 7: _rows7, 8: _rows8,
 }  # fmt: skip
 
 
-def expand_rows(keys: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
+def expand_rows(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     """One dict per row from distinct ``keys`` and their equally long ``columns``, keys in
     the order given. The dicts hold no cycles: the collector is paused while they are made."""
     paused = gc.isenabled()
@@ -456,9 +457,13 @@ _PACKED = {frozenset({float}): ("$f64", "d"), frozenset({int}): ("$i64", "q")}
 """Columns of one number type, packed: a number's text is slow to write and to read."""
 
 
-def _encode_column(column: list[Any], kinds: Set[type]) -> Any:
+def _encode_column(column: Sequence[Any], kinds: Set[type]) -> Any:
     """A column of :class:`Records` whose values have the types ``kinds``: packed
     (``$f64``, ``$i64``), else a list of wire scalars."""
+    if type(column) is memoryview and column.format in ("d", "q"):
+        return {"$f64" if column.format == "d" else "$i64": base64.b64encode(column).decode("ascii")}
+    if type(column) is not list:
+        column = list(column)
     packed = _PACKED.get(frozenset(kinds))
     if packed is not None:
         tag, code = packed

@@ -16,7 +16,7 @@ every refusal and placeholder comes from one place (:class:`_Reader`).
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
@@ -43,16 +43,42 @@ ones are left to Lua's incremental collector, like a cell's own garbage."""
 
 _BULK_READER = b"""
 local next, rawget, rawlen, type, getmetatable = next, rawget, rawlen, type, getmetatable
-local unpack, move = table.unpack, table.move
+local unpack, concat, mtype, pack, rep = table.unpack, table.concat, math.type, string.pack, string.rep
 local scalar = {number = true, string = true, boolean = true}
+local PACKED = 4096
+
+-- A column of n values in one piece when they are of one type: 1 and the integers packed
+-- ("j"), 2 and the floats packed ("d"), 3 and the strings joined by "\0"; else 0, false.
+local function pack_column(column, n)
+  local first = column[1]
+  local kind = mtype(first)
+  if kind then
+    for i = 2, n do
+      if mtype(column[i]) ~= kind then return 0, false end
+    end
+    local code = kind == "integer" and "j" or "d"
+    local parts, full = {}, rep(code, PACKED)
+    for s = 1, n, PACKED do
+      local e = s + PACKED - 1
+      if e > n then e = n end
+      parts[#parts + 1] = pack(e - s + 1 == PACKED and full or rep(code, e - s + 1), unpack(column, s, e))
+    end
+    return kind == "integer" and 1 or 2, concat(parts)
+  end
+  if type(first) ~= "string" then return 0, false end
+  for i = 2, n do
+    if type(column[i]) ~= "string" then return 0, false end
+  end
+  return 3, concat(column, "\0")
+end
 
 -- The tokens of a table tree of plain data, or nil when it is not one (see lupa_data.py).
 -- Per table: 0, n, s, its n values, c, the c positions of its tables, then those tables
 -- (s: whether a value is a string); or 1, n, s, its n keys and values in pairs, c,
 -- positions, tables (not a sequence);
--- or 2, n, k, the k string keys, then k columns of n values (a sequence of records, tried
--- when `shapes`; the reader checks that the values are scalars, and else reads again
--- without it).
+-- or 2, n, k, the k string keys, then per key its column of n values as pack_column gives
+-- it and the column itself (a sequence of records, tried when `shapes`; the reader checks
+-- that the values are scalars, and else reads again without it).
 local function flatten(root, depth, max_depth, budget, shapes)
   local buf, m, path = {}, 0, {}
 
@@ -87,8 +113,9 @@ local function flatten(root, depth, max_depth, budget, shapes)
     for j = 1, k do buf[m + j] = keys[j] end
     m = m + k
     for j = 1, k do
-      move(columns[j], 1, n, m + 1, buf)
-      m = m + n
+      buf[m + 1], buf[m + 2] = pack_column(columns[j], n)
+      buf[m + 3] = columns[j]
+      m = m + 3
     end
     return true
   end
@@ -444,7 +471,7 @@ class _Reader:
                 paused = gc.isenabled()
                 gc.disable()  # the rebuilt containers hold no cycles: no collection needs to look at them
                 try:
-                    value = _rebuild(iter(tokens), self.wire)
+                    value = _rebuild(iter(tokens), self.wire, self.bulk[1])
                 except _NotRecords:
                     continue
                 finally:
@@ -466,7 +493,7 @@ class _Reader:
                 tokens, size, left = self.read_tokens(table, depth, shapes)
         else:
             tokens, size, left = self.read_tokens(table, depth, shapes)
-        if size >= _COLLECT:  # the token array must not count against the state's memory
+        if size >= _COLLECT:  # the temporary arrays must not count against the state's memory
             if not self.wire:
                 runtime.gccollect()
             elif runtime not in _uncollected:
@@ -474,16 +501,16 @@ class _Reader:
         return tokens, left
 
     def read_tokens(self, table: Any, depth: int, shapes: bool) -> tuple[list[Any] | None, int, int]:
+        """The tokens, how many entries the walk made temporary arrays for (at least the
+        tokens), and the entries left of the budget."""
         assert self.bulk is not None
         flatten, take = self.bulk
-        flat = flatten(table, depth, MAX_DEPTH, self.max_items - self.items, shapes)
+        budget = self.max_items - self.items
+        flat = flatten(table, depth, MAX_DEPTH, budget, shapes)
         if not isinstance(flat, tuple):
             return None, 0, 0
         buffer, size, left = flat
-        tokens: list[Any] = []
-        for start in range(1, size + 1, _CHUNK):
-            tokens.extend(islice(take(buffer, start, min(size, start + _CHUNK - 1)), 1, None))
-        return tokens, size, left
+        return _taken(take, buffer, size), max(size, budget - left), left
 
     def child(self, key: Any, item: Any, depth: int, path: frozenset[str]) -> Any:
         try:
@@ -504,13 +531,21 @@ class _Reader:
         )
 
 
-def _rebuild(tokens: Iterator[Any], records: bool) -> Any:
+def _taken(take: Any, array: Any, size: int) -> list[Any]:
+    """Items ``1..size`` of a Lua array, :data:`_CHUNK` per call."""
+    items: list[Any] = []
+    for start in range(1, size + 1, _CHUNK):
+        items.extend(islice(take(array, start, min(size, start + _CHUNK - 1)), 1, None))
+    return items
+
+
+def _rebuild(tokens: Iterator[Any], records: bool, take: Any) -> Any:
     """The value of one table from the bulk reader's ``tokens`` (consumed as read); lists
     of records with text keys as :class:`Records` when ``records``."""
     kind, n = next(tokens), next(tokens)
     if kind == 2:
         keys = _texts(list(islice(tokens, next(tokens))))
-        columns = [_typed_texts(list(islice(tokens, n))) for _ in keys]
+        columns = [_column(n, next(tokens), next(tokens), next(tokens), take) for _ in keys]
         if not all(kinds <= _TEXTS for _, kinds in columns):
             raise _NotRecords  # a value that is a table, a function…: not a list of records
         ordered = sorted(range(len(keys)), key=lambda index: order(keys[index]))
@@ -528,12 +563,31 @@ def _rebuild(tokens: Iterator[Any], records: bool) -> Any:
     if strings:
         values = _texts(values)
     for position in list(islice(tokens, next(tokens))):
-        values[position - 1] = _rebuild(tokens, records)
+        values[position - 1] = _rebuild(tokens, records, take)
     if kind == 0:
         return values
     if set(map(type, keys)) == {str}:
         return _sorted_dict(keys, values)
     return dict(sorted(zip(keys, values, strict=True), key=lambda entry: order(entry[0])))
+
+
+def _column(count: int, code: int, packed: Any, column: Any, take: Any) -> tuple[Sequence[Any], set[type]]:
+    """The values of a column of records and their types: integers or floats unpacked as
+    a memoryview of them, strings split (when none holds a NUL byte and all are UTF-8
+    text), else taken one by one from the Lua ``column``."""
+    if code in (1, 2):
+        view = memoryview(packed).cast("q" if code == 1 else "d")
+        if len(view) == count:
+            return view, {int} if code == 1 else {float}
+    elif code == 3:
+        try:
+            values = packed.decode("utf-8").split("\0")
+        except UnicodeDecodeError:
+            pass
+        else:
+            if len(values) == count:
+                return values, {str}
+    return _typed_texts(_taken(take, column, count))
 
 
 def _sorted_dict(keys: list[str], values: list[Any]) -> dict[str, Any]:
