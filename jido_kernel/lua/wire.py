@@ -468,6 +468,8 @@ def _encode_column(column: Sequence[Any], kinds: Set[type]) -> Any:
     if packed is not None:
         tag, code = packed
         return {tag: base64.b64encode(struct.pack(f"={len(column)}{code}", *column)).decode("ascii")}
+    if kinds <= _AS_IS:
+        return column
     return column if _as_is(column) else list(map(_encode, column))
 
 
