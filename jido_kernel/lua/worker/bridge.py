@@ -328,6 +328,8 @@ def _strings(value: Any, function: str, argument: str) -> list[str]:
 def _options(value: Any, function: str, *names: str) -> tuple[Any, ...]:
     if value is None:
         return (None,) * len(names)
+    if type(value) is dict:  # already converted (see Bridge.call): the usual case
+        return tuple(map(value.get, names))
     if isinstance(value, (bytes, bool, int, float)):
         table = None
     elif isinstance(value, (list, dict)):  # already converted (see Bridge.call)
@@ -356,6 +358,7 @@ def _truth(value: bool) -> tuple[bool, str]:
 
 
 _FLAGS = frozenset({bool, int, type(None)})
+_TEXT = frozenset({str})
 
 
 def _few_flags(table: dict[Any, Any]) -> bool:
@@ -365,7 +368,7 @@ def _few_flags(table: dict[Any, Any]) -> bool:
     of JSON, below a shown argument's ``MAX_ARGUMENTS // 4``."""
     return (
         len(table) <= _SHOWN_ITEMS
-        and set(map(type, table)) <= {str}
+        and set(map(type, table)) <= _TEXT
         and set(map(type, table.values())) <= _FLAGS
         and sum(map(len, table)) <= _SHOWN_CHARS
     )

@@ -9,8 +9,9 @@ confinement report — or ``fatal``.
 Lua runs on the main thread. A reader thread takes the kernel's messages: ``interrupt``
 trips the running chunk at once, ``state_reply`` wakes a waiting ``jido.state`` call,
 the rest queue for the main thread. A watchdog thread trips the deadline; printed
-text and tool-call records are batched (one write every 50 ms or 1 MiB). SIGINT is ignored: interrupts come as
-messages. When the kernel closes the pipe, the worker exits.
+text and tool-call records are batched (one write every 50 ms, 1 MiB or 256 records).
+SIGINT is ignored: interrupts come as messages. When the kernel closes the pipe, the
+worker exits.
 
 Time the Lua thread spends waiting on the kernel (sending into a full pipe, waiting for
 a ``state_reply``) stops the run's clock (:meth:`~jido_kernel.lua.worker.stopper.Limiter.paused`).
@@ -24,6 +25,7 @@ import queue
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -100,9 +102,11 @@ class Channel:
 
 class Output:
     """Printed text and tool-call records of the current run, in order, batched: one
-    write to the kernel per interval (or per :data:`FLUSH_BYTES`). Consecutive records
-    become one ``tool_calls`` message of up to :data:`~jido_kernel.lua.protocol.MAX_CALLS`,
-    encoded when it is closed (by printed text after it, a full message, or a flush)."""
+    write to the kernel per interval (or per :data:`FLUSH_BYTES`, or per full message of
+    records). Consecutive records become one ``tool_calls`` message of up to
+    :data:`~jido_kernel.lua.protocol.MAX_CALLS` rows, encoded when it is closed (by
+    printed text after it, by a flush, or full: then the Lua thread writes it itself, as
+    handing it to the flusher thread would make Lua wait for that thread's turn)."""
 
     def __init__(self, channel: Channel, pause: Callable[[], AbstractContextManager[None]]) -> None:
         self._channel = channel
@@ -110,7 +114,6 @@ class Output:
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self._pending = threading.Event()
-        self._now = threading.Event()  # a full tool_calls message waits: no need to wait for more
         self._parts: list[bytes] = []
         self._lines: list[bytes] = []
         self._calls: list[tuple[Any, ...]] = []  # records of the tool_calls message being built
@@ -165,8 +168,9 @@ class Output:
             calls.append(row)
             if len(calls) >= MAX_CALLS:
                 self._close_calls()
-                self._now.set()
-            full = self._size >= FLUSH_BYTES
+                full = True  # written now, from this thread: no hand-over to the flusher
+            else:
+                full = self._size >= FLUSH_BYTES
         self._queued(full)
 
     def _queued(self, full: bool) -> None:
@@ -209,12 +213,10 @@ class Output:
                 self._channel.write(b"".join(lines))
 
     def loop(self) -> None:
-        """Flusher thread: at most one ``stdout`` message per interval while Lua prints;
-        full ``tool_calls`` messages as soon as they are."""
+        """Flusher thread: at most one ``stdout`` message per interval while Lua prints."""
         while True:
             self._pending.wait()
-            self._now.wait(FLUSH_INTERVAL)
-            self._now.clear()
+            time.sleep(FLUSH_INTERVAL)
             self._pending.clear()
             self.flush()
 
