@@ -535,7 +535,8 @@ _SCALAR_TAGS = frozenset({"$bytes", "$float"})
 def _decode_rows(body: Any, depth: int, rows: RowBudget | None) -> list[dict[str, Any]]:
     """The list of dicts of a ``$rows`` form (at ``depth``: its dicts are one level below),
     checked whole before any dict is made: distinct string keys, one column per key, all of
-    one length (at least 1), values wire scalars, within the message's budget."""
+    one length (at least 1) and within the message's budget (checked before a packed value
+    is unpacked), values wire scalars."""
     if rows is None:
         raise WireError("a $rows value where none is accepted")
     if depth > MAX_DEPTH:
@@ -547,36 +548,41 @@ def _decode_rows(body: Any, depth: int, rows: RowBudget | None) -> list[dict[str
         raise WireError("malformed $rows: its keys are not distinct strings")
     if len(columns) != len(keys):
         raise WireError("malformed $rows: not one column per key")
-    values = [_column(column, depth) for column in columns]
+    values = list(map(_column, columns))
     count = len(values[0])
     if count == 0 or any(len(column) != count for column in values):
         raise WireError("malformed $rows: its columns are empty or of different lengths")
     if not rows.take(count, len(keys)):
         raise WireError(f"$rows values of more than {MAX_ROWS_ENTRIES} entries in one message")
-    return expand_rows(keys, values)
+    return expand_rows(keys, [column if type(column) is memoryview else _scalars(column, depth) for column in values])
 
 
 _UNPACKED = frozenset({"$f64", "$i64"})
 
 
-def _column(column: Any, depth: int) -> list[Any]:
-    """The values of a ``$rows`` column: a list of JSON scalars (``$bytes`` and ``$float``
-    decoded), or ``{"$f64": base64}`` / ``{"$i64": base64}`` of packed 64-bit floats or
-    integers; anything else is refused."""
-    if type(column) is dict:
-        tag = next(iter(column), None)
-        if len(column) != 1 or tag not in _UNPACKED or type(column[tag]) is not str:
-            raise WireError("malformed $rows: a column that is neither a list nor $f64 or $i64")
-        try:
-            data = base64.b64decode(column[tag], validate=True)
-        except binascii.Error:
-            raise WireError(f"malformed {tag}") from None
-        if len(data) % 8:
-            raise WireError(f"malformed {tag}: not a whole number of 8-byte values")
-        view = memoryview(data)
-        return view.cast("d").tolist() if tag == "$f64" else view.cast("q").tolist()
-    if type(column) is not list:
+def _column(column: Any) -> Sequence[Any]:
+    """A ``$rows`` column: a list (its values checked by :func:`_scalars`), or
+    ``{"$f64": base64}`` / ``{"$i64": base64}`` of packed 64-bit floats or integers, as a
+    memoryview of them; anything else is refused."""
+    if type(column) is list:
+        return column
+    if type(column) is not dict:
         raise WireError("malformed $rows: a column that is neither a list nor $f64 or $i64")
+    tag = next(iter(column), None)
+    if len(column) != 1 or tag not in _UNPACKED or type(column[tag]) is not str:
+        raise WireError("malformed $rows: a column that is neither a list nor $f64 or $i64")
+    try:
+        data = base64.b64decode(column[tag], validate=True)
+    except binascii.Error:
+        raise WireError(f"malformed {tag}") from None
+    if len(data) % 8:
+        raise WireError(f"malformed {tag}: not a whole number of 8-byte values")
+    return memoryview(data).cast("d" if tag == "$f64" else "q")
+
+
+def _scalars(column: Sequence[Any], depth: int) -> Sequence[Any]:
+    """The values of a list column: JSON scalars as they are, ``$bytes`` and ``$float``
+    decoded; anything else is refused."""
     if set(map(type, column)) <= _WIRE_SCALARS:
         return column
     return [item if type(item) in _WIRE_SCALARS else _tagged_scalar(item, depth) for item in column]

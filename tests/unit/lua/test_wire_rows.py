@@ -4,6 +4,7 @@ with a clear :class:`WireError` before a single row is made."""
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from typing import Any
@@ -119,6 +120,12 @@ class TestBudget:
         assert len(decode(wire, budget)) == 300_000
         with pytest.raises(WireError, match=f"more than {MAX_ROWS_ENTRIES} entries in one message"):
             decode(wire, budget)
+
+    def test_packed_columns_are_counted_before_they_are_unpacked(self) -> None:
+        packed = {"$i64": base64.b64encode(bytes(8 * 600_000)).decode()}
+        with pytest.raises(WireError, match="entries in one message"):
+            decode({"$rows": [["a"], [packed]]}, RowBudget(1_000_000))  # 1,200,000 entries
+        assert decode({"$rows": [["a"], [packed]]}, RowBudget(1_200_000))[-1] == {"a": 0}
 
     def test_rows_are_refused_where_none_are_expected(self) -> None:
         wire = sent(encode(Records(["a"], [[1]]), RowBudget()))
