@@ -40,3 +40,20 @@ def test_records_are_judged_by_the_rows_shown() -> None:
     assert ">id</th>" in page and ">name</th>" in page
     assert page.count("<tr>") == MAX_ROWS + 2 and f"… {len(rows) - MAX_ROWS} more" in page
     assert ">id</th>" not in html_table(["not a record", *rows[:3]])
+
+
+class _Untouchable:
+    """A value no rendering may look at."""
+
+    def __repr__(self) -> str:
+        raise AssertionError("a row past the ones shown was rendered")
+
+    __str__ = __repr__
+
+
+def test_a_large_result_renders_only_the_rows_shown() -> None:
+    rows: list[dict[str, object]] = [{"id": index, "name": f"r{index}"} for index in range(1, 100_001)]
+    rows[50_000] = {"id": _Untouchable(), "name": "x"}
+    bundle = display_value([rows])._repr_mimebundle_()
+    assert bundle["text/plain"].endswith("--[[ 99000 more ]],\n}")
+    assert f"… {len(rows) - MAX_ROWS} more" in bundle["text/html"]
