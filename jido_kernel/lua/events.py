@@ -69,23 +69,32 @@ def checked_tool_calls(rows: list[Any]) -> list[dict[str, Any]]:
     if not set(names) <= _FUNCTIONS:
         name = next(name for name in names if name not in _FUNCTIONS)
         raise ProtocolError(f"tool call of unknown function {name[:80]!r}")
-    if _FIELDS + 1 in lengths and any(
-        len(row) > _FIELDS and (row[_FIELDS] is not True or row[3] == "running") for row in rows
-    ):
-        raise ProtocolError("a tool call announced and finished at once must be a finished call followed by true")
+    if _FIELDS + 1 in lengths:
+        finished = rows if len(lengths) == 1 else [row for row in rows if len(row) > _FIELDS]
+        _, _, _, ends, _, _, marks = zip(*finished, strict=True)
+        if set(map(type, marks)) != {bool} or False in marks or "running" in ends:
+            raise ProtocolError("a tool call announced and finished at once must be a finished call followed by true")
     if _arguments_too_large(arguments):
         raise ProtocolError(f"tool call arguments larger than {MAX_ARGUMENTS} bytes")
     records: list[dict[str, Any]] = []
     append = records.append
     for row in rows:
         call_id, shown, summary = row[0][:64], row[2], row[5]
+        if summary is not None and not _is_one_line(summary):
+            summary = one_line(summary)
         if len(row) > _FIELDS:
             append({"id": call_id, "name": row[1], "arguments": shown, "status": "running", "duration_ms": None,
                     "result_summary": None})  # fmt: skip
             shown = dict(shown)  # each record its own dict of arguments (tables in them are shared)
         append({"id": call_id, "name": row[1], "arguments": shown, "status": row[3], "duration_ms": row[4],
-                "result_summary": summary if summary is None else one_line(summary)})  # fmt: skip
+                "result_summary": summary})  # fmt: skip
     return records
+
+
+def _is_one_line(text: str) -> bool:
+    """True when ``one_line(text)`` is ``text``: short, printable (no whitespace but the
+    space), no space at either end or next to another."""
+    return len(text) <= MAX_TEXT and text.isprintable() and "  " not in text and text[:1] != " " != text[-1:]
 
 
 _FIELDS = len(TOOL_CALL_FIELDS)
