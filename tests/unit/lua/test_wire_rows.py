@@ -196,12 +196,15 @@ def test_malformed_rows_are_refused(body: Any, problem: str) -> None:
         decode({"$rows": body}, RowBudget())
 
 
+def json_containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["$f64", "$i64", "$bytes", "a"]), inner, max_size=2
+    )
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=3),
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(st.sampled_from(["$f64", "$i64", "$bytes", "a"]), inner, max_size=2)
-    ),
+    json_containers,
     max_leaves=12,
 )
 SCALARS = (type(None), bool, int, float, str, bytes)
