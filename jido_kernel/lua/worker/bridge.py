@@ -30,7 +30,7 @@ from jido_kernel.errors import JidoError
 from jido_kernel.lua.contract import BRIDGE, STATE, check_names
 from jido_kernel.lua.errors import LuaValueError
 from jido_kernel.lua.limits import SandboxLimits
-from jido_kernel.lua.protocol import FUNCTIONS, MAX_ARGUMENTS, STATE_OPS, TOOL_CALL_FIELDS, ProtocolError, one_line
+from jido_kernel.lua.protocol import FUNCTIONS, MAX_ARGUMENTS, STATE_OPS, ProtocolError, one_line
 from jido_kernel.lua.wire import LuaOpaque, decode, encode
 from jido_kernel.lua.worker.jobs import Future, ThreadPoolExecutor
 from jido_kernel.lua.worker.lupa_data import from_lua
@@ -58,9 +58,8 @@ class Bridge:
 
     ``send(message)`` writes a protocol message to the kernel; ``record(run_id, row)``
     takes each tool-call record, the values of
-    :data:`~jido_kernel.lua.protocol.TOOL_CALL_FIELDS` in order (default: ``send`` of a
-    ``tool_call`` message of the record as a dict); ``run_id`` is the id of the run in
-    progress and ``limits`` its limits (both set by the worker).
+    :data:`~jido_kernel.lua.protocol.TOOL_CALL_FIELDS` in order; ``run_id`` is the id of
+    the run in progress and ``limits`` its limits (both set by the worker).
     """
 
     def __init__(
@@ -69,7 +68,8 @@ class Bridge:
         limiter: Limiter,
         send: Callable[[dict[str, Any]], None],
         limits: SandboxLimits,
-        record: Callable[[int, tuple[Any, ...]], None] | None = None,
+        *,
+        record: Callable[[int, tuple[Any, ...]], None],
     ) -> None:
         self.root = root
         self.git = pin_git_dir(root)  # git for Lua uses the .git that exists now, never a later one
@@ -78,7 +78,7 @@ class Bridge:
         self.run_id = 0
         self._limiter = limiter
         self._send = send
-        self._record = self._record_message if record is None else record
+        self._record = record
         self._call_ids = itertools.count()
         self._call_prefix = os.urandom(8).hex()  # tool-call ids: this bridge's random prefix and a counter
         self._commands = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jido-shell")
@@ -120,9 +120,6 @@ class Bridge:
         duration = round((time.perf_counter() - start) * 1000, 3)
         record(run_id, (call_id, name, arguments, "error", duration, one_line(message)))
         return None, message
-
-    def _record_message(self, run_id: int, row: tuple[Any, ...]) -> None:
-        self._send({"type": "tool_call", "id": run_id, "call": dict(zip(TOOL_CALL_FIELDS, row, strict=True))})
 
     def _arguments(self, name: str, args: tuple[Any, ...]) -> tuple[dict[str, Any], dict[int, Any]]:
         """The arguments shown in the call's record, and the table arguments that

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from jido_kernel.lua.limits import SandboxLimits
-from jido_kernel.lua.protocol import MAX_ARGUMENTS
+from jido_kernel.lua.protocol import MAX_ARGUMENTS, TOOL_CALL_FIELDS
 from jido_kernel.lua.worker import bridge as bridge_module
 from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
 from jido_kernel.lua.worker.runtime import Callbacks, RunError, SandboxRuntime
@@ -37,7 +37,7 @@ class Bridged:
     def __init__(self, root: Path, limiter: Limiter) -> None:
         self.sent: list[dict[str, Any]] = []
         self.kernel: Callable[[str, list[Any]], tuple[bool, Any]] | None = lambda op, args: (True, True)
-        self.bridge = Bridge(root, limiter, self._send, SandboxLimits())
+        self.bridge = Bridge(root, limiter, self._send, SandboxLimits(), record=self._record)
         callbacks = Callbacks(
             emit=lambda data: None,
             bridge=self.bridge.call,
@@ -46,6 +46,9 @@ class Bridged:
             state_names=STATE_OPS,
         )
         self.runtime = SandboxRuntime(callbacks, limiter, max_memory=64 * MIB)
+
+    def _record(self, run_id: int, row: tuple[Any, ...]) -> None:
+        self.sent.append({"type": "tool_call", "id": run_id, "call": dict(zip(TOOL_CALL_FIELDS, row, strict=True))})
 
     def _send(self, message: dict[str, Any]) -> None:
         self.sent.append(message)
