@@ -51,7 +51,16 @@ def number_lines(text: str, offset: int | None = None, limit: int | None = None)
     # No line of a text of at most MAX_LINE_CHARS characters can be longer.
     if len(text) > MAX_LINE_CHARS and max(map(len, window), default=0) > MAX_LINE_CHARS:
         window = [line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + TRUNCATED for line in window]
+    if not start and total <= DEFAULT_LIMIT:  # from line 1 of a text of at most 2000 lines (width 6)
+        return _template(stop) % tuple(window)
     return "\n".join(map(operator.add, _prefixes(start + 1, stop + 1, max(6, len(str(total)))), window))
+
+
+@functools.lru_cache(maxsize=8)
+def _template(lines: int) -> str:
+    """The numbered form of lines 1 to ``lines`` (at most 2000), each line a ``%s`` (the
+    prefixes hold no ``%``)."""
+    return "\n".join(prefix + "%s" for prefix in _first_prefixes()[:lines])
 
 
 def _prefixes(first: int, stop: int, width: int) -> Iterable[str]:

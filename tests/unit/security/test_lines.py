@@ -68,3 +68,11 @@ def test_numbers_past_the_first_window_and_wide_numbers() -> None:
     assert number_lines(text, 1, 3000).split("\n")[-1] == "  3000→l3000"
     many = "\n" * 1_000_000
     assert number_lines(many, 999_999, 5) == " 999999→\n1000000→"
+
+
+def test_percent_signs_and_format_fields_are_text() -> None:
+    assert number_lines("100%\n%s %d %(x)s %%\n") == "     1→100%\n     2→%s %d %(x)s %%"
+    for size in (1, 2, 3, 2000, 2, 1999, 1):  # numbered forms of several lengths, again and again
+        text = "".join(f"%{index}\n" for index in range(size))
+        assert number_lines(text) == reference(text, None, None)
+        assert number_lines(text, 1, 1) == reference(text, 1, 1)
