@@ -44,7 +44,7 @@ class _OpenHow(ctypes.Structure):
     _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
 
 
-def _load() -> tuple[object, int] | None:
+def _load() -> tuple[object, ctypes.c_long] | None:
     number = SYSCALL_NUMBERS.get(os.uname().machine)
     if number is None:
         return None
@@ -54,12 +54,13 @@ def _load() -> tuple[object, int] | None:
     except (OSError, AttributeError):
         return None
     syscall.restype = ctypes.c_long
-    syscall.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.POINTER(_OpenHow), ctypes.c_size_t]
-    return syscall, number
+    # No argtypes: every argument is passed as a value of its C type already (long, int,
+    # char *, struct open_how *, size_t), which spares a conversion per argument and call.
+    return syscall, ctypes.c_long(number)
 
 
 _LOADED = _load()
-_HOW_SIZE = ctypes.sizeof(_OpenHow)
+_HOW_SIZE = ctypes.c_size_t(ctypes.sizeof(_OpenHow))
 # open_how structures are read-only once built: one per (flags, resolve) pair is reused.
 _HOWS: dict[tuple[int, int], ctypes._Pointer[_OpenHow]] = {}
 
@@ -76,7 +77,7 @@ def openat2(dir_fd: int, path: bytes, flags: int, resolve: int = CONFINED) -> in
     how = _HOWS.get((flags, resolve))
     if how is None:
         how = _HOWS[flags, resolve] = ctypes.pointer(_OpenHow(flags | os.O_CLOEXEC, 0, resolve))
-    fd = syscall(number, dir_fd, path, how, _HOW_SIZE)  # type: ignore[operator]
+    fd = syscall(number, ctypes.c_int(dir_fd), ctypes.c_char_p(path), how, _HOW_SIZE)  # type: ignore[operator]
     if fd >= 0:
         return fd
     code = ctypes.get_errno()
