@@ -21,9 +21,10 @@ or string keys starting with ``$``) and ``{"$lua": [kind, description]}``.
 A list of records — tables with the same string keys and only scalars as values, such as
 a query's rows — may cross from the worker in columns: ``{"$rows": [keys, columns]}``,
 the distinct keys and one column of values per key, all of one length — a list of wire
-scalars, or ``{"$f64": base64}`` / ``{"$i64": base64}``, 64-bit floats or integers packed
-in the machine's byte order (the worker runs beside the kernel) — which
-decodes to the list of dicts the plain form gives. The worker's bulk reader builds them
+scalars, ``{"$f64": base64}`` / ``{"$i64": base64}``, 64-bit floats or integers packed
+in the machine's byte order (the worker runs beside the kernel), or ``{"$text": text}``,
+strings joined by U+007F (DEL; none of them holds one) — which decodes to the list of
+dicts the plain form gives. The worker's bulk reader builds them
 (:class:`Records`); the kernel accepts them only in results and pulled values, and at
 most :data:`MAX_ROWS_ENTRIES` entries of them per message (:class:`RowBudget`).
 """
@@ -123,17 +124,41 @@ class RowBudget:
         return True
 
 
+TEXT_SEPARATOR = "\x7f"
+"""What joins the strings of a ``$text`` column: a character JSON writes as it is."""
+
+
+class JoinedText:
+    """A column of ``count`` strings joined by :data:`TEXT_SEPARATOR`, none holding it
+    (sent as ``$text``; split only when the values are needed)."""
+
+    __slots__ = ("count", "text")
+
+    def __init__(self, text: str, count: int) -> None:
+        self.text = text
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def values(self) -> list[str]:
+        return self.text.split(TEXT_SEPARATOR)
+
+
 class Records:
     """A list of ``len(columns[0])`` dicts held as columns (made by the worker's bulk
     reader): the distinct string ``keys`` in the order of the dicts' keys, and per key the
     values of every row, scalars (``bool``, ``int``, ``float``, ``str``, ``bytes``): a
-    list, or a memoryview of 64-bit integers or floats (``"q"``, ``"d"``).
+    list, a memoryview of 64-bit integers or floats (``"q"``, ``"d"``), or strings as
+    :class:`JoinedText`.
     :func:`encode` sends it as ``$rows`` while the message's :class:`RowBudget` lasts, and
     as the list of dicts after."""
 
     __slots__ = ("columns", "keys", "kinds")
 
-    def __init__(self, keys: list[str], columns: list[Sequence[Any]], kinds: list[set[type]] | None = None) -> None:
+    def __init__(
+        self, keys: list[str], columns: Sequence[Sequence[Any] | JoinedText], kinds: list[set[type]] | None = None
+    ) -> None:
         self.keys = keys
         self.columns = columns
         self.kinds = kinds  # the types of each column's values, when known
@@ -146,7 +171,11 @@ class Records:
 
     def rows(self) -> list[dict[str, Any]]:
         """The list of dicts."""
-        return expand_rows(self.keys, self.columns)
+        return expand_rows(self.keys, self.values())
+
+    def values(self) -> list[Sequence[Any]]:
+        """The columns' values."""
+        return [column.values() if isinstance(column, JoinedText) else column for column in self.columns]
 
 
 # Rows of up to 8 keys are built as dict displays, twice as fast as dict(zip(keys, row)).
@@ -448,7 +477,7 @@ def _encode(value: Any, rows: RowBudget | None = None) -> Any:
     if isinstance(value, Records):
         if rows is None or not rows.take(len(value), len(value.keys)):
             return _encode(value.rows(), rows)
-        kinds = value.kinds or [set(map(type, column)) for column in value.columns]
+        kinds = value.kinds or [set(map(type, column)) for column in value.values()]
         return {"$rows": [list(value.keys), list(map(_encode_column, value.columns, kinds))]}
     raise TypeError(f"not plain data: {type(value).__name__}")
 
@@ -457,9 +486,11 @@ _PACKED = {frozenset({float}): ("$f64", "d"), frozenset({int}): ("$i64", "q")}
 """Columns of one number type, packed: a number's text is slow to write and to read."""
 
 
-def _encode_column(column: Sequence[Any], kinds: Set[type]) -> Any:
+def _encode_column(column: Sequence[Any] | JoinedText, kinds: Set[type]) -> Any:
     """A column of :class:`Records` whose values have the types ``kinds``: packed
-    (``$f64``, ``$i64``), else a list of wire scalars."""
+    (``$f64``, ``$i64``), joined (``$text``), else a list of wire scalars."""
+    if isinstance(column, JoinedText):
+        return {"$text": column.text}
     if type(column) is memoryview and column.format in ("d", "q"):
         return {"$f64" if column.format == "d" else "$i64": base64.b64encode(column).decode("ascii")}
     if type(column) is not list:
@@ -554,23 +585,33 @@ def _decode_rows(body: Any, depth: int, rows: RowBudget | None) -> list[dict[str
         raise WireError("malformed $rows: its columns are empty or of different lengths")
     if not rows.take(count, len(keys)):
         raise WireError(f"$rows values of more than {MAX_ROWS_ENTRIES} entries in one message")
-    return expand_rows(keys, [column if type(column) is memoryview else _scalars(column, depth) for column in values])
+    return expand_rows(keys, list(map(_values, values, repeat(depth))))
 
 
-_UNPACKED = frozenset({"$f64", "$i64"})
+def _values(column: Sequence[Any] | JoinedText, depth: int) -> Sequence[Any]:
+    """The values of a checked ``$rows`` column (:func:`_column`)."""
+    if isinstance(column, JoinedText):
+        return column.values()
+    return column if type(column) is memoryview else _scalars(column, depth)
 
 
-def _column(column: Any) -> Sequence[Any]:
-    """A ``$rows`` column: a list (its values checked by :func:`_scalars`), or
-    ``{"$f64": base64}`` / ``{"$i64": base64}`` of packed 64-bit floats or integers, as a
-    memoryview of them; anything else is refused."""
+_COLUMN_TAGS = frozenset({"$f64", "$i64", "$text"})
+
+
+def _column(column: Any) -> Sequence[Any] | JoinedText:
+    """A ``$rows`` column, its length known without making its values: a list (its values
+    checked by :func:`_scalars`), ``{"$f64": base64}`` / ``{"$i64": base64}`` of packed
+    64-bit floats or integers, as a memoryview of them, or ``{"$text": text}`` of strings
+    joined by :data:`TEXT_SEPARATOR`; anything else is refused."""
     if type(column) is list:
         return column
     if type(column) is not dict:
-        raise WireError("malformed $rows: a column that is neither a list nor $f64 or $i64")
+        raise WireError("malformed $rows: a column that is neither a list nor $f64, $i64 or $text")
     tag = next(iter(column), None)
-    if len(column) != 1 or tag not in _UNPACKED or type(column[tag]) is not str:
-        raise WireError("malformed $rows: a column that is neither a list nor $f64 or $i64")
+    if len(column) != 1 or tag not in _COLUMN_TAGS or type(column[tag]) is not str:
+        raise WireError("malformed $rows: a column that is neither a list nor $f64, $i64 or $text")
+    if tag == "$text":
+        return JoinedText(column[tag], column[tag].count(TEXT_SEPARATOR) + 1)
     try:
         data = base64.b64decode(column[tag], validate=True)
     except binascii.Error:

@@ -24,7 +24,7 @@ from typing import Any
 from lupa.lua54 import LuaError, LuaRuntime, lua_type
 
 from jido_kernel.lua.errors import LuaValueError
-from jido_kernel.lua.wire import MAX_DEPTH, MAX_ITEMS, LuaOpaque, Records, expand_rows
+from jido_kernel.lua.wire import MAX_DEPTH, MAX_ITEMS, TEXT_SEPARATOR, JoinedText, LuaOpaque, Records
 
 _NUMBERS = frozenset({bool, int, float})
 _SCALARS = frozenset({type(None), bool, int, float, str, bytes})
@@ -48,7 +48,7 @@ local scalar = {number = true, string = true, boolean = true}
 local PACKED = 4096
 
 -- A column of n values in one piece when they are of one type: 1 and the integers packed
--- ("j"), 2 and the floats packed ("d"), 3 and the strings joined by "\0"; else 0, false.
+-- ("j"), 2 and the floats packed ("d"), 3 and the strings joined by "\\127" (DEL); else 0, false.
 local function pack_column(column, n)
   local first = column[1]
   local kind = mtype(first)
@@ -69,7 +69,7 @@ local function pack_column(column, n)
   for i = 2, n do
     if type(column[i]) ~= "string" then return 0, false end
   end
-  return 3, concat(column, "\0")
+  return 3, concat(column, "\\127")
 end
 
 -- The tokens of a table tree of plain data, or nil when it is not one (see lupa_data.py).
@@ -551,9 +551,10 @@ def _rebuild(tokens: Iterator[Any], records: bool, take: Any) -> Any:
         ordered = sorted(range(len(keys)), key=lambda index: order(keys[index]))
         names = [keys[index] for index in ordered]
         values = [columns[index][0] for index in ordered]
+        table = Records(names, values, [columns[index][1] for index in ordered])
         if records and set(map(type, names)) == {str}:  # (a key that is not UTF-8 text stays bytes)
-            return Records(names, values, [columns[index][1] for index in ordered])
-        return expand_rows(names, values)
+            return table
+        return table.rows()
     strings = next(tokens)
     if kind == 1:
         pairs = list(islice(tokens, 2 * n))
@@ -571,22 +572,22 @@ def _rebuild(tokens: Iterator[Any], records: bool, take: Any) -> Any:
     return dict(sorted(zip(keys, values, strict=True), key=lambda entry: order(entry[0])))
 
 
-def _column(count: int, code: int, packed: Any, column: Any, take: Any) -> tuple[Sequence[Any], set[type]]:
+def _column(count: int, code: int, packed: Any, column: Any, take: Any) -> tuple[Sequence[Any] | JoinedText, set[type]]:
     """The values of a column of records and their types: integers or floats unpacked as
-    a memoryview of them, strings split (when none holds a NUL byte and all are UTF-8
-    text), else taken one by one from the Lua ``column``."""
+    a memoryview of them, strings as they are joined (when none holds a DEL and all are
+    UTF-8 text), else taken one by one from the Lua ``column``."""
     if code in (1, 2):
         view = memoryview(packed).cast("q" if code == 1 else "d")
         if len(view) == count:
             return view, {int} if code == 1 else {float}
     elif code == 3:
         try:
-            values = packed.decode("utf-8").split("\0")
+            joined = packed.decode("utf-8")
         except UnicodeDecodeError:
             pass
         else:
-            if len(values) == count:
-                return values, {str}
+            if joined.count(TEXT_SEPARATOR) == count - 1:
+                return JoinedText(joined, count), {str}
     return _typed_texts(_taken(take, column, count))
 
 

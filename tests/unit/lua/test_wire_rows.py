@@ -18,6 +18,8 @@ from jido_kernel.lua.wire import (
     INT_MIN,
     MAX_DEPTH,
     MAX_ROWS_ENTRIES,
+    TEXT_SEPARATOR,
+    JoinedText,
     Records,
     RowBudget,
     WireError,
@@ -93,6 +95,16 @@ class TestSameValues:
             kind, "list"
         )
         assert typed(decode(wire, RowBudget())) == typed([{"v": value} for value in column])
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.text(max_size=6).filter(lambda text: TEXT_SEPARATOR not in text), min_size=1, max_size=20))
+    def test_joined_strings_cross_as_text(self, strings: list[str]) -> None:
+        column = JoinedText(TEXT_SEPARATOR.join(strings), len(strings))
+        wire = sent(encode(Records(["s", "n"], [column, list(range(len(strings)))], [{str}, {int}]), RowBudget()))
+        assert wire["$rows"][1][0] == {"$text": TEXT_SEPARATOR.join(strings)}
+        expected = [{"s": text, "n": index} for index, text in enumerate(strings)]
+        assert typed(decode(wire, RowBudget())) == typed(expected)
+        assert encode(Records(["s", "n"], [column, list(range(len(strings)))])) == expected  # no budget: plain
 
     def test_records_nested_anywhere_and_mixed_numbers(self) -> None:
         table = Records(["a", "b"], [[1, 2.5, True], ["x", b"\xff", "z"]])
@@ -170,13 +182,16 @@ def test_depth_is_bounded_as_for_the_plain_form(levels: int) -> None:
         ([["a", "a"], [[1], [2]]], "keys are not distinct strings"),
         ([["a", "b"], [[1]]], "not one column per key"),
         ([["a"], [[1], [2]]], "not one column per key"),
-        ([["a"], ["1"]], "neither a list nor \\$f64 or \\$i64"),
-        ([["a"], [None]], "neither a list nor \\$f64 or \\$i64"),
-        ([["a"], [{"$f32": "AAAAAAAAAAA="}]], "neither a list nor \\$f64 or \\$i64"),
-        ([["a"], [{"$f64": "AAAAAAAAAAA=", "x": 1}]], "neither a list nor \\$f64 or \\$i64"),
-        ([["a"], [{"$f64": [1.5]}]], "neither a list nor \\$f64 or \\$i64"),
+        ([["a"], ["1"]], "neither a list nor \\$f64, \\$i64 or \\$text"),
+        ([["a"], [None]], "neither a list nor \\$f64, \\$i64 or \\$text"),
+        ([["a"], [{"$f32": "AAAAAAAAAAA="}]], "neither a list nor \\$f64, \\$i64 or \\$text"),
+        ([["a"], [{"$f64": "AAAAAAAAAAA=", "x": 1}]], "neither a list nor \\$f64, \\$i64 or \\$text"),
+        ([["a"], [{"$f64": [1.5]}]], "neither a list nor \\$f64, \\$i64 or \\$text"),
         ([["a"], [{"$i64": "!!!!"}]], "malformed \\$i64"),
         ([["a"], [{"$f64": "AAAA"}]], "malformed \\$f64: not a whole number of 8-byte values"),
+        ([["a"], [{"$text": ["x"]}]], "neither a list nor \\$f64, \\$i64 or \\$text"),
+        ([["a", "b"], [[1, 2], {"$text": "x\x7fy\x7fz"}]], "columns are empty or of different lengths"),
+        ([["a", "b"], [[1], {"$text": "x\x7fy"}]], "columns are empty or of different lengths"),
         ([["a"], [[]]], "columns are empty or of different lengths"),
         ([["a"], [{"$f64": ""}]], "columns are empty or of different lengths"),
         ([["a", "b"], [[1, 2], [3]]], "columns are empty or of different lengths"),

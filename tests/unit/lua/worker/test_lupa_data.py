@@ -383,6 +383,7 @@ class TestRecordsForTheWire:
             ("t[50][1] = 'x'", False),
             ("t[50].name = '\\xff'", True),
             ("t[50].name = 'a\\0b'", True),
+            ("t[50].name = 'a\\127b'", True),
             ("t[50].id = 50.0", True),
             ("t[50].x = 7", True),
             ("for i = 1, 100 do t[i].x = i % 2 == 0 end", True),
