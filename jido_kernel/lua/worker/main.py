@@ -154,17 +154,11 @@ class Output:
                 self._close_calls()
                 self._calls_id = run_id
             calls = self._calls
-            last = calls[-1] if calls else None
-            if (
-                last is not None
-                and last[3] == "running"
-                and row[3] != "running"
-                and last[0] is row[0]
-                and last[1] is row[1]
-                and last[2] is row[2]
-            ):
-                calls[-1] = (*row, True)  # same id, name and arguments: the running record is implied
-                return
+            if calls and row[3] != "running":
+                last = calls[-1]
+                if last[0] is row[0] and last[3] == "running" and last[1] is row[1] and last[2] is row[2]:
+                    calls[-1] = (*row, True)  # same id, name and arguments: the running record is implied
+                    return
             calls.append(row)
             if len(calls) >= MAX_CALLS:
                 self._close_calls()
