@@ -8,17 +8,21 @@ rendered from here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from jido_kernel.values import FrozenValue
 
 
-@dataclass(frozen=True)
-class LuaFunction:
+class LuaFunction(FrozenValue):
     """One function: its full name (``jido.read_file``), parameters, returns, one doc line."""
 
+    _fields = ("name", "parameters", "returns", "doc")
+    __slots__ = _fields
     name: str
     parameters: str
     returns: str
     doc: str
+
+    def __init__(self, name: str, parameters: str, returns: str, doc: str) -> None:
+        self._set(name, parameters, returns, doc)
 
     @property
     def signature(self) -> str:

@@ -7,15 +7,14 @@ as is by the runtime and the ``jido.*`` bridge. Light on imports: the worker rea
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar
 
 from jido_kernel.commands.allowlist import DEFAULT_ALLOWLIST
 from jido_kernel.lua.errors import LuaValueError
+from jido_kernel.values import FrozenValue
 
 MIB = 1024 * 1024
 SOURCES = frozenset({"config", "global", "local", "flag"})
@@ -33,25 +32,63 @@ _NUMBERS: dict[str, type] = {
 }
 
 
-@dataclass(frozen=True)
-class SandboxLimits:
+class SandboxLimits(FrozenValue):
     """The limits of a Lua run: seconds, bytes and command names.
 
     ``sources`` maps each field to ``"config"``, ``"global"``, ``"local"`` or ``"flag"``
     (a field it leaves out is ``"config"``); ``notes`` say what a project's settings
-    asked for that does not apply.
+    asked for that does not apply. Two limits are equal when their values are (sources
+    and notes aside).
     """
 
-    timeout: float = 30.0
-    max_memory: int = 256 * MIB
-    shell_timeout: float = 25.0
-    shell_allowlist: tuple[str, ...] = DEFAULT_ALLOWLIST
-    max_file_size: int = 10_000_000
-    shell_max_output: int = MIB
-    grace_period: float = 2.0
-    kernel_time: float = 30.0
-    sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
-    notes: tuple[str, ...] = field(default=(), compare=False)
+    _fields = (*_NUMBERS, "shell_allowlist", "sources", "notes")
+    __slots__ = _fields
+    timeout: float
+    max_memory: int
+    shell_timeout: float
+    shell_allowlist: tuple[str, ...]
+    max_file_size: int
+    shell_max_output: int
+    grace_period: float
+    kernel_time: float
+    sources: Mapping[str, str]
+    notes: tuple[str, ...]
+
+    def __init__(
+        self,
+        timeout: float = 30.0,
+        max_memory: int = 256 * MIB,
+        shell_timeout: float = 25.0,
+        shell_allowlist: tuple[str, ...] = DEFAULT_ALLOWLIST,
+        max_file_size: int = 10_000_000,
+        shell_max_output: int = MIB,
+        grace_period: float = 2.0,
+        kernel_time: float = 30.0,
+        sources: Mapping[str, str] = MappingProxyType({}),
+        notes: tuple[str, ...] = (),
+    ) -> None:
+        values = {
+            "timeout": timeout, "max_memory": max_memory, "shell_timeout": shell_timeout,
+            "max_file_size": max_file_size, "shell_max_output": shell_max_output,
+            "grace_period": grace_period, "kernel_time": kernel_time,
+        }  # fmt: skip
+        numbers = []
+        for name, kind in _NUMBERS.items():
+            value = values[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise LuaValueError(f"The Lua sandbox limit {name} must be a positive number, not {value!r}.")
+            if kind is int and not isinstance(value, int) and not float(value).is_integer():
+                raise LuaValueError(f"The Lua sandbox limit {name} must be a whole number, not {value!r}.")
+            numbers.append(kind(value))
+        if isinstance(shell_allowlist, str) or not all(isinstance(item, str) for item in shell_allowlist):
+            raise LuaValueError("The Lua sandbox limit shell_allowlist must be a list of command names.")
+        if not set(sources.values()) <= SOURCES or not set(sources) <= set(self.FIELDS):
+            raise LuaValueError(f"Unknown limit sources: {dict(sources)!r}.")
+        every = MappingProxyType({**dict.fromkeys(self.FIELDS, "config"), **sources})
+        self._set(*numbers, tuple(shell_allowlist), every, tuple(notes))
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.FIELDS)
 
     SETTINGS_KEYS: ClassVar[Mapping[str, str]] = MappingProxyType(
         {"timeout": "lua_timeout", "max_memory": "lua_max_memory_mb", "shell_timeout": "shell_timeout",
@@ -60,22 +97,6 @@ class SandboxLimits:
     """Fields a settings file may set, and their settings keys."""
 
     FIELDS: ClassVar[tuple[str, ...]] = (*_NUMBERS, "shell_allowlist")
-
-    def __post_init__(self) -> None:
-        for name, kind in _NUMBERS.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-                raise LuaValueError(f"The Lua sandbox limit {name} must be a positive number, not {value!r}.")
-            if kind is int and not isinstance(value, int) and not float(value).is_integer():
-                raise LuaValueError(f"The Lua sandbox limit {name} must be a whole number, not {value!r}.")
-            object.__setattr__(self, name, kind(value))
-        allowlist = self.shell_allowlist
-        if isinstance(allowlist, str) or not all(isinstance(item, str) for item in allowlist):
-            raise LuaValueError("The Lua sandbox limit shell_allowlist must be a list of command names.")
-        object.__setattr__(self, "shell_allowlist", tuple(allowlist))
-        if not set(self.sources.values()) <= SOURCES or not set(self.sources) <= set(self.FIELDS):
-            raise LuaValueError(f"Unknown limit sources: {dict(self.sources)!r}.")
-        object.__setattr__(self, "sources", MappingProxyType({**dict.fromkeys(self.FIELDS, "config"), **self.sources}))
 
     @classmethod
     def configured(cls, config: Any) -> SandboxLimits:
@@ -101,8 +122,12 @@ class SandboxLimits:
             raise TypeError(f"unknown limit(s): {', '.join(sorted(unknown))}")
         if not given:
             return self
-        sources = {**self.sources, **dict.fromkeys(given, "flag")}
-        return dataclasses.replace(self, **given, sources=MappingProxyType(sources))
+        return self.replace(**given, sources={**self.sources, **dict.fromkeys(given, "flag")})
+
+    def replace(self, **changes: Any) -> SandboxLimits:
+        """A copy with ``changes`` (fields by name), checked as a new one is."""
+        fields = {name: getattr(self, name) for name in self._fields}
+        return SandboxLimits(**{**fields, **changes})
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON form sent to the worker (values only)."""

@@ -15,7 +15,6 @@ import fnmatch
 import os
 import re
 import stat
-from dataclasses import dataclass
 
 from jido_kernel.security import audit
 from jido_kernel.security.errors import FileOpError, Refusal, file_error
@@ -25,6 +24,7 @@ from jido_kernel.security.locate import close_found, open_dir
 from jido_kernel.security.policy import SANDBOX, Policy
 from jido_kernel.security.resolve import Walker, reopen_dir
 from jido_kernel.security.roots import Root, get_root, split
+from jido_kernel.values import FrozenValue
 
 MAX_ALTERNATIVES = 1024
 MAX_DEPTH = 256
@@ -34,12 +34,16 @@ _MAGIC = re.compile(r"[*?\[]")
 _GROUP = re.compile(r"\{([^{}]*,[^{}]*)\}")  # an innermost brace group holding a comma
 
 
-@dataclass(frozen=True)
-class _Part:
+class _Part(FrozenValue):
+    _fields = ("text", "regex", "recursive", "dotted")
+    __slots__ = _fields
     text: str
     regex: re.Pattern[str] | None  # None: a literal name
-    recursive: bool = False
-    dotted: bool = False  # the pattern part itself starts with a dot
+    recursive: bool
+    dotted: bool  # the pattern part itself starts with a dot
+
+    def __init__(self, text: str, regex: re.Pattern[str] | None, recursive: bool = False, dotted: bool = False) -> None:
+        self._set(text, regex, recursive, dotted)
 
 
 def expand_braces(pattern: str) -> list[str]:

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 
 from jido_kernel.security.errors import FileNotFound, NotADirectory, file_error
+from jido_kernel.values import FrozenValue
 
 _ROOT_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
 
-@dataclass(frozen=True)
-class Root:
+class Root(FrozenValue):
     """A project root: ``real`` is its realpath, ``given`` the lexical absolute form it
     was named by. Paths naming either form are inside; files are always reached
     through ``real``."""
 
+    _fields = ("real", "given", "real_parts", "given_parts")
+    __slots__ = _fields
     real: str
     given: str
     real_parts: tuple[str, ...]
     given_parts: tuple[str, ...]
+
+    def __init__(self, real: str, given: str, real_parts: tuple[str, ...], given_parts: tuple[str, ...]) -> None:
+        self._set(real, given, real_parts, given_parts)
 
     def join(self, parts: tuple[str, ...] | list[str]) -> str:
         """The absolute path of ``parts`` under the real root."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -48,7 +47,7 @@ def sandbox_limits(settings: Settings, **configured: Any) -> SandboxLimits:
     if sources.get("shell_allowlist") == "local":
         values["shell_allowlist"], narrowed = _narrowed(values["shell_allowlist"], settings, config)
         notes += narrowed
-    return dataclasses.replace(base, **values, sources=MappingProxyType(sources), notes=tuple(notes))
+    return base.replace(**values, sources=MappingProxyType(sources), notes=tuple(notes))
 
 
 _NUMERIC = ("timeout", "max_memory", "shell_timeout")

@@ -3,7 +3,6 @@ state calls — real Lua, the real security library and shell runner, real files
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import threading
@@ -131,7 +130,7 @@ class TestFiles:
         assert lua.values(f"return {call}") == [None, message]
 
     def test_file_too_large(self, lua: Bridged) -> None:
-        lua.bridge.limits = dataclasses.replace(lua.bridge.limits, max_file_size=10)
+        lua.bridge.limits = lua.bridge.limits.replace(max_file_size=10)
         assert lua.values("return jido.write_file('big.txt', string.rep('x', 11))") == [
             None,
             "File too large: big.txt (11 bytes; the limit is 10 bytes)",
