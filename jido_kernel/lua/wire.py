@@ -40,11 +40,11 @@ import operator
 import re
 import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
-from dataclasses import dataclass
 from itertools import chain, compress, repeat
 from typing import Any
 
 from jido_kernel.lua.errors import LuaValueError
+from jido_kernel.values import FrozenValue
 
 MAX_DEPTH = 100
 """Deepest nesting of tables that crosses in either direction."""
@@ -83,14 +83,18 @@ LUA_KEYWORDS = frozenset(
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-@dataclass(frozen=True)
-class LuaOpaque:
+class LuaOpaque(FrozenValue):
     """A Lua value with no plain-data form: ``kind`` is its Lua type, ``description``
     what is shown (``<Lua function>``; ``<Lua table (cycle)>`` for a table met again
     inside itself)."""
 
+    _fields = ("kind", "description")
+    __slots__ = _fields
     kind: str
     description: str
+
+    def __init__(self, kind: str, description: str) -> None:
+        self._set(kind, description)
 
     def __repr__(self) -> str:
         return self.description
