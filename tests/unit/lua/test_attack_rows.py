@@ -364,3 +364,21 @@ def test_strings_from_a_worker_are_valid_unicode_or_refused(rogue: Any) -> None:
         return  # refused as a protocol violation: the defence holds
     for text in _texts(values):
         text.encode("utf-8")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the plain wire form is not held to MAX_ITEMS by the kernel: each `{}` (3 bytes) of a message becomes a "
+    "dict of 64 bytes, so one 64 MiB result line makes the kernel allocate about 1.5 GiB",
+)
+def test_the_plain_form_is_held_to_the_bound_a_real_worker_keeps() -> None:
+    from jido_kernel.lua import protocol
+    from jido_kernel.lua.wire import MAX_ITEMS
+
+    count = 2 * MAX_ITEMS + 1  # 6 MiB of text: a tenth of the largest message
+    line = '{{"type": "result", "id": 1, "values": [[{}]], "outputs": {{}}, "duration": 0}}'.format(
+        ",".join(["{}"] * count)
+    )
+    with pytest.raises((WireError, protocol.ProtocolError)):
+        message = protocol._parse(bytearray(line.encode()), protocol.FROM_WORKER)
+        decode(message["values"][0], RowBudget())
