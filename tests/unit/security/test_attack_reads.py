@@ -7,6 +7,8 @@ refusal is one clear error, and no read hangs or does more than linear work.
 from __future__ import annotations
 
 import os
+import random
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 from jido_kernel import security
 from jido_kernel.lua import LuaSandbox
 from jido_kernel.security import fileops
+from jido_kernel.security.lines import line_window, number_lines
 from jido_kernel.security.policy import SANDBOX
 
 
@@ -213,3 +216,53 @@ def test_a_file_past_the_size_bound_is_refused_from_lua(tree: Path) -> None:
         assert value is None and "large" in message.lower()
     finally:
         sandbox.close()
+
+
+def _reference_numbered(text: str, offset: int | None, limit: int | None) -> str:
+    start = max(0, (offset if offset is not None else 1) - 1)
+    count = 2000 if limit is None else limit
+    lines = re.split(r"\r?\n", text)
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()
+    width = max(6, len(str(len(lines))))
+    shown = []
+    for index in range(start, min(len(lines), start + count)):
+        line = lines[index] if len(lines[index]) <= 2000 else lines[index][:2000] + " [truncated]"
+        shown.append(f"{index + 1:>{width}}→{line}")
+    return "\n".join(shown)
+
+
+def test_numbered_windows_match_the_reference_on_odd_texts() -> None:
+    rng = random.Random(7)
+    pieces = ["a", "\r", "\n", "\r\n", "%", "%s", "x" * 2500, "\u2028", "\x85", "é", "\ufffd"]
+    offsets = [None, -3, 0, 1, 2, 3, 5, 2000, 2001, 10**20]
+    limits = [None, 0, 1, 2, 3, 2000, 10**20]
+    for round_ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        if round_ % 50 == 0:
+            text = "\n".join(["l"] * rng.randint(1990, 2010)) + rng.choice(["", "\n"])
+        offset, limit = rng.choice(offsets), rng.choice(limits)
+        assert number_lines(text, offset, limit) == _reference_numbered(text, offset, limit), (text, offset, limit)
+        raw = "".join(re.findall(r"[^\n]*\n|[^\n]+", text)[max(0, (offset or 1) - 1) :][:limit])
+        assert line_window(text, offset, limit) == (text if offset is None and limit is None else raw)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a name that is not UTF-8 (which jido.write_file creates) makes list_dir and glob of its directory fail "
+    "with 'internal error in the jido bridge (UnicodeEncodeError)': lupa_data.to_lua encodes names strictly",
+)
+def test_a_name_that_is_not_utf8_does_not_break_listing_its_directory(project: Path) -> None:
+    sandbox = LuaSandbox(project, timeout=20)
+    try:
+        assert sandbox.run("return jido.write_file('bad\\255.txt', 'x')").values == [True]
+        for call in ("jido.list_dir('.')", "jido.glob('*')"):
+            value, message = lua_read_call(sandbox, call)
+            assert value is not None, message
+    finally:
+        sandbox.close()
+
+
+def lua_read_call(lua: LuaSandbox, call: str) -> tuple[Any, Any]:
+    value, message = ([*lua.run(f"return {call}").values, None, None])[:2]
+    return value, message
