@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from typing import Any
 
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -146,8 +147,24 @@ def dump_records(message: dict[str, Any]) -> bytes:
     return _line(_RECORDS_ENCODER.encode(message))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_SURROGATE = re.compile(r"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F]")
+"""A ``\\uD800``-``\\uDFFF`` escape in JSON text (after an even number of backslashes):
+a lone surrogate, or half of a pair that a writer of UTF-8 never escapes."""
+
+
+def _visible(match: re.Match[str]) -> str:
+    """A lone surrogate as JSON source for text that shows it: ``\\xNN`` for a byte that
+    was not UTF-8 (decoded with ``surrogateescape``), ``\\uXXXX`` for any other."""
+    code = ord(match.group())
+    return f"\\\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\\\u{code:04x}"
+
+
 def _line(text: str) -> bytes:
-    line = text.encode("utf-8") + b"\n"
+    try:
+        line = text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:  # a lone surrogate (a path's bytes that are not UTF-8): shown, never sent
+        line = _SURROGATE.sub(_visible, text).encode("utf-8") + b"\n"
     if len(line) > MAX_MESSAGE:
         raise ProtocolError(f"message too large ({len(line)} bytes; the limit is {MAX_MESSAGE})")
     return line
@@ -208,7 +225,13 @@ def _parse(line: bytearray, schemas: dict[str, dict[str, Any]]) -> dict[str, Any
     if paused:
         gc.disable()
     try:
-        message = json.loads(line)
+        text = line.decode("utf-8")  # strict: JSON's own decoding lets encoded surrogates through
+    except UnicodeDecodeError as error:
+        raise ProtocolError(f"message is not UTF-8 ({error.reason} at byte {error.start})") from None
+    if ("\\ud" in text or "\\uD" in text) and _ESCAPED_SURROGATE.search(text):
+        raise ProtocolError("message holds an escaped surrogate, which is not text (peers write UTF-8)")
+    try:
+        message = json.loads(text)
     except (ValueError, RecursionError) as error:
         raise ProtocolError(f"message is not JSON ({error})") from None
     finally:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Sequence
 from itertools import chain, islice
-from operator import itemgetter
+from operator import itemgetter, methodcaller
 from typing import Any
 
 from lupa.lua54 import LuaError, LuaRuntime, lua_type
@@ -28,6 +28,9 @@ from jido_kernel.lua.wire import MAX_DEPTH, MAX_ITEMS, TEXT_SEPARATOR, JoinedTex
 
 _NUMBERS = frozenset({bool, int, float})
 _SCALARS = frozenset({type(None), bool, int, float, str, bytes})
+_bytes = methodcaller("encode", "utf-8", "surrogateescape")
+"""A Python string as Lua's bytes: UTF-8, and the original bytes of a name that was not
+UTF-8 (the OS's names are decoded with ``surrogateescape``)."""
 _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
 _LUA_SCALARS = frozenset({bool, int, float, bytes})
@@ -297,26 +300,26 @@ def _records(rows: list[Any]) -> list[Any] | None:
     if not kinds <= _SCALARS:
         return None
     if kinds == {str}:
-        return list(map(str.encode, flat))  # UTF-8
+        return list(map(_bytes, flat))
     if str in kinds:
-        return [item.encode("utf-8") if type(item) is str else item for item in flat]
+        return [_bytes(item) if type(item) is str else item for item in flat]
     return flat
 
 
 def _prepare(value: Any) -> Any:
     # Fresh containers everywhere: lupa's recursive table_from de-duplicates by id().
     if isinstance(value, str):
-        return value.encode("utf-8")
+        return _bytes(value)
     if isinstance(value, list):
         kinds = set(map(type, value))
         if kinds <= _SCALARS - {str}:
             return list(value)
         if kinds == {str}:
-            return [item.encode("utf-8") for item in value]
+            return list(map(_bytes, value))
         return [_prepare(item) for item in value]
     if isinstance(value, dict):
         if set(map(type, value)) == {str} and set(map(type, value.values())) <= _SCALARS - {str}:
-            return dict(zip(map(str.encode, value), value.values(), strict=True))  # UTF-8 keys
+            return dict(zip(map(_bytes, value), value.values(), strict=True))
         return {_prepare(key): _prepare(item) for key, item in value.items()}
     return value
 

@@ -179,8 +179,8 @@ class Output:
         are JSON-plain and bounded, so :data:`MAX_CALLS` of them fit in one message."""
         if not self._calls:
             return
-        line = protocol.dump_records({"type": "tool_calls", "id": self._calls_id, "calls": self._calls})
-        self._calls = []
+        calls, self._calls = self._calls, []  # taken first: a record is never sent twice
+        line = protocol.dump_records({"type": "tool_calls", "id": self._calls_id, "calls": calls})
         self._lines.append(line)
         self._size += len(line)
 

@@ -351,11 +351,6 @@ def _texts(value: Any) -> Iterator[str]:
             yield from _texts(item)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JSON escapes of lone surrogates (\\ud800) in a worker's strings are accepted by the kernel's decoder: "
-    "row keys and $text values that no UTF-8 encoder (Jupyter's message packer included) can write",
-)
 def test_strings_from_a_worker_are_valid_unicode_or_refused(rogue: Any) -> None:
     sandbox = rogue(result('[{"$rows": [["k\\ud800"], [{"$text": "a\\u007fb\\udfff"}]]}]'))
     try:

@@ -244,11 +244,6 @@ def test_huge_arguments_and_results_from_lua_stay_small(recorded: tuple[LuaSandb
     assert sandbox.run("return 1").values == [1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a bridge error naming a path that is not UTF-8 puts a lone surrogate in the call's summary; "
-    "Output._close_calls (worker/main.py) fails to encode the batch and keeps the row, so every later run fails",
-)
 @pytest.mark.parametrize("call", ["jido.read_file('x\\255')", "jido.shell('\\255')", "jido.list_dir('\\255')"])
 def test_a_failed_call_on_a_path_that_is_not_utf8_leaves_the_session_working(
     recorded: tuple[LuaSandbox, list[Any]], call: str

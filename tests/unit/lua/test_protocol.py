@@ -246,3 +246,43 @@ class TestMisbehavingWorker:
                 sandbox.run("return 1")
         finally:
             sandbox.close()
+
+
+class TestText:
+    """Messages carry text as UTF-8: a lone surrogate is shown, never sent or accepted."""
+
+    @given(st.text())
+    def test_text_without_surrogates_crosses_exactly(self, text: str) -> None:
+        assert _read(protocol.dump({"type": "stdout", "id": 1, "text": text})) == {
+            "type": "stdout",
+            "id": 1,
+            "text": text,
+        }
+
+    @given(st.lists(st.one_of(st.text(max_size=5), st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF))))
+    def test_a_lone_surrogate_is_sent_as_text_that_shows_it(self, parts: list[str]) -> None:
+        text = "".join(parts)
+        message = _read(protocol.dump({"type": "stdout", "id": 1, "text": text}))
+        assert message is not None
+        sent = message["text"]
+        sent.encode("utf-8")  # no surrogate left
+        if not any("\ud800" <= char <= "\udfff" for char in text):
+            assert sent == text
+
+    def test_bytes_that_were_not_utf8_show_as_escapes(self) -> None:
+        path = b"x\xff/\xc3".decode("utf-8", "surrogateescape")
+        message = _read(protocol.dump({"type": "stdout", "id": 1, "text": f"{path} \ud800"}))
+        assert message is not None and message["text"] == "x\\xff/\\xc3 \\ud800"
+
+    @pytest.mark.parametrize(
+        "text",
+        [b'"\\ud800"', b'"a\\uDFFF"', b'"\\ud83d\\ude00"', b'"\\\\\\ud800"', b'"\xed\xa0\x80"', b'"\xff"'],
+    )
+    def test_a_worker_sending_surrogates_or_bytes_that_are_not_utf8_breaks_the_protocol(self, text: bytes) -> None:
+        with pytest.raises(ProtocolError, match=r"surrogate|not UTF-8"):
+            _read(b'{"type":"stdout","id":1,"text":' + text + b"}\n")
+
+    @pytest.mark.parametrize("text", ['"\\\\ud800"', '"\\\\\\\\ud800"', '"\\u00e9 \\u0000"', '"\U0001f600"'])
+    def test_backslashes_and_other_escapes_are_text(self, text: str) -> None:
+        message = _read(b'{"type":"stdout","id":1,"text":' + text.encode() + b"}\n")
+        assert message is not None and message["text"] == json.loads(text)

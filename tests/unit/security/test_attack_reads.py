@@ -247,11 +247,6 @@ def test_numbered_windows_match_the_reference_on_odd_texts() -> None:
         assert line_window(text, offset, limit) == (text if offset is None and limit is None else raw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a name that is not UTF-8 (which jido.write_file creates) makes list_dir and glob of its directory fail "
-    "with 'internal error in the jido bridge (UnicodeEncodeError)': lupa_data.to_lua encodes names strictly",
-)
 def test_a_name_that_is_not_utf8_does_not_break_listing_its_directory(project: Path) -> None:
     sandbox = LuaSandbox(project, timeout=20)
     try:
