@@ -363,6 +363,9 @@ def _few_flags(table: dict[Any, Any]) -> bool:
     at most 20 characters) under text keys of at most :data:`_SHOWN_CHARS` characters in
     all (an options table): it shows as itself, in at most 2 + 12 × 200 + 20 × 30 bytes
     of JSON, below a shown argument's ``MAX_ARGUMENTS // 4``."""
+    if len(table) == 1:  # the usual options table: one flag
+        ((key, value),) = table.items()
+        return type(key) is str and len(key) <= _SHOWN_CHARS and type(value) in _FLAGS
     return (
         len(table) <= _SHOWN_ITEMS
         and set(map(type, table)) <= _TEXT

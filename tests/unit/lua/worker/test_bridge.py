@@ -297,6 +297,11 @@ class TestToolCalls:
         assert shown["k00xxxxxxx"] == -(2**63) and shown["k01xxxxxxx"] is True
         widest = {chr(0x10000 + index) * 10: -(2**63) for index in range(20)}  # 12 bytes of JSON a character
         assert bridge_module._few_flags(widest) and len(json.dumps(widest)) <= MAX_ARGUMENTS // 4
+        for table in ({"k" * 200: None}, {"a": 1, "b": 2}, {"k" * 201: 1}, {"a": 1.5}, {"a": "x"}, {b"a": 1},
+                      {1: True}, {"a": [1]}, {"k" * 101: 1, "j" * 100: 2}, {str(i): i for i in range(21)}):  # fmt: skip
+            expected = (len(table) <= 20 and all(type(key) is str for key in table) and sum(map(len, table)) <= 200
+                        and all(type(value) in (bool, int, type(None)) for value in table.values()))  # fmt: skip
+            assert bridge_module._few_flags(table) == expected, table
 
     def test_state_calls_are_not_tool_calls(self, lua: Bridged) -> None:
         lua.values("jido.state.append_message('user', 'hi')")
