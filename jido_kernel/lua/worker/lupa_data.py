@@ -16,7 +16,7 @@ every refusal and placeholder comes from one place (:class:`_Reader`).
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from itertools import chain, islice
 from operator import itemgetter, methodcaller
 from typing import Any
@@ -31,6 +31,16 @@ _SCALARS = frozenset({type(None), bool, int, float, str, bytes})
 _bytes = methodcaller("encode", "utf-8", "surrogateescape")
 """A Python string as Lua's bytes: UTF-8, and the original bytes of a name that was not
 UTF-8 (the OS's names are decoded with ``surrogateescape``)."""
+
+
+def _all_bytes(strings: Collection[str]) -> list[bytes]:
+    """:data:`_bytes` of each string (strict UTF-8, the fast path, when it can)."""
+    try:
+        return list(map(str.encode, strings))
+    except UnicodeEncodeError:
+        return list(map(_bytes, strings))
+
+
 _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
 _LUA_SCALARS = frozenset({bool, int, float, bytes})
@@ -300,7 +310,7 @@ def _records(rows: list[Any]) -> list[Any] | None:
     if not kinds <= _SCALARS:
         return None
     if kinds == {str}:
-        return list(map(_bytes, flat))
+        return _all_bytes(flat)
     if str in kinds:
         return [_bytes(item) if type(item) is str else item for item in flat]
     return flat
@@ -315,11 +325,11 @@ def _prepare(value: Any) -> Any:
         if kinds <= _SCALARS - {str}:
             return list(value)
         if kinds == {str}:
-            return list(map(_bytes, value))
+            return _all_bytes(value)
         return [_prepare(item) for item in value]
     if isinstance(value, dict):
         if set(map(type, value)) == {str} and set(map(type, value.values())) <= _SCALARS - {str}:
-            return dict(zip(map(_bytes, value), value.values(), strict=True))
+            return dict(zip(_all_bytes(value), value.values(), strict=True))
         return {_prepare(key): _prepare(item) for key, item in value.items()}
     return value
 
