@@ -27,6 +27,11 @@ from typing import Any
 MAX_MESSAGE = 64 * 1024 * 1024
 """Largest message either side sends or accepts, in bytes (a cell's result, a pulled value)."""
 
+MAX_VALUES = 8_000_000
+"""Most JSON values (and keys) in a message either side sends or accepts. A value of a
+few bytes becomes a Python object of up to 64 (``{}``: a dict), so the bytes alone do not
+bound what a parsed message holds: this does, at about 0.5 GB."""
+
 MAX_REPLY = 32 * 1024 * 1024
 """Largest ``state_reply`` the kernel sends, in bytes: above it Lua gets ``nil, message``
 (the value is built in the Lua state with its memory limit lifted)."""
@@ -167,7 +172,26 @@ def _line(text: str) -> bytes:
         line = _SURROGATE.sub(_visible, text).encode("utf-8") + b"\n"
     if len(line) > MAX_MESSAGE:
         raise ProtocolError(f"message too large ({len(line)} bytes; the limit is {MAX_MESSAGE})")
+    _check_values(line)
     return line
+
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def _check_values(line: bytes | bytearray) -> None:
+    """:class:`ProtocolError` if the JSON ``line`` holds more than :data:`MAX_VALUES`
+    values and keys. Each but the first follows a ``,``, ``:``, ``[`` or ``{``: those
+    bytes are counted at C speed, and again without the strings' own only when the first
+    count is over the limit (linear either way; nothing is parsed)."""
+    if len(line) <= MAX_VALUES:
+        return
+    marks = (b",", b":", b"[", b"{")
+    if sum(map(line.count, marks)) <= MAX_VALUES:
+        return
+    bare = _STRING.sub(b'""', line)
+    if sum(map(bare.count, marks)) > MAX_VALUES:
+        raise ProtocolError(f"message holds more than {MAX_VALUES:,} values")
 
 
 class Decoder:
@@ -224,6 +248,7 @@ def _parse(line: bytearray, schemas: dict[str, dict[str, Any]]) -> dict[str, Any
     paused = len(line) >= _LARGE and gc.isenabled()
     if paused:
         gc.disable()
+    _check_values(line)
     try:
         text = line.decode("utf-8")  # strict: JSON's own decoding lets encoded surrogates through
     except UnicodeDecodeError as error:

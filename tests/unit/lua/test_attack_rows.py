@@ -361,19 +361,37 @@ def test_strings_from_a_worker_are_valid_unicode_or_refused(rogue: Any) -> None:
         text.encode("utf-8")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the plain wire form is not held to MAX_ITEMS by the kernel: each `{}` (3 bytes) of a message becomes a "
-    "dict of 64 bytes, so one 64 MiB result line makes the kernel allocate about 1.5 GiB",
-)
-def test_the_plain_form_is_held_to_the_bound_a_real_worker_keeps() -> None:
+def test_a_message_holding_more_values_than_the_kernel_takes_is_refused_before_it_is_parsed() -> None:
+    # Each `{}` (3 bytes) would become a 64-byte dict: the bytes alone do not bound what a
+    # parsed message holds, the count of values does.
     from jido_kernel.lua import protocol
-    from jido_kernel.lua.wire import MAX_ITEMS
 
-    count = 2 * MAX_ITEMS + 1  # 6 MiB of text: a tenth of the largest message
     line = '{{"type": "result", "id": 1, "values": [[{}]], "outputs": {{}}, "duration": 0}}'.format(
-        ",".join(["{}"] * count)
+        ",".join(["{}"] * (protocol.MAX_VALUES + 1))
     )
-    with pytest.raises((WireError, protocol.ProtocolError)):
-        message = protocol._parse(bytearray(line.encode()), protocol.FROM_WORKER)
-        decode(message["values"][0], RowBudget())
+    started = time.perf_counter()
+    with pytest.raises(protocol.ProtocolError, match="more than 8,000,000 values"):
+        protocol._parse(bytearray(line.encode()), protocol.FROM_WORKER)
+    assert time.perf_counter() - started < 5
+
+
+def test_commas_inside_strings_are_not_values() -> None:
+    from jido_kernel.lua import protocol
+
+    text = ",:[{" * (protocol.MAX_VALUES // 2)
+    line = json.dumps({"type": "stdout", "id": 1, "text": text}).encode()
+    assert protocol._parse(bytearray(line), protocol.FROM_WORKER)["text"] == text
+
+
+def test_a_result_of_more_values_than_a_message_holds_is_a_clear_error(project: Path) -> None:
+    sandbox = LuaSandbox(project, timeout=60)
+    try:
+        code = (
+            "local r = {} for j = 1, 9 do local t = {} for i = 1, 1000000 do t[i] = 0 end r[j] = t end "
+            "kept = 42 return table.unpack(r)"
+        )
+        with pytest.raises(LuaValueError, match="more than 8,000,000 values"):
+            sandbox.run(code)
+        assert sandbox.run("return kept").values == [42]
+    finally:
+        sandbox.close()
