@@ -272,6 +272,10 @@ class Worker:
                 handlers[message["type"]](message)
             except (JidoError, WireError, ProtocolError, ValueError, TypeError) as error:
                 self._fail(message["id"], _error_type(error), str(error))
+            except MemoryError:  # the worker's own memory (its address-space limit), not Lua's
+                gc.collect()
+                problem = "The Lua worker ran out of memory converting values for Python; return or pull less at once."
+                self._fail(message["id"], "LuaValueError", problem)
             except Exception as error:
                 problem = f"internal error in the Lua worker: {type(error).__name__}: {error}"
                 self._fail(message["id"], "LuaError", problem)
