@@ -13,8 +13,6 @@ import base64
 import json
 import math
 import struct
-import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from jido_kernel.lua import LuaError, LuaSandbox, LuaValueError, LuaWorkerCrashed, transport
+from jido_kernel.lua import LuaError, LuaSandbox, LuaValueError, LuaWorkerCrashed
 from jido_kernel.lua.wire import MAX_ROWS_ENTRIES, TEXT_SEPARATOR, RowBudget, WireError, decode
+from tests.fake_worker import replaying
 
 
 @pytest.fixture(scope="module")
@@ -272,46 +271,11 @@ def test_forms_of_one_message_share_the_budget() -> None:
 # -- through the pipe ----------------------------------------------------------------------
 
 
-ROGUE = textwrap.dedent(
-    """
-    import json, os, sys
-
-    def send(line):
-        data = line.encode() + b"\\n"
-        while data:
-            data = data[os.write(1, data):]
-
-    inbox = os.fdopen(0, "rb")
-    inbox.readline()  # config
-    send(json.dumps({"type": "ready", "lua": "Lua 5.4", "confinement": {"landlock_abi": None,
-         "landlock_enforced": False, "network_restricted": False, "git_read_only": False, "notes": []}}))
-    while True:
-        run = json.loads(inbox.readline())
-        for line in open(sys.argv[1]).read().split("\\n\\n"):
-            rid = run["id"]
-            send(line.replace("PRID", str(rid - 1)).replace("NRID", str(rid + 1)).replace("RID", str(rid)))
-    """
-)
-
-
 @pytest.fixture
 def rogue(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A sandbox whose worker answers every request with the given raw lines."""
-    script = tmp_path / "rogue_worker.py"
-    script.write_text(ROGUE)
-    lines = tmp_path / "lines.txt"
-    sandboxes: list[LuaSandbox] = []
-
-    def start(*messages: str) -> LuaSandbox:
-        lines.write_text("\n\n".join(messages))
-        monkeypatch.setattr(transport.Worker, "command", (sys.executable, str(script), str(lines)))
-        sandbox = LuaSandbox(project, timeout=30)
-        sandboxes.append(sandbox)
-        return sandbox
-
-    yield start
-    for sandbox in sandboxes:
-        sandbox.close()
+    with replaying(project, tmp_path, monkeypatch) as start:
+        yield start
 
 
 def result(values: str, outputs: str = "{}") -> str:

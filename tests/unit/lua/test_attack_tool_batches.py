@@ -11,7 +11,6 @@ hundreds of calls in order with what the chunk printed between them.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from jido_kernel.lua import LuaSandbox, LuaWorkerCrashed, transport
+from jido_kernel.lua import LuaSandbox, LuaWorkerCrashed
 from jido_kernel.lua.events import checked_tool_calls
 from jido_kernel.lua.protocol import MAX_ARGUMENTS, MAX_CALLS, MAX_TEXT, ProtocolError
 from jido_kernel.state import SessionState
-from tests.unit.lua.test_attack_rows import ROGUE
+from tests.fake_worker import replaying
 
 OK = ["c1", "read_file", {"path": "a.txt"}, "completed", 1.5, "3 lines"]
 
@@ -104,23 +103,14 @@ def test_an_empty_batch_is_nothing() -> None:
 def rogue(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A sandbox whose worker answers every request with the given raw lines; its
     callbacks' calls in ``events``."""
-    script = tmp_path / "rogue_worker.py"
-    script.write_text(ROGUE)
-    lines = tmp_path / "lines.txt"
-    sandboxes: list[LuaSandbox] = []
     events: list[Any] = []
+    with replaying(project, tmp_path, monkeypatch) as start:
 
-    def start(*messages: Any, on_tool_call: Any = None) -> LuaSandbox:
-        lines.write_text("\n\n".join(m if isinstance(m, str) else json.dumps(m) for m in messages))
-        monkeypatch.setattr(transport.Worker, "command", (sys.executable, str(script), str(lines)))
-        sandbox = LuaSandbox(project, timeout=30, on_tool_call=on_tool_call or (lambda record: events.append(record)))
-        sandboxes.append(sandbox)
-        return sandbox
+        def start_recording(*messages: Any, on_tool_call: Any = None) -> LuaSandbox:
+            return start(*messages, on_tool_call=on_tool_call or events.append)
 
-    start.events = events  # type: ignore[attr-defined]
-    yield start
-    for sandbox in sandboxes:
-        sandbox.close()
+        start_recording.events = events  # type: ignore[attr-defined]
+        yield start_recording
 
 
 def calls(*rows: Any, run: str = "RID") -> str:

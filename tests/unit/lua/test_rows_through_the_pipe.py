@@ -8,7 +8,6 @@ the budget, columns where none are accepted — is restarted with a clear reason
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from jido_kernel.lua import LuaSandbox, LuaWorkerCrashed, transport
+from jido_kernel.lua import LuaSandbox, LuaWorkerCrashed
+from tests.fake_worker import PREAMBLE, workers
 
 ROWS = "local t = {} for i = 1, %d do t[i] = {id = i, name = 'row' .. i, value = i * 0.5, ok = i %% 2 == 0} end "
 
@@ -51,22 +51,9 @@ def test_values_past_the_budget_of_a_message_come_plain(sandbox: LuaSandbox) -> 
     assert sandbox.run("return 1").values == [1]
 
 
-ROGUE = textwrap.dedent(
+ROGUE = PREAMBLE + textwrap.dedent(
     """
-    import base64, json, os, sys
-
-    def send(message):
-        data = (json.dumps(message) + "\\n").encode()
-        while data:
-            data = data[os.write(1, data):]
-
-    inbox = os.fdopen(0, "rb")
-    def receive():
-        return json.loads(inbox.readline())
-
-    receive()  # config
-    send({"type": "ready", "lua": "Lua 5.4", "confinement": {"landlock_abi": None, "landlock_enforced": False,
-          "network_restricted": False, "git_read_only": False, "notes": []}})
+    ready()
     rid = receive()["id"]
     if sys.argv[2] == "large":  # 400,000 rows of 1 field: 800,000 entries
         rows = {"$rows": [["a"], [{"$i64": base64.b64encode(bytes(8 * 400_000)).decode()}]]}
@@ -84,19 +71,8 @@ ROGUE = textwrap.dedent(
 
 @pytest.fixture
 def rogue(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    script = tmp_path / "rogue_worker.py"
-    script.write_text(ROGUE)
-    sandboxes: list[LuaSandbox] = []
-
-    def start(mode: str, rows: str, copies: int = 1) -> LuaSandbox:
-        monkeypatch.setattr(transport.Worker, "command", (sys.executable, str(script), mode, rows, str(copies)))
-        sandbox = LuaSandbox(project, timeout=30, on_state_call=lambda op, args: True)
-        sandboxes.append(sandbox)
-        return sandbox
-
-    yield start
-    for sandbox in sandboxes:
-        sandbox.close()
+    with workers(ROGUE, project, tmp_path, monkeypatch, on_state_call=lambda op, args: True) as start:
+        yield lambda mode, rows, copies=1: start(mode, rows, str(copies))
 
 
 def test_well_formed_columns_from_any_worker_are_rows(rogue: Any) -> None:

@@ -9,7 +9,6 @@ its replies pile up unread or asks for an unknown state operation.
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -17,30 +16,16 @@ from typing import Any
 
 import pytest
 
-from jido_kernel.lua import LuaSandbox, LuaWorkerCrashed, transport
+from jido_kernel.lua import LuaWorkerCrashed
 from jido_kernel.lua.events import MAX_OUTPUT
 from jido_kernel.lua.protocol import MAX_BACKLOG
+from tests.fake_worker import PREAMBLE, workers
 
 MIB = 1024 * 1024
 
-WORKER = (
-    textwrap.dedent(
-        """
-    import json, os, sys, time
-
-    def send(message):
-        data = (json.dumps(message) + "\\n").encode()
-        while data:
-            data = data[os.write(1, data):]
-
-    inbox = os.fdopen(0, "rb")
-    def receive():
-        return json.loads(inbox.readline())
-
-    receive()  # config
-    send({"type": "ready", "lua": "Lua 5.4", "confinement": {"landlock_abi": None, "landlock_enforced": False,
-          "network_restricted": False, "git_read_only": False,
-          "notes": ["n" * 100] * (1000 if sys.argv[1] == "notes" else 1)}})
+WORKER = PREAMBLE + textwrap.dedent(
+    """
+    ready(["n" * 100] * (1000 if sys.argv[1] == "notes" else 1))
     run = receive()
     rid = run["id"]
     result = {"type": "result", "id": rid, "values": ["finished"], "outputs": {}, "duration": 0.0}
@@ -64,31 +49,16 @@ WORKER = (
     send(result)
     receive()
     """
-    )
-    .replace("MIB", str(MIB))
-    .replace("MAX_BACKLOG", str(MAX_BACKLOG))
-)
+).replace("MIB", str(MIB)).replace("MAX_BACKLOG", str(MAX_BACKLOG))
 
 
 @pytest.fixture
 def rogue(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    script = tmp_path / "rogue_worker.py"
-    script.write_text(WORKER)
-    sandboxes: list[LuaSandbox] = []
     records: list[Mapping[str, Any]] = []
-
-    def start(*argv: str) -> LuaSandbox:
-        monkeypatch.setattr(transport.Worker, "command", (sys.executable, str(script), *argv))
-        sandbox = LuaSandbox(
-            project, timeout=30, on_tool_call=records.append, on_state_call=lambda op, args: "x" * (15 * MIB)
-        )
-        sandboxes.append(sandbox)
-        return sandbox
-
-    start.records = records  # type: ignore[attr-defined]
-    yield start
-    for sandbox in sandboxes:
-        sandbox.close()
+    options = {"on_tool_call": records.append, "on_state_call": lambda op, args: "x" * (15 * MIB)}
+    with workers(WORKER, project, tmp_path, monkeypatch, **options) as start:
+        start.records = records  # type: ignore[attr-defined]
+        yield start
 
 
 def test_printed_text_is_bounded_by_the_kernel_too(rogue: Any) -> None:

@@ -26,6 +26,7 @@ from jido_kernel.lua.wire import (
     decode,
     encode,
 )
+from tests.typed import typed
 
 column_values = (
     st.none()
@@ -46,15 +47,6 @@ one_kind_columns = (
 def sent(data: Any) -> Any:
     """``data`` as the pipe carries it: JSON text, parsed again."""
     return json.loads(json.dumps(data, allow_nan=False))
-
-
-def typed(value: Any) -> Any:
-    """``value`` with every type and the order of every dict's keys (NaN equals NaN)."""
-    if isinstance(value, list):
-        return ["list", [typed(item) for item in value]]
-    if isinstance(value, dict):
-        return ["dict", [(typed(key), typed(item)) for key, item in value.items()]]
-    return [type(value).__name__, repr(value)]
 
 
 @st.composite

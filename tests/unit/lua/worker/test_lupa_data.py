@@ -20,6 +20,7 @@ from lupa.lua54 import LuaRuntime, lua_type
 from jido_kernel.lua import LuaSandbox, LuaValueError
 from jido_kernel.lua.wire import INT_MAX, INT_MIN, MAX_ITEMS, Records, WireError, check_value, decode, encode
 from jido_kernel.lua.worker.lupa_data import _Reader, _Refused, collect_garbage, from_lua, text, to_lua
+from tests.typed import typed
 
 BUILD = b"""function(...)
   local t, n = {}, select('#', ...)
@@ -175,15 +176,6 @@ plain_trees = st.recursive(
     ),
     max_leaves=150,
 )
-
-
-def typed(value: Any) -> Any:
-    """``value`` with the type of every scalar, so ``1``, ``1.0`` and ``True`` stay apart."""
-    if isinstance(value, list):
-        return ["list", [typed(item) for item in value]]
-    if isinstance(value, dict):
-        return ["dict", [(typed(key), typed(item)) for key, item in value.items()]]
-    return [type(value).__name__, repr(value)]
 
 
 def entry_by_entry(table: Any, strict: bool, max_items: int) -> tuple[str, Any]:
