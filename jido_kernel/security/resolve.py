@@ -22,12 +22,12 @@ import os
 import stat
 import sys
 from collections import deque
-from dataclasses import dataclass
 
 from jido_kernel.security import openat2 as _o2
 from jido_kernel.security.errors import Refusal
 from jido_kernel.security.policy import ENVIRONMENT_MARKERS, Policy
 from jido_kernel.security.roots import Root, split
+from jido_kernel.values import Value
 
 MAX_HOPS = 40
 
@@ -35,8 +35,7 @@ _PATH_DIR = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
-@dataclass
-class Found:
+class Found(Value):
     """Where a path led.
 
     ``dir_fd`` (owned by the caller unless it is the root descriptor; see
@@ -48,13 +47,28 @@ class Found:
     is then -1 and ``missing_at`` indexes that component in ``parts``.
     """
 
+    _fields = ("parts", "dir_fd", "name", "st", "missing", "missing_at", "leaf_fd")
+    __slots__ = _fields
     parts: list[str]
     dir_fd: int
     name: str | None
     st: os.stat_result | None
-    missing: int = 0
-    missing_at: int = 0
-    leaf_fd: int = -1
+    missing: int
+    missing_at: int
+    leaf_fd: int
+
+    def __init__(
+        self,
+        parts: list[str],
+        dir_fd: int,
+        name: str | None,
+        st: os.stat_result | None,
+        missing: int = 0,
+        missing_at: int = 0,
+        leaf_fd: int = -1,
+    ) -> None:
+        self.parts, self.dir_fd, self.name, self.st = parts, dir_fd, name, st
+        self.missing, self.missing_at, self.leaf_fd = missing, missing_at, leaf_fd
 
 
 class Walker:
