@@ -273,6 +273,8 @@ class Worker:
             except (JidoError, WireError, ProtocolError, ValueError, TypeError) as error:
                 self._fail(message["id"], _error_type(error), str(error))
             except MemoryError:  # the worker's own memory (its address-space limit), not Lua's
+                collect_garbage()  # what a bulk read left in Lua, then the rest of the state's garbage
+                self.runtime.lua.gccollect()
                 gc.collect()
                 problem = "The Lua worker ran out of memory converting values for Python; return or pull less at once."
                 self._fail(message["id"], "LuaValueError", problem)

@@ -163,17 +163,12 @@ scalars = (
     | st.binary(max_size=3)
 )
 table_keys = st.integers(-2, 70) | st.text(max_size=3) | st.binary(max_size=2) | st.booleans() | st.floats(-3, 3)
+records = st.lists(
+    st.fixed_dictionaries({"id": st.integers(INT_MIN, INT_MAX), "name": st.text(max_size=3)}), min_size=1, max_size=5
+)
 plain_trees = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=70)
-        | st.dictionaries(table_keys, inner, max_size=6)
-        | st.lists(
-            st.fixed_dictionaries({"id": st.integers(INT_MIN, INT_MAX), "name": st.text(max_size=3)}),
-            min_size=1,
-            max_size=5,
-        )
-    ),
+    scalars | records,
+    lambda inner: st.lists(inner, max_size=70) | st.dictionaries(table_keys, inner, max_size=6),
     max_leaves=150,
 )
 
