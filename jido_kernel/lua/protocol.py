@@ -153,9 +153,21 @@ def dump_records(message: dict[str, Any]) -> bytes:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_ESCAPED_SURROGATE = re.compile(r"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F]")
-"""A ``\\uD800``-``\\uDFFF`` escape in JSON text (after an even number of backslashes):
-a lone surrogate, or half of a pair that a writer of UTF-8 never escapes."""
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _escapes_surrogate(line: bytes | bytearray) -> bool:
+    """Whether the JSON ``line`` escapes a ``\\uD800``-``\\uDFFF`` code unit: a lone
+    surrogate, or half of a pair, which a writer of UTF-8 never escapes. A candidate is an
+    escape when an even number of backslashes stands before it (each candidate looks back
+    only as far as the one before it: linear)."""
+    previous = 0
+    for match in _SURROGATE_ESCAPE.finditer(line):
+        before = line[previous : match.start()]
+        if (len(before) - len(before.rstrip(b"\\"))) % 2 == 0:
+            return True
+        previous = match.end()
+    return False
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -244,17 +256,18 @@ _LARGE = 1024 * 1024
 
 
 def _parse(line: bytearray, schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    # JSON makes no reference cycles: collections while a large value is built find nothing.
-    paused = len(line) >= _LARGE and gc.isenabled()
-    if paused:
-        gc.disable()
-    _check_values(line)
+    if schemas is FROM_WORKER:  # the untrusted side; the worker does not check the kernel's again
+        _check_values(line)
+        if b"\\" in line and _escapes_surrogate(line):
+            raise ProtocolError("message holds an escaped surrogate, which is not text (peers write UTF-8)")
     try:
         text = line.decode("utf-8")  # strict: JSON's own decoding lets encoded surrogates through
     except UnicodeDecodeError as error:
         raise ProtocolError(f"message is not UTF-8 ({error.reason} at byte {error.start})") from None
-    if ("\\ud" in text or "\\uD" in text) and _ESCAPED_SURROGATE.search(text):
-        raise ProtocolError("message holds an escaped surrogate, which is not text (peers write UTF-8)")
+    # JSON makes no reference cycles: collections while a large value is built find nothing.
+    paused = len(line) >= _LARGE and gc.isenabled()
+    if paused:
+        gc.disable()
     try:
         message = json.loads(text)
     except (ValueError, RecursionError) as error:

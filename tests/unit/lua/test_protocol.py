@@ -6,6 +6,7 @@ lines, silence — the kernel answers with a clear error, restarts it, and never
 from __future__ import annotations
 
 import json
+import re
 import sys
 import textwrap
 import time
@@ -286,3 +287,22 @@ class TestText:
     def test_backslashes_and_other_escapes_are_text(self, text: str) -> None:
         message = _read(b'{"type":"stdout","id":1,"text":' + text.encode() + b"}\n")
         assert message is not None and message["text"] == json.loads(text)
+
+
+def _escapes_surrogate_reference(line: bytes) -> bool:
+    """JSON's escapes read one by one: does one of them start ``\\uD8``-``\\uDF``?"""
+    index = 0
+    while index < len(line):
+        if line[index : index + 1] != b"\\":
+            index += 1
+        elif re.fullmatch(rb"u[dD][89a-fA-F]", line[index + 1 : index + 4]):
+            return True
+        else:
+            index += 2
+    return False
+
+
+@given(st.lists(st.sampled_from(["\\", "u", "d", "D", "8", "c", "f", "0", "x", '"']), max_size=40))
+def test_escaped_surrogates_are_found_as_json_reads_its_escapes(parts: list[str]) -> None:
+    line = "".join(parts).encode()
+    assert protocol._escapes_surrogate(line) == _escapes_surrogate_reference(line)
