@@ -158,7 +158,7 @@ class Bridge:
             offset=_count(offset, "read_file", "offset"), limit=_count(limit, "read_file", "limit"),
             numbered=not raw, max_bytes=self.limits.max_file_size,
         )  # fmt: skip
-        lines = len(text.splitlines()) if raw else (text.count("\n") + 1 if text else 0)
+        lines = text.count("\n") + (not text.endswith("\n") if raw else 1) if text else 0
         return text, f"{lines} line{'s' if lines != 1 else ''}"
 
     def _write_file(self, path: Any = None, content: Any = None, *_: Any) -> tuple[bool, str]:

@@ -371,6 +371,12 @@ def _small_record(table: Any, max_items: int) -> dict[str, Any] | None:
     entries = list(islice(table.items(), _SMALL_RECORD + 1))
     if not entries or len(entries) > min(_SMALL_RECORD, max_items):
         return None
+    if len(entries) == 1:  # the usual options table: one flag
+        ((key, item),) = entries
+        shown = text(key) if type(key) is bytes and type(item) in _LUA_SCALARS else None
+        if type(shown) is not str:
+            return None
+        return {shown: text(item) if type(item) is bytes else item}
     record = {}
     for key, item in entries:
         if type(key) is not bytes or type(item) not in _LUA_SCALARS:
