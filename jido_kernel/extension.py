@@ -27,6 +27,7 @@ from jido_kernel.importpath import guard_children, guard_debugger, remove_folder
 from jido_kernel.language.completion import LiveNames, lua_matcher, restore_python_completion
 from jido_kernel.lua.transport import discard_standby
 from jido_kernel.magics import MAGIC_CLASSES
+from jido_kernel.magics.lua import keep_lua_source
 from jido_kernel.magics.session import note_origin_once
 from jido_kernel.magics.settings import note_problems
 from jido_kernel.magics.state import show_streams_live
@@ -93,6 +94,7 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     if displays not in shell.configurables:
         # so %config LiveDisplay works; IPython infers list[InteractiveShell] from its `[self]`
         shell.configurables.append(displays)  # type: ignore[arg-type]
+    keep_lua_source(shell)
     shell.events.register("post_execute", flush_all)  # last update before the cell's reply
     shell.events.register("pre_run_cell", _note_settings_problems)
     shell.events.register("pre_run_cell", note_origin_once)
@@ -182,6 +184,7 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
     global _loaded
     if _loaded is not shell:
         return
+    keep_lua_source(shell, keep=False)
     shell.events.unregister("post_execute", flush_all)
     shell.events.unregister("pre_run_cell", _note_settings_problems)
     shell.events.unregister("pre_run_cell", note_origin_once)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
+from IPython.core.inputtransformer2 import PromptStripper
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, needs_local_scope, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
@@ -68,6 +70,31 @@ LUA_DOC = f"""%%lua [-i VAR[=LUANAME] ...] [-o LUANAME[=VAR] ...] [--timeout S] 
             %%lua --timeout 2
             while true do end   -- LuaTimeoutError after 2 s; the state survives
         """
+
+
+_LUA_CELL = re.compile(r"%%lua(?:\s|$)")
+
+
+def lua_cell_source(lines: list[str]) -> list[str]:
+    """An input transformer: a ``%%lua`` cell becomes its magic call as IPython writes it,
+    before IPython's prompt strippers run, so they never edit Lua source (a line of a
+    Lua string starting ``>>>`` or ``In [1]:`` stays as it is). Other cells pass through."""
+    if not lines or not _LUA_CELL.match(lines[0]):
+        return lines
+    magic, _, line = lines[0][2:].rstrip().partition(" ")
+    return [f"get_ipython().run_cell_magic({magic!r}, {line!r}, {''.join(lines[1:])!r})\n"]
+
+
+def keep_lua_source(shell: Any, keep: bool = True) -> None:
+    """Put :func:`lua_cell_source` among ``shell``'s cleanup transformers, right before
+    the prompt strippers (after leading blank lines and indentation are removed), or
+    take it out."""
+    transforms = shell.input_transformers_cleanup
+    if lua_cell_source in transforms:
+        transforms.remove(lua_cell_source)
+    if keep:
+        strippers = [index for index, transform in enumerate(transforms) if isinstance(transform, PromptStripper)]
+        transforms.insert(strippers[0] if strippers else 0, lua_cell_source)
 
 
 def _pairs(specs: list[str], flag: str) -> list[tuple[str, str]]:

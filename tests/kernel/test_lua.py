@@ -120,7 +120,10 @@ def test_kernel_interrupt_stops_a_loop_and_keeps_the_state(kernel: Any) -> None:
     km, kc, _ = kernel
     run(kernel, "%lua kept = 42")
     reply, delay = interrupt_when_started(
-        km, kc, "%%lua\nprint('started')\nwhile true do local ok = pcall(function() while true do end end) end"
+        km,
+        kc,
+        "%%lua\nprint('started')\nwhile true do local ok = pcall(function() while true do end end) end",
+        idle=True,  # else the next request may arrive in time to be aborted with this one
     )
     assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
     assert "intact" in reply["evalue"] and len(reply["traceback"]) == 1
@@ -131,10 +134,17 @@ def test_kernel_interrupt_stops_a_loop_and_keeps_the_state(kernel: Any) -> None:
 def test_kernel_interrupt_of_a_long_c_call_resets_the_state(kernel: Any) -> None:
     km, kc, _ = kernel
     run(kernel, "%lua lost = true")
-    reply, delay = interrupt_when_started(km, kc, f"%%lua\nprint('started')\nreturn {BACKTRACK}")
+    reply, delay = interrupt_when_started(km, kc, f"%%lua\nprint('started')\nreturn {BACKTRACK}", idle=True)
     assert reply["ename"] == "KeyboardInterrupt"
     assert "reset" in reply["evalue"]
     assert delay < 2 + 5  # the grace period, then the kill
     after = run(kernel, "%lua lost")
     assert after.status == "ok" and (after.result is None or after.result["text/plain"] == "None")
     assert run(kernel, "%lua 6 * 7").result["text/plain"] == "42"
+
+
+def test_lua_source_reaches_lua_as_written(kernel: Any) -> None:
+    # IPython strips '>>> ' and 'In [1]: ' prompts from pasted cells; a Lua cell keeps them.
+    done = run(kernel, "%%lua\nreturn [[\n>>> x = 1\n... y\nIn [1]: z\n]]")
+    assert done.status == "ok", done.error
+    assert done.result["text/plain"] == ">>> x = 1\n... y\nIn [1]: z\n"

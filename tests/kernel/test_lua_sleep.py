@@ -23,7 +23,7 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KernelMan
 def test_sleep_returns_true_and_an_interrupt_ends_it(kernel: Any) -> None:
     km, kc = kernel
     assert execute(kc, "%lua return jido.sleep(0.05)").result["text/plain"] == "True"
-    reply, delay = interrupt_when_started(km, kc, "%%lua\nprint('started')\njido.sleep(60)\nreturn 'slept'")
+    reply, delay = interrupt_when_started(km, kc, "%%lua\nprint('started')\njido.sleep(60)\nreturn 'slept'", idle=True)
     assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
     assert delay < 5
     assert execute(kc, "%lua return 1 + 1").result["text/plain"] == "2"
