@@ -1,0 +1,249 @@
+"""The worker's messages under hostile input, round two: the count of values, escaped
+surrogates, strict UTF-8, memory per message, and the limits' value objects.
+
+Each test states what must hold; the ones marked ``xfail`` show where it does not yet.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jido_kernel.lua import LuaSandbox, LuaWorkerCrashed, protocol
+from jido_kernel.lua.limits import SandboxLimits
+from jido_kernel.lua.protocol import FROM_WORKER, MAX_MESSAGE, MAX_VALUES, ProtocolError
+from tests.fake_worker import PREAMBLE, replaying, workers
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuaSandbox]:
+    root = tmp_path_factory.mktemp("round2_project").resolve()
+    sandbox = LuaSandbox(root, timeout=30)
+    yield sandbox
+    sandbox.close()
+
+
+@pytest.fixture
+def rogue(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with replaying(project, tmp_path, monkeypatch) as start:
+        yield start
+
+
+def result(values: str) -> str:
+    return f'{{"type": "result", "id": RID, "values": {values}, "outputs": {{}}, "duration": 0.0}}'
+
+
+# -- the count of values: linear time on any line ----------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_check_values' string regex restarts at every unmatched quote and scans to the end "
+    "of the line: quadratic, so a worker's line of escaped quotes and commas hangs the kernel",
+)
+def test_counting_values_in_a_line_of_unclosed_strings_is_linear() -> None:
+    # 400 quotes that open strings never closed, then commas past the count: a linear
+    # count takes well under a second; each quote costs a scan of the whole line.
+    program = textwrap.dedent(
+        f"""
+        from jido_kernel.lua import protocol
+        line = b'"' + b'\\\\"' * 400 + b',' * ({MAX_VALUES} + 1)
+        try:
+            protocol._check_values(bytearray(line))
+        except protocol.ProtocolError:
+            pass
+        """
+    )
+    try:
+        subprocess.run([sys.executable, "-c", program], timeout=6, check=True, cwd=Path(__file__).parents[3])
+    except subprocess.TimeoutExpired:
+        pytest.fail("counting the values of one 8 MB line took more than 6 s")
+
+
+def test_commas_colons_and_brackets_inside_lua_strings_are_not_values(sandbox: LuaSandbox) -> None:
+    (text,) = sandbox.run('x = 1 return string.rep(",:[{", 2500000)').values
+    assert len(text) == 10_000_000
+    assert sandbox.run("return x").values == [1]
+
+
+def test_counting_values_in_many_short_strings_with_escapes_is_fast() -> None:
+    line = bytearray(b'{"type":"value","id":1,"value":[' + b'"\\\\\\"",' * 1_500_000 + b"0]}")
+    start = time.perf_counter()
+    message = protocol._parse(line, FROM_WORKER)
+    assert time.perf_counter() - start < 5
+    assert len(message["value"]) == 1_500_001
+
+
+# -- escaped surrogates: backslash parity ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "escapes"),
+    [
+        (rb'"\ud800"', True),
+        (rb'"\\ud800"', False),
+        (rb'"\\\ud800"', True),
+        (rb'"\\\\ud800"', False),
+        (rb'"\uDFFF"', True),
+        (rb'"\\ud800\ud800"', True),
+        (rb'"\\ud800\\ud800"', False),
+        (rb'"\ud7ff\ue000"', False),
+        (rb'"a\\" , "\ud800"', True),
+        (rb'"\\\\\\\\\\\\\\\ud800"', True),
+        (rb'"\\\\\\\\\\\\\\ud800"', False),
+    ],
+)
+def test_escaped_surrogates_are_found_by_backslash_parity(line: bytes, escapes: bool) -> None:
+    assert protocol._escapes_surrogate(line) is escapes
+
+
+def test_looking_for_escaped_surrogates_is_linear() -> None:
+    line = b'"' + b"\\" * 4_000_000 + b"\\\\ud8" * 1_000_000 + b'"'
+    start = time.perf_counter()
+    protocol._escapes_surrogate(line)
+    assert time.perf_counter() - start < 3
+
+
+def test_lua_text_that_spells_a_surrogate_crosses_as_text(sandbox: LuaSandbox) -> None:
+    code = r"""y = 5 return '\\ud800', '\\\\udfff', '\\uD800\\uDC00', '"\\ud8', '\u{7ff}\u{e000}'"""
+    values = sandbox.run(code).values
+    assert values == ["\\ud800", "\\\\udfff", "\\uD800\\uDC00", '"\\ud8', "\u07ff\ue000"]
+    assert sandbox.run("return y").values == [5]
+
+
+def test_a_lua_string_of_an_encoded_surrogate_is_bytes_not_text(sandbox: LuaSandbox) -> None:
+    (value,) = sandbox.run(r"return '\xed\xa0\x80', '\xc0\xaf'").values[:1]
+    assert value == b"\xed\xa0\x80"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        '["\\ud800"]',
+        '[{"\\udc80": 1}]',
+        '[{"$text": "\\udfff"}]',
+        '[{"$rows": [["k\\udbff"], [[1]]]}]',
+    ],
+)
+def test_escaped_surrogates_from_a_worker_restart_it(rogue: Any, values: str) -> None:
+    with pytest.raises(LuaWorkerCrashed, match="escaped surrogate"):
+        rogue(result(values)).run("")
+
+
+RAW = PREAMBLE + textwrap.dedent(
+    """
+    ready()
+    while True:
+        rid = receive()["id"]
+        data = open(sys.argv[1], "rb").read().replace(b"RID", str(rid).encode())
+        while data:
+            data = data[os.write(1, data) :]
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        b'{"type": "stdout", "id": RID, "text": "\xed\xa0\x80"}',
+        b'{"type": "stdout", "id": RID, "text": "\xc0\xaf"}',
+        b'{"type": "stdout", "id": RID, "text": "\xf4\x90\x80\x80"}',
+        b'{"type": "error", "id": RID, "error": {"type": "x\xff", "message": "m", "chunk": null, "line": null}}',
+        b'{"type": "result", "id": RID, "values": [{"\xed\xb2\x80": 1}], "outputs": {}, "duration": 0}',
+    ],
+)
+def test_bytes_that_are_not_utf8_from_a_worker_restart_it(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, message: bytes
+) -> None:
+    lines = tmp_path / "raw.bin"
+    lines.write_bytes(message + b"\n")
+    with workers(RAW, project, tmp_path, monkeypatch) as start:
+        with pytest.raises(LuaWorkerCrashed, match="not UTF-8"):
+            start(str(lines)).run("")
+
+
+def test_protocol_parse_refuses_encoded_surrogates_directly() -> None:
+    with pytest.raises(ProtocolError, match="not UTF-8"):
+        protocol._parse(bytearray(b'{"type": "stdout", "id": 1, "text": "\xed\xa0\x80"}'), FROM_WORKER)
+
+
+# -- numbers and nesting from a worker --------------------------------------------------------
+
+
+def test_an_integer_past_python_digit_limit_restarts_the_worker(rogue: Any) -> None:
+    with pytest.raises(LuaWorkerCrashed, match="not JSON"):
+        rogue(result("[" + "9" * 5000 + "]")).run("")
+
+
+def test_nesting_past_the_recursion_limit_restarts_the_worker(rogue: Any) -> None:
+    with pytest.raises(LuaWorkerCrashed, match="not JSON|nested"):
+        rogue(result("[" * 200_000 + "]" * 200_000)).run("")
+
+
+def test_many_long_integers_parse_in_bounded_time() -> None:
+    number = b"9" * 4000
+    line = bytearray(b'{"type":"value","id":1,"value":[' + b",".join([number] * 4000) + b"]}")
+    start = time.perf_counter()
+    protocol._parse(line, FROM_WORKER)
+    assert time.perf_counter() - start < 5
+
+
+# -- memory per message --------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="one character outside the BMP makes the whole decoded line and the parsed string "
+    "4 bytes a character: a 64 MiB message costs about 576 MiB while it is parsed",
+)
+def test_one_message_costs_at_most_half_a_gigabyte_while_it_is_parsed() -> None:
+    body = b"a" * (MAX_MESSAGE - 200) + "\U0001f600".encode()
+    line = bytearray(b'{"type":"value","id":1,"value":"' + body + b'"}')
+    tracemalloc.start()
+    try:
+        protocol._parse(line, FROM_WORKER)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 512 * 1024 * 1024
+
+
+# -- the limits' value objects ---------------------------------------------------------------------
+
+
+def test_limits_are_frozen_and_replace_checks_its_values() -> None:
+    limits = SandboxLimits()
+    with pytest.raises(AttributeError):
+        limits.max_memory = 1 << 40  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del limits.shell_allowlist
+    with pytest.raises(TypeError):
+        limits.sources["timeout"] = "flag"  # type: ignore[index]
+    for bad in ({"timeout": True}, {"max_memory": -1}, {"timeout": float("nan")}, {"shell_allowlist": "ls"}):
+        with pytest.raises(Exception, match="limit"):
+            limits.replace(**bad)
+    with pytest.raises(Exception, match="sources"):
+        limits.replace(sources={"timeout": "root"})
+
+
+def test_limits_from_the_wire_take_exactly_their_form() -> None:
+    wire = SandboxLimits().to_wire()
+    assert SandboxLimits.from_wire(wire) == SandboxLimits()
+    for bad in (
+        {**wire, "timeout": True},
+        {**wire, "shell_allowlist": "ls"},
+        {**wire, "shell_allowlist": [1]},
+        {**wire, "max_memory": 1.5},
+        {**wire, "sources": {}},
+        {k: v for k, v in wire.items() if k != "kernel_time"},
+    ):
+        with pytest.raises(ValueError):
+            SandboxLimits.from_wire(bad)
