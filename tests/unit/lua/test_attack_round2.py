@@ -6,6 +6,7 @@ Each test states what must hold; the ones marked ``xfail`` show where it does no
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from jido_kernel.lua import LuaSandbox, LuaWorkerCrashed, protocol
+from jido_kernel.lua import LuaSandbox, LuaValueError, LuaWorkerCrashed, protocol
 from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import FROM_WORKER, MAX_MESSAGE, MAX_VALUES, ProtocolError
 from tests.fake_worker import PREAMBLE, replaying, workers
@@ -165,9 +166,8 @@ def test_bytes_that_are_not_utf8_from_a_worker_restart_it(
 ) -> None:
     lines = tmp_path / "raw.bin"
     lines.write_bytes(message + b"\n")
-    with workers(RAW, project, tmp_path, monkeypatch) as start:
-        with pytest.raises(LuaWorkerCrashed, match="not UTF-8"):
-            start(str(lines)).run("")
+    with workers(RAW, project, tmp_path, monkeypatch) as start, pytest.raises(LuaWorkerCrashed, match="not UTF-8"):
+        start(str(lines)).run("")
 
 
 def test_protocol_parse_refuses_encoded_surrogates_directly() -> None:
@@ -184,7 +184,7 @@ def test_an_integer_past_python_digit_limit_restarts_the_worker(rogue: Any) -> N
 
 
 def test_nesting_past_the_recursion_limit_restarts_the_worker(rogue: Any) -> None:
-    with pytest.raises(LuaWorkerCrashed, match="not JSON|nested"):
+    with pytest.raises(LuaWorkerCrashed, match=r"not JSON|nested"):
         rogue(result("[" * 200_000 + "]" * 200_000)).run("")
 
 
@@ -247,3 +247,62 @@ def test_limits_from_the_wire_take_exactly_their_form() -> None:
     ):
         with pytest.raises(ValueError):
             SandboxLimits.from_wire(bad)
+
+
+# -- the worker after running out of its own memory ------------------------------------------
+
+
+def test_running_out_of_memory_in_every_kind_of_answer_keeps_the_state(sandbox: LuaSandbox) -> None:
+    sandbox.run("keep = 42 local s = string.rep('x', 1 << 20) big = {} for i = 1, 2000 do big[i] = {a = s} end")
+    for attempt in (
+        lambda: sandbox.run("return big"),
+        lambda: sandbox.pull("big"),
+        lambda: sandbox.run("local y = 1", outputs=["big"]),
+        lambda: sandbox.run("return big"),
+    ):
+        with pytest.raises(LuaValueError, match="out of memory converting values"):
+            attempt()
+        assert sandbox.run("return keep, #big").values == [42, 2000]
+    sandbox.run("big = nil")
+
+
+# -- names that are not UTF-8 ---------------------------------------------------------------------
+
+
+def test_names_that_are_not_utf8_stay_confined_and_distinct(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    raw = os.fsencode(root)
+    os.mkdir(raw + b"/d\xff")
+    (Path(os.fsdecode(raw + b"/d\xff/f\xfe.txt"))).write_text("hi")
+    lua = LuaSandbox(root.resolve(), timeout=30)
+    try:
+        assert lua.run("return jido.list_dir('.')").values == [[{"name": b"d\xff", "type": "directory"}]]
+        assert sorted(lua.run("return jido.glob('**/*')").values[0]) == [b"d\xff", b"d\xff/f\xfe.txt"]
+        assert lua.run(r"return jido.read_file('d\xff/f\xfe.txt', {raw = true})").values == ["hi"]
+        # overlong and surrogate encodings of '.', '/' and '..' are plain bytes, never separators
+        for name in (r"\xc0\xae\xc0\xae/../../x.txt", r"d\xff/../../x.txt", r"d\xff/\xc0\xae\xc0\xae/../../../x.txt"):
+            ok, message = lua.run(f"return jido.write_file('{name}', 'a')").values
+            assert ok is None and "escapes project boundary" in message
+        assert lua.run(r"return jido.write_file('\xc0\xaf..\xc0\xafx.txt', 'a')").values == [True]
+        assert lua.run(r"return jido.write_file('a\xff', '1'), jido.write_file('a\xfe', '2')").values == [True, True]
+        values = lua.run(r"return jido.read_file('a\xff', {raw = true}), jido.read_file('a\xfe', {raw = true})").values
+        assert values == ["1", "2"]
+        assert lua.run(r"return jido.delete_file('a\xff')").values == [True]
+        assert lua.run(r"return jido.read_file('a\xfe', {raw = true})").values == ["2"]
+    finally:
+        lua.close()
+    assert sorted(os.listdir(tmp_path)) == ["project"]
+    assert sorted(os.listdir(raw)) == [b"a\xfe", b"d\xff", b"\xc0\xaf..\xc0\xafx.txt"]
+
+
+def test_options_tables_are_read_raw_and_checked(sandbox: LuaSandbox) -> None:
+    code = r"""
+    local trap = setmetatable({}, {__index = function() error('boom') end, __pairs = function() error('boom') end})
+    local a, b = jido.read_file('missing', trap)
+    local c, d = jido.read_file('missing', {raw = 'yes'})
+    return a, b, c, d
+    """
+    values = sandbox.run(code).values
+    assert values[0] is None and "not found" in values[1]
+    assert values[2] is None and "raw must be a boolean" in values[3]
