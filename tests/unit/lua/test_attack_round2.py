@@ -306,3 +306,51 @@ def test_options_tables_are_read_raw_and_checked(sandbox: LuaSandbox) -> None:
     values = sandbox.run(code).values
     assert values[0] is None and "not found" in values[1]
     assert values[2] is None and "raw must be a boolean" in values[3]
+
+
+def _all_text(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _all_text(key)
+            yield from _all_text(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _all_text(item)
+
+
+def test_bytes_that_are_not_utf8_reach_the_kernel_only_as_valid_text(tmp_path: Path) -> None:
+    calls: list[Any] = []
+    printed: list[str] = []
+    lua = LuaSandbox(
+        tmp_path.resolve(), timeout=30, on_tool_call=calls.append, on_state_call=lambda op, args: [op, args]
+    )
+    try:
+        code = r"""
+        print('\xff\xed\xa0\x80 \\ud800')
+        jido.read_file('\xed\xa0\x80\xff')
+        jido.write_file('\xed\xb0\x80', '\xed\xa0\x80')
+        return jido.state.append_message({role = '\xed\xa0\x80', ['\xff'] = '\xc0\xaf'})
+        """
+        result = lua.run(code, on_stdout=printed.append)
+        assert result.values == [["append_message", [{"role": b"\xed\xa0\x80", b"\xff": b"\xc0\xaf"}]]]
+        assert [call["status"] for call in calls] == ["running", "error", "running", "completed"]
+        for text in _all_text([printed, calls, result.values]):
+            text.encode("utf-8")
+        assert "\\ud800" in "".join(printed)
+    finally:
+        lua.close()
+
+
+def test_distinct_opaque_keys_cross_or_fail_clearly(sandbox: LuaSandbox) -> None:
+    sandbox.run("kept = 7")
+    (functions,) = sandbox.run("return {[print] = 1, [type] = 2, [function() end] = 3}").values
+    assert sorted(functions.values()) == [1, 2, 3]
+    (tables,) = sandbox.run("return {[{}] = 1, [{}] = 2}").values
+    assert sorted(tables.values()) == [1, 2]
+    try:
+        sandbox.run("return {[coroutine.create(print)] = 1, [coroutine.create(print)] = 2}")
+    except LuaValueError as error:
+        assert "distinct in Lua but the same key in Python" in str(error)
+    assert sandbox.run("return kept").values == [7]
