@@ -131,7 +131,7 @@ class Bridge:
             if value is None:
                 continue
             if type(value) is bytes and len(value) <= _SHOWN_CHARS:
-                shown[names[index]] = value.decode("utf-8", "replace")  # what _shown gives, at once
+                shown[names[index]] = value.decode("utf-8", "backslashreplace")  # what _shown gives, at once
                 continue
             try:
                 plain = from_lua(value, strict=False, name=names[index], max_items=_RECORD_ITEMS)
@@ -377,7 +377,7 @@ def _few_flags(table: dict[Any, Any]) -> bool:
 def _shown(value: Any) -> Any:
     """A tool-call argument as JSON-plain data, with long strings and tables shortened."""
     if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
+        value = value.decode("utf-8", "backslashreplace")  # bytes that are not UTF-8 show as \xff
     if isinstance(value, str):
         return value if len(value) <= _SHOWN_CHARS else f"{value[:_SHOWN_CHARS]}… ({len(value)} characters)"
     if isinstance(value, float) and not math.isfinite(value):
