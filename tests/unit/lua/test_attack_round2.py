@@ -23,6 +23,7 @@ from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import FROM_WORKER, MAX_MESSAGE, MAX_VALUES, ProtocolError
 from jido_kernel.lua.wire import RowBudget, decode
 from tests.fake_worker import PREAMBLE, replaying, workers
+from tests.typed import texts
 
 
 @pytest.fixture(scope="module")
@@ -312,18 +313,6 @@ def test_options_tables_are_read_raw_and_checked(sandbox: LuaSandbox) -> None:
     assert values[2] is None and "raw must be a boolean" in values[3]
 
 
-def _all_text(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _all_text(key)
-            yield from _all_text(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _all_text(item)
-
-
 def test_bytes_that_are_not_utf8_reach_the_kernel_only_as_valid_text(tmp_path: Path) -> None:
     calls: list[Any] = []
     printed: list[str] = []
@@ -340,7 +329,7 @@ def test_bytes_that_are_not_utf8_reach_the_kernel_only_as_valid_text(tmp_path: P
         result = lua.run(code, on_stdout=printed.append)
         assert result.values == [["append_message", [{"role": b"\xed\xa0\x80", b"\xff": b"\xc0\xaf"}]]]
         assert [call["status"] for call in calls] == ["running", "error", "running", "completed"]
-        for text in _all_text([printed, calls, result.values]):
+        for text in texts([printed, calls, result.values]):
             text.encode("utf-8")
         assert "\\ud800" in "".join(printed)
     finally:

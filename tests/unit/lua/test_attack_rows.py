@@ -23,6 +23,7 @@ import pytest
 from jido_kernel.lua import LuaError, LuaSandbox, LuaValueError, LuaWorkerCrashed
 from jido_kernel.lua.wire import MAX_ROWS_ENTRIES, TEXT_SEPARATOR, RowBudget, WireError, decode
 from tests.fake_worker import replaying
+from tests.typed import texts
 
 
 @pytest.fixture(scope="module")
@@ -303,25 +304,13 @@ def test_packed_columns_with_raw_json_escapes_are_refused(rogue: Any) -> None:
         sandbox.run("")
 
 
-def _texts(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _texts(key)
-            yield from _texts(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _texts(item)
-
-
 def test_strings_from_a_worker_are_valid_unicode_or_refused(rogue: Any) -> None:
     sandbox = rogue(result('[{"$rows": [["k\\ud800"], [{"$text": "a\\u007fb\\udfff"}]]}]'))
     try:
         values = sandbox.run("").values
     except LuaWorkerCrashed:
         return  # refused as a protocol violation: the defence holds
-    for text in _texts(values):
+    for text in texts(values):
         text.encode("utf-8")
 
 
