@@ -4,13 +4,14 @@ Defining a dataclass generates and compiles its methods: about half a millisecon
 frozen one, paid by the Lua worker at every start for each class it imports. A
 :class:`Value` names its fields in ``_fields`` (in order; also its ``__slots__``) and
 writes its ``__init__``; it gets what ``@dataclass`` would generate: ``repr``, ``==`` on
-the fields (of the same class), and no hash. A :class:`FrozenValue` is also immutable (assigning a field raises
-``AttributeError``) and hashable; its ``__init__`` sets the fields with :meth:`_set`.
+the fields (of the same class), and no hash. A :class:`FrozenValue` is also
+immutable (assigning a field raises ``AttributeError``) and hashable; its ``__init__``
+sets the fields with :meth:`_set`, and :meth:`replace` makes a changed copy.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 
 class Value:
@@ -43,6 +44,11 @@ class FrozenValue(Value):
         """Set the fields, in ``_fields`` order (``__init__`` only)."""
         for name, value in zip(self._fields, values, strict=True):
             object.__setattr__(self, name, value)
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes`` (fields by name), made by ``__init__`` as a new one is
+        (so it is checked alike); ``__init__`` takes the fields as keywords."""
+        return type(self)(**{**{name: getattr(self, name) for name in self._fields}, **changes})
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"cannot assign to field {name!r} of a {type(self).__qualname__}")

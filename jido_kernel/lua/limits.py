@@ -124,11 +124,6 @@ class SandboxLimits(FrozenValue):
             return self
         return self.replace(**given, sources={**self.sources, **dict.fromkeys(given, "flag")})
 
-    def replace(self, **changes: Any) -> SandboxLimits:
-        """A copy with ``changes`` (fields by name), checked as a new one is."""
-        fields = {name: getattr(self, name) for name in self._fields}
-        return SandboxLimits(**{**fields, **changes})
-
     def to_wire(self) -> dict[str, Any]:
         """The JSON form sent to the worker (values only)."""
         return {**self.values, "shell_allowlist": list(self.shell_allowlist)}

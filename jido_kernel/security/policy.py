@@ -145,17 +145,7 @@ class Policy(FrozenValue):
 
     def protecting(self, paths: frozenset[tuple[str, ...]]) -> Policy:
         """This policy with ``paths`` added to :attr:`config_paths`."""
-        if not paths:
-            return self
-        return Policy(
-            self.name,
-            self.protected_dirs,
-            self.read_only_dirs,
-            self.refuse_hardlinks,
-            self.refuse_special_files,
-            self.protect_trusted_names,
-            self.config_paths | paths,
-        )
+        return self.replace(config_paths=self.config_paths | paths) if paths else self
 
     def refusal(self, parts: Sequence[str], *, write: bool) -> str | None:
         """The reason a resolved path (components under the root) is refused, if any."""

@@ -51,3 +51,11 @@ def test_mutable_values_are_unhashable() -> None:
     bag.items = [2]
     with pytest.raises(TypeError):
         hash(bag)
+
+
+def test_replace_makes_a_changed_copy_through_init() -> None:
+    point = Point(1, 2)
+    assert point.replace(y=5) == Point(1, 5) and point == Point(1, 2)
+    assert type(point.replace()) is Point and point.replace() == point
+    with pytest.raises(TypeError):
+        point.replace(z=1)

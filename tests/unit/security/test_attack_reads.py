@@ -173,29 +173,28 @@ def test_a_link_inside_the_root_is_read(lua: LuaSandbox) -> None:
     assert lua_read(lua, "link_in", "{raw = true}")[0] == "a\nb\nc\nd\ne\n"
 
 
-def test_a_file_that_grew_after_its_size_was_taken_is_read_whole_in_blocks(tmp_path: Path) -> None:
+@pytest.fixture
+def grown(tmp_path: Path) -> Iterator[tuple[int, os.stat_result]]:
+    """A descriptor of a 3 MB file, and the size taken before it grew (1 byte)."""
     small, big = tmp_path / "small", tmp_path / "big"
     small.write_bytes(b"x")
     big.write_bytes(b"y" * 3_000_000)
     fd = os.open(big, os.O_RDONLY)
     try:
-        started = time.monotonic()
-        data = fileops._read_fd(fd, os.stat(small), "big", SANDBOX, 10_000_000)
-        assert len(data) == 3_000_000 and time.monotonic() - started < 2
+        yield fd, os.stat(small)
     finally:
         os.close(fd)
 
 
-def test_a_file_that_grew_past_the_bound_is_refused(tmp_path: Path) -> None:
-    small, big = tmp_path / "small", tmp_path / "big"
-    small.write_bytes(b"x")
-    big.write_bytes(b"y" * 3_000_000)
-    fd = os.open(big, os.O_RDONLY)
-    try:
-        with pytest.raises(security.FileTooLarge):
-            fileops._read_fd(fd, os.stat(small), "big", SANDBOX, 1_000_000)
-    finally:
-        os.close(fd)
+def test_a_file_that_grew_after_its_size_was_taken_is_read_whole_in_blocks(grown: tuple[int, os.stat_result]) -> None:
+    started = time.monotonic()
+    data = fileops._read_fd(*grown, "big", SANDBOX, 10_000_000)
+    assert len(data) == 3_000_000 and time.monotonic() - started < 2
+
+
+def test_a_file_that_grew_past_the_bound_is_refused(grown: tuple[int, os.stat_result]) -> None:
+    with pytest.raises(security.FileTooLarge):
+        fileops._read_fd(*grown, "big", SANDBOX, 1_000_000)
 
 
 def test_a_file_that_shrank_after_its_size_was_taken_is_read_as_it_is(tmp_path: Path) -> None:
