@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import gc
 import math
 import numbers
@@ -182,56 +183,27 @@ class Records:
         return [column.values() if isinstance(column, JoinedText) else column for column in self.columns]
 
 
-# Rows of up to 8 keys are built as dict displays, twice as fast as dict(zip(keys, row)).
-def _rows1(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    (k0,), (c0,) = keys, columns
-    return [{k0: v0} for v0 in c0]
+_RowBuilder = Callable[[list[str], Sequence[Sequence[Any]]], list[dict[str, Any]]]
+_DISPLAYED_KEYS = 8
 
 
-def _rows2(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    k0, k1 = keys
-    return [{k0: v0, k1: v1} for v0, v1 in zip(*columns, strict=True)]
-
-
-def _rows3(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    k0, k1, k2 = keys
-    return [{k0: v0, k1: v1, k2: v2} for v0, v1, v2 in zip(*columns, strict=True)]
-
-
-def _rows4(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    k0, k1, k2, k3 = keys
-    return [{k0: v0, k1: v1, k2: v2, k3: v3} for v0, v1, v2, v3 in zip(*columns, strict=True)]
-
-
-def _rows5(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    k0, k1, k2, k3, k4 = keys
-    return [{k0: v0, k1: v1, k2: v2, k3: v3, k4: v4} for v0, v1, v2, v3, v4 in zip(*columns, strict=True)]
-
-
-def _rows6(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    k0, k1, k2, k3, k4, k5 = keys
-    return [{k0: v0, k1: v1, k2: v2, k3: v3, k4: v4, k5: v5} for v0, v1, v2, v3, v4, v5 in zip(*columns, strict=True)]
-
-
-def _rows7(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    k0, k1, k2, k3, k4, k5, k6 = keys
-    return [
-        {k0: v0, k1: v1, k2: v2, k3: v3, k4: v4, k5: v5, k6: v6}
-        for v0, v1, v2, v3, v4, v5, v6 in zip(*columns, strict=True)
-    ]
-
-
-def _rows8(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    k0, k1, k2, k3, k4, k5, k6, k7 = keys
-    return [
-        {k0: v0, k1: v1, k2: v2, k3: v3, k4: v4, k5: v5, k6: v6, k7: v7}
-        for v0, v1, v2, v3, v4, v5, v6, v7 in zip(*columns, strict=True)
-    ]
-
-
-_ROW_BUILDERS: dict[int, Callable[[list[str], Sequence[Sequence[Any]]], list[dict[str, Any]]]] = {
-    1: _rows1, 2: _rows2, 3: _rows3, 4: _rows4, 5: _rows5, 6: _rows6, 7: _rows7, 8: _rows8,
-}  # fmt: skip
+@functools.cache
+def _row_builder(count: int) -> _RowBuilder:
+    """A function building rows of ``count`` keys as dict displays, twice as fast as
+    ``dict(zip(keys, row))``; its source is made from ``count`` alone (as dataclasses
+    make their methods), never from any data."""
+    names = [f"k{index}" for index in range(count)]
+    items = ", ".join(f"k{index}: v{index}" for index in range(count))
+    values = ", ".join(f"v{index}" for index in range(count))
+    source = (
+        f"def rows(keys, columns):\n"
+        f"    {', '.join(names)}, = keys\n"
+        f"    return [{{{items}}} for {values}, in zip(*columns, strict=True)]\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # the source above is fixed by count
+    builder: _RowBuilder = namespace["rows"]
+    return builder
 
 
 def expand_rows(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
@@ -240,9 +212,8 @@ def expand_rows(keys: list[str], columns: Sequence[Sequence[Any]]) -> list[dict[
     paused = gc.isenabled()
     gc.disable()
     try:
-        builder = _ROW_BUILDERS.get(len(keys))
-        if builder is not None:
-            return builder(keys, columns)
+        if 0 < len(keys) <= _DISPLAYED_KEYS:
+            return _row_builder(len(keys))(keys, columns)
         return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
     finally:
         if paused:
