@@ -251,15 +251,7 @@ def text(data: bytes) -> str | bytes:
 
 def _texts(items: list[Any]) -> list[Any]:
     """``items`` (a fresh list) with every Lua string as :func:`text` gives it."""
-    kinds = set(map(type, items))
-    if bytes not in kinds:
-        return items
-    if kinds == {bytes}:
-        try:
-            return list(map(bytes.decode, items))
-        except UnicodeDecodeError:
-            return list(map(text, items))
-    return [text(item) if type(item) is bytes else item for item in items]
+    return _typed_texts(items)[0]
 
 
 def _typed_texts(items: list[Any]) -> tuple[list[Any], set[type]]:
@@ -272,7 +264,7 @@ def _typed_texts(items: list[Any]) -> tuple[list[Any], set[type]]:
             return list(map(bytes.decode, items)), {str}
         except UnicodeDecodeError:
             pass
-    items = _texts(items)
+    items = [text(item) if type(item) is bytes else item for item in items]
     return items, set(map(type, items))
 
 
