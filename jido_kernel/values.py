@@ -11,7 +11,9 @@ sets the fields with :meth:`_set`, and :meth:`replace` makes a changed copy.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Self
 
 
 class Value:

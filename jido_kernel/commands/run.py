@@ -23,7 +23,6 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from jido_kernel.commands.allowlist import SEARCH_PATH
 from jido_kernel.commands.git import (
@@ -39,6 +38,10 @@ from jido_kernel.commands.policy import checked
 from jido_kernel.confine._libc import PR_SET_PDEATHSIG, libc
 from jido_kernel.security import SANDBOX
 from jido_kernel.values import FrozenValue
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _READ_CHUNK = 1 << 16
 

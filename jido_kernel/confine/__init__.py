@@ -18,7 +18,6 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from jido_kernel.confine import landlock as _landlock
 from jido_kernel.confine._libc import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, prctl
@@ -27,6 +26,10 @@ from jido_kernel.confine.landlock import DISABLE_ENV, Rule
 from jido_kernel.confine.mounts import find_protected, protect
 from jido_kernel.confine.rlimits import apply_rlimits, set_cpu_budget
 from jido_kernel.values import FrozenValue
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "DISABLE_ENV",

@@ -1,7 +1,7 @@
 """Sandboxed Lua 5.4 in a confined worker process: the kernel side and what both sides share.
 
 :class:`LuaSandbox` (:mod:`.sandbox`, over the pipes of :mod:`.transport`) starts
-``python -I -m jido_kernel.lua.worker`` — the untrusted process, whose code is all in
+the worker (:mod:`jido_kernel.lua.worker`, run by ``python -I -S``) — the untrusted process, whose code is all in
 :mod:`jido_kernel.lua.worker` and which the kernel side never imports. Messages are JSON
 lines (:mod:`.protocol`), values cross as plain data (:mod:`.wire`), errors are typed
 (:mod:`.errors`). Names are imported lazily so that the worker, a subpackage, starts
@@ -11,9 +11,11 @@ without the kernel side's imports.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from jido_kernel.lua.errors import (
         LuaError,
         LuaMemoryError,

@@ -10,11 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar
 
 from jido_kernel.commands.allowlist import DEFAULT_ALLOWLIST
 from jido_kernel.lua.errors import LuaValueError
 from jido_kernel.values import FrozenValue
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 MIB = 1024 * 1024
 SOURCES = frozenset({"config", "global", "local", "flag"})

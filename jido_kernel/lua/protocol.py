@@ -22,7 +22,10 @@ from __future__ import annotations
 import gc
 import json
 import re
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_MESSAGE = 64 * 1024 * 1024
 """Largest message either side sends or accepts, in bytes (a cell's result, a pulled value)."""

@@ -13,10 +13,12 @@ checked by :mod:`~jido_kernel.lua.protocol`.
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
 import math
 import os
 import select
 import signal
+import site
 import subprocess
 import sys
 import threading
@@ -310,11 +312,31 @@ def _cpu_idle() -> bool:
     return runnable < len(os.sched_getaffinity(0))
 
 
+_BOOT = "import sys; sys.path += sys.argv[1:]; del sys.argv[1:]; import jido_kernel.lua.worker.__main__"
+"""The worker's ``-c`` program: add the pinned folders (its arguments) after the standard
+library's, then run :mod:`jido_kernel.lua.worker.__main__`."""
+
+
+def _import_folders() -> tuple[str, ...]:
+    """The folders the worker imports ``jido_kernel`` and ``lupa`` from: this package's own
+    parent, and the ``site-packages`` that ``python -I`` would find lupa in (no ``.pth``
+    file is run and no other folder is searched)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.machinery.PathFinder.find_spec("lupa", site.getsitepackages())
+    folders = [os.path.dirname(package)]
+    if spec is not None and spec.submodule_search_locations:
+        folders.append(os.path.dirname(os.path.abspath(spec.submodule_search_locations[0])))
+    return tuple(dict.fromkeys(folders))
+
+
 class Worker:
     """One worker process: its pipes and the tail of its stderr."""
 
-    command: tuple[str, ...] = (sys.executable, "-I", "-m", "jido_kernel.lua.worker")
-    """The worker's argv: isolated mode, so nothing in the project root can shadow a module."""
+    command: tuple[str, ...] = (sys.executable, "-I", "-S", "-c", _BOOT, *_import_folders())
+    """The worker's argv: isolated mode without ``site``, so nothing in the project root can
+    shadow a module, no ``.pth`` file runs, and ``sys.path`` is the standard library plus
+    the folders pinned by :func:`_import_folders` (if lupa is missing there, the worker
+    reports the failed import)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         env = _environment()

@@ -42,10 +42,15 @@ import re
 import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from itertools import chain, compress, repeat
-from typing import Any
 
 from jido_kernel.lua.errors import LuaValueError
 from jido_kernel.values import FrozenValue
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    _RowBuilder = Callable[[list[str], Sequence[Sequence[Any]]], list[dict[str, Any]]]
 
 MAX_DEPTH = 100
 """Deepest nesting of tables that crosses in either direction."""
@@ -183,7 +188,6 @@ class Records:
         return [column.values() if isinstance(column, JoinedText) else column for column in self.columns]
 
 
-_RowBuilder = Callable[[list[str], Sequence[Sequence[Any]]], list[dict[str, Any]]]
 _DISPLAYED_KEYS = 8
 
 

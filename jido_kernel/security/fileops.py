@@ -17,7 +17,6 @@ import re
 import stat
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
 from jido_kernel.security import audit
 from jido_kernel.security.atomic import atomic_write_at
@@ -29,11 +28,16 @@ from jido_kernel.security.policy import SANDBOX, Policy
 from jido_kernel.security.resolve import Walker, reopen_dir
 from jido_kernel.security.roots import Root, get_root
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    _F = TypeVar("_F", bound=Callable[..., Any])
+
 DEFAULT_MAX_BYTES = 10_000_000
 BINARY_SNIFF_BYTES = 8192
 
 _READ = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def confined(func: _F) -> _F:

@@ -1,4 +1,5 @@
-"""``python -I -m jido_kernel.lua.worker``: run the Lua worker on stdin/stdout.
+"""Run the Lua worker on stdin/stdout: imported by the kernel's ``python -I -S -c`` start
+(:class:`jido_kernel.lua.transport.Worker`), or run as ``python -I -m jido_kernel.lua.worker``.
 
 The worker's modules load with the cyclic garbage collector off (they leave nothing to
 collect) and are then frozen out of every later collection. OpenSSL is never loaded:

@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from jido_kernel import security
 from jido_kernel.commands.git import pin_git_dir
@@ -36,6 +35,10 @@ from jido_kernel.lua.worker.jobs import Future, ThreadPoolExecutor
 from jido_kernel.lua.worker.lupa_data import from_lua
 from jido_kernel.lua.worker.stopper import Limiter
 from jido_kernel.security import FileTooLarge
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 check_names("jido.", BRIDGE, FUNCTIONS)
 check_names("jido.state.", STATE, STATE_OPS)
@@ -84,7 +87,7 @@ class Bridge:
         self._commands = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jido-shell")
         self._lock = threading.Lock()
         self._next_call = 0
-        self._replies: dict[int, Future[tuple[bool, Any]]] = {}
+        self._replies: dict[int, Future] = {}
         self._running: set[int] = set()  # process groups of the commands running now
         self._handlers: dict[str, Callable[..., tuple[Any, str]]] = {
             name: getattr(self, f"_{name}") for name in FUNCTIONS
@@ -250,7 +253,7 @@ class Bridge:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pgid, signal.SIGKILL)
 
-    def _wait(self, job: Future[Any]) -> Any:
+    def _wait(self, job: Future) -> Any:
         while not self._limiter.tripped.is_set():
             try:
                 return job.result(timeout=0.05)
@@ -271,7 +274,7 @@ class Bridge:
             ]
         except LuaValueError as error:
             return None, f"jido.state.{op}: {error}"
-        reply: Future[tuple[bool, Any]] = Future()
+        reply: Future = Future()
         with self._lock:
             self._next_call += 1
             call_id = self._next_call

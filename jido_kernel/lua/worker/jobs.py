@@ -14,12 +14,13 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
-class Future(Generic[T]):
+class Future:
     """The outcome of a call, set once (any thread), waited for by any thread."""
 
     __slots__ = ("_done", "_error", "_result")
@@ -32,7 +33,7 @@ class Future(Generic[T]):
     def done(self) -> bool:
         return self._done.is_set()
 
-    def set_result(self, result: T) -> None:
+    def set_result(self, result: Any) -> None:
         self._check_pending()
         self._result = result
         self._done.set()
@@ -42,14 +43,13 @@ class Future(Generic[T]):
         self._error = error
         self._done.set()
 
-    def result(self, timeout: float | None = None) -> T:
+    def result(self, timeout: float | None = None) -> Any:
         """The result once set; :class:`TimeoutError` after ``timeout`` seconds without one."""
         if not self._done.wait(timeout):
             raise TimeoutError
         if self._error is not None:
             raise self._error
-        result: T = self._result
-        return result
+        return self._result
 
     def _check_pending(self) -> None:
         if self._done.is_set():
@@ -64,14 +64,14 @@ class ThreadPoolExecutor:
             raise ValueError("max_workers must be greater than 0")
         self._max_workers = max_workers
         self._prefix = thread_name_prefix
-        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
+        self._jobs: queue.SimpleQueue[tuple[Future, Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
         self._jobs = queue.SimpleQueue()
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
         self._threads = 0
 
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        future: Future[T] = Future()
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future = Future()
         self._jobs.put((future, fn, args, kwargs))
         if not self._idle.acquire(timeout=0):  # no idle thread takes it: start one, if allowed
             with self._lock:

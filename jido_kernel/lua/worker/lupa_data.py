@@ -19,12 +19,15 @@ import gc
 from collections.abc import Collection, Iterator, Sequence
 from itertools import chain, islice
 from operator import itemgetter, methodcaller
-from typing import Any
 
 from lupa.lua54 import LuaError, LuaRuntime, lua_type
 
 from jido_kernel.lua.errors import LuaValueError
 from jido_kernel.lua.wire import MAX_DEPTH, MAX_ITEMS, TEXT_SEPARATOR, JoinedText, LuaOpaque, Records
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _NUMBERS = frozenset({bool, int, float})
 _SCALARS = frozenset({type(None), bool, int, float, str, bytes})

@@ -1,4 +1,4 @@
-"""The Lua worker process: ``python -I -m jido_kernel.lua.worker`` (started by the client).
+"""The Lua worker process: :func:`main`, run by :mod:`.__main__` (started by the client).
 
 stdin and stdout carry the protocol (:mod:`jido_kernel.lua.protocol`); anything else
 written to stdout goes to stderr instead. The first message is ``config``: the worker
@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
 from jido_kernel import confine
 from jido_kernel.commands.allowlist import resolve_allowlist
@@ -50,6 +49,10 @@ from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
 from jido_kernel.lua.worker.lupa_data import collect_garbage
 from jido_kernel.lua.worker.runtime import Callbacks, RunError, RunOutcome, SandboxRuntime
 from jido_kernel.lua.worker.stopper import Limiter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FLUSH_INTERVAL = 0.05
 FLUSH_BYTES = 1024 * 1024

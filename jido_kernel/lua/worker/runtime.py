@@ -14,7 +14,6 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import lupa.lua54
 from lupa.lua54 import LuaRuntime
@@ -25,6 +24,12 @@ from jido_kernel.lua.worker.lupa_data import from_lua, to_lua
 from jido_kernel.lua.worker.native import library
 from jido_kernel.lua.worker.stopper import Limiter
 from jido_kernel.values import FrozenValue, Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Handler = Callable[[str, tuple[Any, ...]], tuple[Any, str | None]]
 
 MIB = 1024 * 1024
 PRELUDE_NAME = b"=[jido sandbox]"
@@ -70,9 +75,6 @@ class RunOutcome(Value):
         self.values: list[Any] = [] if values is None else values
         self.error = error
         self.duration = duration
-
-
-Handler = Callable[[str, tuple[Any, ...]], tuple[Any, str | None]]
 
 
 class Callbacks(FrozenValue):

@@ -92,7 +92,7 @@ def test_more_jobs_than_threads_all_run_and_no_more_threads_start() -> None:
 
 
 def test_a_future_keeps_its_first_outcome() -> None:
-    future: Future[int] = Future()
+    future = Future()
     with pytest.raises(TimeoutError):
         future.result(0.01)
     future.set_result(1)

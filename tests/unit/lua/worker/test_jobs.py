@@ -11,7 +11,7 @@ from jido_kernel.lua.worker.jobs import Future, ThreadPoolExecutor
 
 
 def test_a_future_waits_for_its_result() -> None:
-    future: Future[int] = Future()
+    future = Future()
     assert not future.done()
     with pytest.raises(TimeoutError):
         future.result(timeout=0.01)
@@ -21,14 +21,14 @@ def test_a_future_waits_for_its_result() -> None:
 
 
 def test_a_future_raises_the_calls_exception() -> None:
-    future: Future[int] = Future()
+    future = Future()
     future.set_exception(ValueError("bad"))
     with pytest.raises(ValueError, match="bad"):
         future.result(timeout=0)
 
 
 def test_a_future_takes_one_outcome() -> None:
-    future: Future[int] = Future()
+    future = Future()
     future.set_result(1)
     with pytest.raises(RuntimeError):
         future.set_result(2)
