@@ -36,17 +36,59 @@ from jido_kernel.language.completion import complete
 from jido_kernel.language.inspection import inspect_lua
 from jido_kernel.lua.errors import LuaError
 from jido_kernel.lua.transport import discard_standby, prestart
+from jido_kernel.magics.lua import lua_call
 from jido_kernel.session.lifecycle import defer_workers, start_workers
 
 EXTENSION = "jido_kernel"
 
 
 class JidoShell(ZMQInteractiveShell):
-    """ipykernel's shell whose debuggers never read ``.pdbrc`` (the root's may be Lua-written)."""
+    """ipykernel's shell whose debuggers never read ``.pdbrc`` (the root's may be Lua-written),
+    and which transforms a ``%%lua`` cell without IPython's tokenizer.
+
+    A cell's transform runs twice (ipykernel's and IPython's ``run_cell``), each time
+    followed by a compile to see whether it awaits: about a third of a ``%%lua return 1``
+    cell's own time. A ``%%lua`` cell becomes its magic call directly (:func:`lua_call`,
+    the same text), then IPython's single-line prefilter and post transformers run as in
+    :meth:`~IPython.core.interactiveshell.InteractiveShell.transform_cell`; when those
+    leave the call as it is, it is known not to await (a call with three string
+    literals). Everything else of ``run_cell`` (execution count, history, events, display,
+    errors) is IPython's own.
+    """
+
+    _lua_call: str | None = None
+    """The last transformed ``%%lua`` cell that is exactly its magic call."""
 
     @property
     def debugger_cls(self) -> type:
         return no_rc_debugger()
+
+    def transform_cell(self, raw_cell: str) -> str:
+        call = lua_call(self.input_transformer_manager, raw_cell)
+        if call is None:
+            cell: str = super().transform_cell(raw_cell)
+            return cell
+        cell = call
+        if len(cell.splitlines()) == 1:
+            assert self.prefilter_manager is not None
+            with self.builtin_trap:
+                cell = self.prefilter_manager.prefilter_lines(cell) + "\n"
+        lines = cell.splitlines(keepends=True)
+        for transform in self.input_transformers_post:
+            lines = transform(lines)
+        cell = "".join(lines)
+        self._lua_call = cell if cell == call else None
+        return cell
+
+    def should_run_async(
+        self, raw_cell: str, *, transformed_cell: str | None = None, preprocessing_exc_tuple: Any = None
+    ) -> bool:
+        if transformed_cell is not None and transformed_cell is self._lua_call and preprocessing_exc_tuple is None:
+            return False
+        answer: bool = super().should_run_async(
+            raw_cell, transformed_cell=transformed_cell, preprocessing_exc_tuple=preprocessing_exc_tuple
+        )
+        return answer
 
 
 class JidoKernel(IPythonKernel):

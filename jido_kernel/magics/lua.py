@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
-from IPython.core.inputtransformer2 import PromptStripper
+from IPython.core.inputtransformer2 import PromptStripper, TransformerManager
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, needs_local_scope, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
@@ -83,6 +84,32 @@ def lua_cell_source(lines: list[str]) -> list[str]:
         return lines
     magic, _, line = lines[0][2:].rstrip().partition(" ")
     return [f"get_ipython().run_cell_magic({magic!r}, {line!r}, {''.join(lines[1:])!r})\n"]
+
+
+@functools.cache
+def _default_transforms() -> tuple[list[Any], list[Any], list[Any]]:
+    """IPython's default static input transformers, with :func:`lua_cell_source` placed as
+    :func:`keep_lua_source` places it."""
+    manager = TransformerManager()
+    cleanup = [transform for transform in manager.cleanup_transforms if transform is not lua_cell_source]
+    strippers = [index for index, transform in enumerate(cleanup) if isinstance(transform, PromptStripper)]
+    cleanup.insert(strippers[0] if strippers else 0, lua_cell_source)
+    return cleanup, manager.line_transforms, manager.token_transformers
+
+
+def lua_call(manager: TransformerManager, raw_cell: str) -> str | None:
+    """What ``manager.transform_cell(raw_cell)`` returns for a ``%%lua`` cell, made without
+    running IPython's tokenizer over the cell: its magic call (:func:`lua_cell_source`),
+    which IPython's other default transformers leave as it is. None for any other cell, or
+    when ``manager``'s transformers are not IPython's defaults and :func:`lua_cell_source`
+    (then only ``manager`` can say)."""
+    if not _LUA_CELL.match(raw_cell):
+        return None
+    if (manager.cleanup_transforms, manager.line_transforms, manager.token_transformers) != _default_transforms():
+        return None
+    if not raw_cell.endswith("\n"):
+        raw_cell += "\n"  # as the manager does
+    return lua_cell_source(raw_cell.splitlines(keepends=True))[0]
 
 
 def keep_lua_source(shell: Any, keep: bool = True) -> None:

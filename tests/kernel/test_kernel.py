@@ -117,3 +117,62 @@ def test_a_kernel_without_a_session_keeps_no_worker(tmp_path: Path) -> None:
     with start_jido(tmp_path, env={"JIDO_PROJECT_ROOT": str(tmp_path / "does-not-exist")}) as (_, kc):
         workers = execute(kc, WORKERS)
     assert workers.result == {"text/plain": "[]"}
+
+
+TRANSFORMS = r"""
+from IPython.core.interactiveshell import InteractiveShell
+shell = get_ipython()
+cells = ["%%lua\nreturn 1", "%%lua", "%%lua -i a --quiet\nreturn a\n", "%%lua\t-o x \nx = 1",
+         "%%lua\nreturn [[\n>>> x\n... y\nIn [1]: z\n]]", "%%lua\r\nreturn '\u2028\x85\x0c'\r\n",
+         "%%lua\nreturn '''?\n", "%%lua\nreturn 1?", "%%luax\nx", " %%lua\nreturn 1", "\n%%lua\nreturn 1"]
+def same():
+    return [shell.transform_cell(c) == InteractiveShell.transform_cell(shell, c) for c in cells]
+plain = same()
+shell.autocall = 2
+autocall = same()
+shell.autocall = 0
+shell.input_transformers_post.append(lambda lines: [s.replace("get_ipython()", "await get_ipython()") for s in lines])
+post = same()
+posted = shell.transform_cell("%%lua\nreturn 1")
+awaits = shell.should_run_async("%%lua\nreturn 1", transformed_cell=posted)
+shell.input_transformers_post.pop()
+call = shell.transform_cell("%%lua\nreturn 1")
+fast = shell._lua_call is call  # made without IPython's tokenizer
+(plain, autocall, post, shell.should_run_async("%%lua\nreturn 1", transformed_cell=call), awaits, fast)
+"""
+
+
+def test_a_lua_cells_transform_is_ipythons(tmp_path: Path) -> None:
+    with start_jido(tmp_path) as (_, kc):
+        run = execute(kc, TRANSFORMS)
+    assert run.status == "ok", run.error
+    plain, autocall, post, call_awaits, posted_awaits, fast = eval(run.result["text/plain"])  # a literal of bools
+    assert all(plain) and all(autocall) and all(post) and fast
+    assert call_awaits is False  # the call itself: known at once
+    assert posted_awaits is True  # a post transformer changed it: IPython's own check
+
+
+EVENTS = """
+seen = []
+get_ipython().events.register("pre_run_cell", lambda info: seen.append(("pre", info.raw_cell)))
+get_ipython().events.register("post_run_cell", lambda result: seen.append(("post", result.success)))
+"""
+
+
+def test_a_lua_cell_keeps_count_history_events_and_display(tmp_path: Path) -> None:
+    with start_jido(tmp_path) as (_, kc):
+        execute(kc, EVENTS)
+        ok = execute(kc, "%%lua\nreturn 6 * 7")
+        failed = execute(kc, "%%lua\nerror('no')")
+        after = execute(kc, f"(seen, In[-3:-1], _i, Out.get({ok.reply['content']['execution_count']}))")
+    count = ok.reply["content"]["execution_count"]
+    assert failed.reply["content"]["execution_count"] == count + 1
+    assert ok.result == {"text/plain": "42"} and failed.status == "error"
+    assert after.result is not None
+    seen, inputs, last, out = eval(after.result["text/plain"])  # reprs of plain values
+    assert seen[1:5] == [("pre", "%%lua\nreturn 6 * 7"), ("post", True), ("pre", "%%lua\nerror('no')"), ("post", False)]
+    assert inputs == [
+        "get_ipython().run_cell_magic('lua', '', 'return 6 * 7\\n')",
+        "get_ipython().run_cell_magic('lua', '', \"error('no')\\n\")",
+    ]
+    assert last == "%%lua\nerror('no')" and out == 42

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from IPython.core.inputtransformer2 import TransformerManager
 
-from jido_kernel.magics.lua import keep_lua_source, lua_cell_source
+from jido_kernel.magics.lua import keep_lua_source, lua_call, lua_cell_source
 
 
 class Shell:
@@ -75,3 +75,30 @@ def test_it_is_taken_out_again(shells: tuple[Shell, TransformerManager]) -> None
     assert ours.input_transformers_cleanup.count(lua_cell_source) == 1
     keep_lua_source(ours, keep=False)
     assert lua_cell_source not in ours.input_transformers_cleanup
+
+
+@given(st.sampled_from(["", " ", "\t", " -i a", " --timeout 2 --quiet", "\t-o x=y "]), st.text(), st.booleans())
+def test_lua_call_is_what_the_manager_makes(flags: str, body: str, newline: bool) -> None:
+    shell = Shell()
+    keep_lua_source(shell)
+    cell = f"%%lua{flags}" + ("\n" + body if newline or body else "")
+    call = lua_call(shell.input_transformer_manager, cell)
+    assert call is not None
+    assert call == shell.input_transformer_manager.transform_cell(cell)
+
+
+@pytest.mark.parametrize("cell", ["%%luax\nbody", "%%lua?", " %%lua\nx", "\n%%lua\nx", "%lua 1", "1", ""])
+def test_lua_call_leaves_other_cells_to_the_manager(shells: tuple[Shell, TransformerManager], cell: str) -> None:
+    ours, _ = shells
+    assert lua_call(ours.input_transformer_manager, cell) is None
+
+
+def test_lua_call_leaves_changed_transformers_to_the_manager(shells: tuple[Shell, TransformerManager]) -> None:
+    ours, _ = shells
+    manager = ours.input_transformer_manager
+    assert lua_call(manager, "%%lua\nx") is not None
+    manager.line_transforms.append(lambda lines: lines)
+    assert lua_call(manager, "%%lua\nx") is None
+    manager.line_transforms.pop()
+    keep_lua_source(ours, keep=False)
+    assert lua_call(manager, "%%lua\nx") is None
