@@ -32,7 +32,6 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
-from pathlib import Path
 
 from jido_kernel.commands.options import Parsed, ShellError
 from jido_kernel.security import SANDBOX, Policy
@@ -80,7 +79,7 @@ def _refused(command: str, what: str, reason: str, shown: str) -> ShellError:
     return ShellError(f"Security error: {command} would {what} {shown}: {RULES.get(reason, reason)}", reason=reason)
 
 
-def _absolute(root: Path, arg: str) -> str:
+def _absolute(root: str, arg: str) -> str:
     return os.path.normpath(os.path.join(root, arg))
 
 
@@ -90,7 +89,7 @@ def _last(arg: str) -> str:
 
 
 def _walk(
-    command: str, top: str, root: Path, budget: _Budget, *, deep: bool = True, skip: frozenset[str] = frozenset()
+    command: str, top: str, root: str, budget: _Budget, *, deep: bool = True, skip: frozenset[str] = frozenset()
 ) -> Iterator[tuple[str, os.stat_result]]:
     """Every entry below ``top`` (not following symlinks; one level unless ``deep``; not
     entering folders named in ``skip``) as (path relative to top, lstat)."""
@@ -121,7 +120,7 @@ def _is_dir(path: str) -> bool:
     return os.path.isdir(path)
 
 
-def written_names(command: str, parsed: Parsed, root: Path, budget: _Budget | None = None) -> list[Written]:
+def written_names(command: str, parsed: Parsed, root: str, budget: _Budget | None = None) -> list[Written]:
     """Every name ``command`` would create, rename, link, remove or write (absolute, lexical)."""
     budget = budget or _Budget()
     ops = parsed.operands
@@ -140,7 +139,7 @@ def written_names(command: str, parsed: Parsed, root: Path, budget: _Budget | No
     return []
 
 
-def _removed(command: str, ops: list[str], root: Path, *, recursive: bool, budget: _Budget) -> list[Written]:
+def _removed(command: str, ops: list[str], root: str, *, recursive: bool, budget: _Budget) -> list[Written]:
     names = []
     for op in ops:
         path = _absolute(root, op)
@@ -150,7 +149,7 @@ def _removed(command: str, ops: list[str], root: Path, *, recursive: bool, budge
     return names
 
 
-def _copied(command: str, parsed: Parsed, root: Path, budget: _Budget) -> list[Written]:
+def _copied(command: str, parsed: Parsed, root: str, budget: _Budget) -> list[Written]:
     ops = parsed.operands
     if len(ops) < 2:
         return []
@@ -176,7 +175,7 @@ def _copied(command: str, parsed: Parsed, root: Path, budget: _Budget) -> list[W
     return names
 
 
-def _check_relocated_link(command: str, link: str, placed: str, root: Path) -> None:
+def _check_relocated_link(command: str, link: str, placed: str, root: str) -> None:
     """A relative symlink copied or moved elsewhere points elsewhere: it may not lead out."""
     try:
         text = os.readlink(link)
@@ -191,12 +190,11 @@ def _check_relocated_link(command: str, link: str, placed: str, root: Path) -> N
         )
 
 
-def _within(path: str, root: Path) -> bool:
-    base = str(root)
-    return path == base or path.startswith(base.rstrip("/") + "/")
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def _linked(parsed: Parsed, root: Path) -> list[Written]:
+def _linked(parsed: Parsed, root: str) -> list[Written]:
     ops = parsed.operands
     if len(ops) == 1:
         return [Written(_absolute(root, _last(ops[0])))]
@@ -213,18 +211,17 @@ def _linked(parsed: Parsed, root: Path) -> list[Written]:
     return names
 
 
-def check_writes(command: str, parsed: Parsed, root: Path, policy: Policy = SANDBOX) -> None:
+def check_writes(command: str, parsed: Parsed, root: str, policy: Policy = SANDBOX) -> None:
     """Refuse when any name the command would write is protected (see the module docstring)."""
     budget = _Budget()
     for written in written_names(command, parsed, root, budget):
         _check_written(command, written, root, budget, policy)
 
 
-def _check_written(command: str, written: Written, root: Path, budget: _Budget, policy: Policy) -> None:
+def _check_written(command: str, written: Written, root: str, budget: _Budget, policy: Policy) -> None:
     shown = os.path.relpath(written.path, root)
     resolved = os.path.realpath(written.path)
-    base = str(root).rstrip("/") + "/"
-    if resolved != str(root) and not resolved.startswith(base):
+    if not _within(resolved, root):
         raise ShellError(f"Security error: symlink points outside project: {shown}", reason="symlink_escape")
     for path in (written.path, resolved):
         relative = os.path.relpath(path, root)
@@ -245,18 +242,17 @@ def _check_written(command: str, written: Written, root: Path, budget: _Budget, 
             raise _refused(command, "write into", "hardlinked_file", shown)
 
 
-def _in_venv(directory: str, root: Path, budget: _Budget) -> bool:
+def _in_venv(directory: str, root: str, budget: _Budget) -> bool:
     """True when ``directory`` or an existing ancestor below the root holds ``pyvenv.cfg``
     or ``conda-meta`` (an installed environment)."""
-    base = str(root)
-    while directory.startswith(base):
+    while directory.startswith(root):
         cached = budget.seen.get(directory)
         if cached is None:
             cached = any(os.path.lexists(os.path.join(directory, marker)) for marker in ENVIRONMENT_MARKERS)
             budget.seen[directory] = cached
         if cached:
             return True
-        if directory == base:
+        if directory == root:
             break
         directory = os.path.dirname(directory)
     return False
@@ -286,7 +282,7 @@ def read_paths(command: str, parsed: Parsed) -> tuple[list[str], list[str]]:
     return [], []
 
 
-def check_reads(command: str, parsed: Parsed, root: Path) -> None:
+def check_reads(command: str, parsed: Parsed, root: str) -> None:
     """Refuse hard-linked files, FIFOs, sockets and devices among what ``command`` would read."""
     files, trees = read_paths(command, parsed)
     for arg in files:
@@ -325,11 +321,9 @@ def _check_read(command: str, shown: str, info: os.stat_result) -> None:
         raise _refused(command, "read", "not_regular_file", shown)
 
 
-def _check_tree_entry(command: str, shown: str, path: str, info: os.stat_result, root: Path) -> None:
+def _check_tree_entry(command: str, shown: str, path: str, info: os.stat_result, root: str) -> None:
     if stat.S_ISLNK(info.st_mode):
-        resolved = os.path.realpath(path)
-        base = str(root).rstrip("/") + "/"
-        if resolved != str(root) and not resolved.startswith(base):
+        if not _within(os.path.realpath(path), root):
             raise ShellError(
                 f"Security error: {command} would follow a symlink out of the project: {shown}",
                 reason="symlink_escape",

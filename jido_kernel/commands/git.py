@@ -24,7 +24,6 @@ import os
 import re
 import stat
 import subprocess
-from pathlib import Path
 
 from jido_kernel.commands.allowlist import SEARCH_PATH, find_command
 from jido_kernel.commands.options import ShellError
@@ -122,19 +121,20 @@ class GitPin(FrozenValue):
 
     _fields = ("git_dir", "problem", "config_paths")
     __slots__ = _fields
-    git_dir: Path | None
+    git_dir: str | None
     problem: str
     config_paths: frozenset[tuple[str, ...]]
 
     def __init__(
-        self, git_dir: Path | None, problem: str = "", config_paths: frozenset[tuple[str, ...]] = frozenset()
+        self, git_dir: str | None, problem: str = "", config_paths: frozenset[tuple[str, ...]] = frozenset()
     ) -> None:
         self._set(git_dir, problem, config_paths)
 
 
-def pin_git_dir(root: Path) -> GitPin:
+def pin_git_dir(root: str | os.PathLike[str]) -> GitPin:
     """The ``.git`` directory directly under ``root`` now (a directory, not a file or symlink)."""
-    candidate = Path(os.path.realpath(root)) / ".git"
+    real = os.path.realpath(root)
+    candidate = os.path.join(real, ".git")
     try:
         info = os.lstat(candidate)
     except OSError:
@@ -145,16 +145,16 @@ def pin_git_dir(root: Path) -> GitPin:
         )
     if not stat.S_ISDIR(info.st_mode):
         return GitPin(None, "the project's .git is not a directory (a worktree or submodule link); git is not offered")
-    return GitPin(candidate, config_paths=config_paths(Path(os.path.realpath(root)), candidate))
+    return GitPin(candidate, config_paths=config_paths(real, candidate))
 
 
-def sandbox_policy(root: Path) -> Policy:
+def sandbox_policy(root: str | os.PathLike[str]) -> Policy:
     """:data:`SANDBOX` with the files the root's repository configuration names read-only
     (for untrusted writes that have no pinned repository at hand)."""
     return SANDBOX.protecting(pin_git_dir(root).config_paths)
 
 
-def config_paths(root: Path, git_dir: Path, timeout: float = 10.0) -> frozenset[tuple[str, ...]]:
+def config_paths(root: str, git_dir: str, timeout: float = 10.0) -> frozenset[tuple[str, ...]]:
     """The paths inside ``root`` that the repository's configuration (with its includes)
     names as files git reads as configuration or runs, literal and resolved, as
     root-relative component tuples (none when git cannot read it: git for sandboxed code
@@ -182,7 +182,7 @@ def config_paths(root: Path, git_dir: Path, timeout: float = 10.0) -> frozenset[
     return frozenset(sorted(found)[:_MAX_CONFIG_PATHS])
 
 
-def _inside(root: Path, path: str) -> list[tuple[str, ...]]:
+def _inside(root: str, path: str) -> list[tuple[str, ...]]:
     """``path`` as written and as resolved, relative to ``root``, when inside it (not the root)."""
     inside = []
     for form in (os.path.normpath(path), os.path.realpath(path)):
@@ -192,21 +192,21 @@ def _inside(root: Path, path: str) -> list[tuple[str, ...]]:
     return inside
 
 
-def git_environment(base: dict[str, str], root: Path, pin: GitPin) -> dict[str, str]:
+def git_environment(base: dict[str, str], root: str, pin: GitPin) -> dict[str, str]:
     """``base`` plus the pinned repository; raises :class:`ShellError` when there is none."""
     if pin.git_dir is None:
         raise ShellError(f"git is not available to sandboxed code here: {pin.problem}", reason="no_repository")
     return {
         **base,
-        "GIT_DIR": str(pin.git_dir),
-        "GIT_WORK_TREE": str(root),
+        "GIT_DIR": pin.git_dir,
+        "GIT_WORK_TREE": root,
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": "/dev/null",
         "GIT_NO_REPLACE_OBJECTS": "1",
     }
 
 
-def driver_overrides(binary: str, root: Path, env: dict[str, str], timeout: float) -> list[str]:
+def driver_overrides(binary: str, root: str, env: dict[str, str], timeout: float) -> list[str]:
     """``-c`` options that empty every driver the repository's config (and its includes) names."""
     try:
         done = subprocess.run(
@@ -238,7 +238,7 @@ def driver_overrides(binary: str, root: Path, env: dict[str, str], timeout: floa
 
 
 def check_worktree_reads(
-    binary: str, root: Path, env: dict[str, str], timeout: float, args: list[str], overrides: list[str]
+    binary: str, root: str, env: dict[str, str], timeout: float, args: list[str], overrides: list[str]
 ) -> None:
     """Refuse a subcommand that would show work-tree files when a tracked one is hard-linked
     (its other name may be a file outside the project)."""
@@ -261,10 +261,10 @@ def check_worktree_reads(
         _refuse_hardlinked(subcommand, root, os.fsdecode(raw))
 
 
-def _refuse_hardlinked(subcommand: str, root: Path, name: str) -> None:
+def _refuse_hardlinked(subcommand: str, root: str, name: str) -> None:
     """Refuse when the work-tree file ``name`` is a regular file with more than one hard link."""
     try:
-        info = os.lstat(root / name)
+        info = os.lstat(os.path.join(root, name))
     except OSError:
         return
     if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:

@@ -37,7 +37,6 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 from jido_kernel.commands.allowlist import find_command, is_interpreter
 from jido_kernel.commands.effects import ALLOWED_DEVICES, check_reads, check_writes
@@ -62,7 +61,7 @@ GIT_SUBCOMMANDS: tuple[str, ...] = tuple(GIT_OPTIONS)
 """Read-only builtin git subcommands (``branch``/``tag`` only list)."""
 
 
-def check_command(command: str, args: Sequence[str], root: Path, allowlist: Sequence[str]) -> str:
+def check_command(command: str, args: Sequence[str], root: str | os.PathLike[str], allowlist: Sequence[str]) -> str:
     """Return the binary ``command`` resolves to, or raise :class:`ShellError`.
 
     Checks, in order: NUL bytes and types, interpreters, bare name, allow-list, each
@@ -73,7 +72,7 @@ def check_command(command: str, args: Sequence[str], root: Path, allowlist: Sequ
 
 
 def checked(
-    command: str, args: Sequence[str], root: Path, allowlist: Sequence[str], policy: Policy = SANDBOX
+    command: str, args: Sequence[str], root: str | os.PathLike[str], allowlist: Sequence[str], policy: Policy = SANDBOX
 ) -> tuple[str, Parsed]:
     _check_encodable(command)
     if isinstance(args, (str, bytes)):
@@ -90,7 +89,7 @@ def checked(
         )
     if command not in allowlist:
         raise ShellError(f"Security error: command not in allowlist ({command})", reason="not_allowed")
-    root = Path(os.path.realpath(root))
+    root = os.path.realpath(root)
     for arg in args:
         _check_argument(arg, root)
     parsed = _parse(command, list(args))
@@ -149,12 +148,11 @@ def _path_forms(arg: str) -> Iterator[str]:
             yield arg[end:]
 
 
-def _inside(path: str, root: Path) -> bool:
-    base = str(root)
-    return path == base or path.startswith(base.rstrip("/") + "/")
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def _check_argument(arg: str, root: Path) -> None:
+def _check_argument(arg: str, root: str) -> None:
     if ".." in arg:
         raise ShellError(f"Security error: path traversal not allowed in argument: {arg}", reason="path_traversal")
     for form in _path_forms(arg):
@@ -168,7 +166,7 @@ def _check_argument(arg: str, root: Path) -> None:
             raise ShellError(f"Security error: symlink points outside project: {arg}", reason="symlink_escape")
 
 
-def _names_directory(arg: str, root: Path, names: frozenset[str]) -> bool:
+def _names_directory(arg: str, root: str, names: frozenset[str]) -> bool:
     """True when ``arg`` names (or leads through a symlink into) a directory called one of ``names``."""
     for name in names:
         if re.search(rf"(?:^|[/=:]|^-[A-Za-z0-9]*){re.escape(name)}(?:/|$)", arg, re.IGNORECASE):
@@ -181,7 +179,7 @@ def _names_directory(arg: str, root: Path, names: frozenset[str]) -> bool:
     return False
 
 
-def _check_protected_names(command: str, arg: str, root: Path) -> None:
+def _check_protected_names(command: str, arg: str, root: str) -> None:
     if _names_directory(arg, root, SANDBOX.protected_dirs):
         raise ShellError(
             f"Security error: the .jido_code directory is protected from sandboxed code: {arg}",

@@ -22,7 +22,6 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from jido_kernel.commands.allowlist import SEARCH_PATH
 from jido_kernel.commands.git import (
@@ -64,7 +63,7 @@ class CommandResult(FrozenValue):
 def run_command(
     command: str,
     args: Sequence[str],
-    root: Path,
+    root: str | os.PathLike[str],
     *,
     allowlist: Sequence[str],
     timeout: float,
@@ -87,7 +86,7 @@ def run_command(
         raise ValueError(f"timeout and max_output must be positive, got {timeout!r} and {max_output!r}")
     pin = git if git is not None else pin_git_dir(root)
     binary, parsed = checked(command, args, root, allowlist, SANDBOX.protecting(pin.config_paths))
-    root = Path(os.path.realpath(root))
+    root = os.path.realpath(root)
     env = environment(root)
     argv = [command, *_guards(command, parsed, root), *args]
     if command == "git":
@@ -100,7 +99,7 @@ def run_command(
     )
 
 
-def _guards(command: str, parsed: Parsed, root: Path) -> list[str]:
+def _guards(command: str, parsed: Parsed, root: str) -> list[str]:
     """Options the runner adds so recursive readers skip the settings folder."""
     if command == "grep" and parsed.has("-r", "--recursive"):
         return ["--exclude-dir=.jido_code"]
@@ -120,7 +119,7 @@ def _die_with_parent() -> None:
 def _execute(
     binary: str,
     argv: list[str],
-    root: Path,
+    root: str,
     *,
     env: dict[str, str],
     timeout: float,
@@ -169,8 +168,8 @@ def _execute(
     )
 
 
-def _start_error(error: OSError, command: str, root: Path) -> ShellError:
-    if error.filename == str(root):
+def _start_error(error: OSError, command: str, root: str) -> ShellError:
+    if error.filename == root:
         return ShellError(
             f"Cannot run commands in the project root {root}: {error.strerror}", reason="invalid_argument"
         )
@@ -183,11 +182,11 @@ def _start_error(error: OSError, command: str, root: Path) -> ShellError:
     return ShellError(f"Command could not start ({command}): {error.strerror}", reason="start_failed")
 
 
-def environment(root: Path) -> dict[str, str]:
-    """The whole environment commands get: nothing is inherited from the caller."""
+def environment(root: str | os.PathLike[str]) -> dict[str, str]:
+    """The whole environment commands get in ``root`` (a real path): nothing is inherited from the caller."""
     return {
         "PATH": SEARCH_PATH,
-        "HOME": str(root),
+        "HOME": os.fspath(root),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "TERM": "dumb",
@@ -199,7 +198,7 @@ def environment(root: Path) -> dict[str, str]:
         "XDG_CONFIG_HOME": "/dev/null",
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_OPTIONAL_LOCKS": "0",
-        "GIT_CEILING_DIRECTORIES": str(root.parent),
+        "GIT_CEILING_DIRECTORIES": os.path.dirname(root),
     }
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import glob
 import os
-import pathlib
 import signal
 import sys
 import threading
@@ -104,7 +103,7 @@ def default_read_only_paths() -> list[str]:
 
 
 def confine_process(
-    root: pathlib.Path,
+    root: str | os.PathLike[str],
     *,
     max_memory: int | None,
     exec_allowlist: Iterable[str],
@@ -138,7 +137,7 @@ def confine_process(
             f"confine_process must run before the process starts threads ({threads} are running "
             "and would stay unconfined): call it first thing in the worker"
         )
-    root = root.resolve()
+    root = os.path.realpath(root)
     notes: list[str] = []
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     apply_rlimits(max_memory)
@@ -169,7 +168,7 @@ def confine_process(
     return Confinement(abi, enforced, network, git_read_only, tuple(notes))
 
 
-def _protect_directories(root: pathlib.Path, notes: list[str]) -> bool:
+def _protect_directories(root: str, notes: list[str]) -> bool:
     """Read-only ``.git``, hidden ``.jido_code``; True when ``.git`` directories were made read-only."""
     directories = find_protected(root)
     if not directories.read_only and not directories.hidden:
@@ -186,12 +185,12 @@ def _protect_directories(root: pathlib.Path, notes: list[str]) -> bool:
 
 
 def _rules(
-    root: pathlib.Path,
+    root: str,
     exec_allowlist: Iterable[str],
     read_only_paths: Sequence[str] | None,
     notes: list[str],
 ) -> list[Rule]:
-    rules = [Rule(str(root), _ALL_RIGHTS & ~_ROOT_RIGHTS_DENIED)]
+    rules = [Rule(root, _ALL_RIGHTS & ~_ROOT_RIGHTS_DENIED)]
     read = _LL.READ_FILE | _LL.READ_DIR
     paths = default_read_only_paths() if read_only_paths is None else read_only_paths
     rules += [Rule(path, read) for path in paths]

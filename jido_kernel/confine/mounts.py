@@ -11,7 +11,6 @@ directory is covered by an empty read-only tmpfs.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from jido_kernel.confine._libc import mount, unshare
 from jido_kernel.values import Value
@@ -56,7 +55,7 @@ class Protected(Value):
         self.hidden: list[str] = [] if hidden is None else hidden
 
 
-def find_protected(root: Path) -> Protected:
+def find_protected(root: str | os.PathLike[str]) -> Protected:
     """``.git`` and ``.jido_code`` directories under ``root`` (symlinks not followed), shallowest first."""
     found = Protected()
     for scanned, (directory, subdirs, _files) in enumerate(os.walk(root), start=1):

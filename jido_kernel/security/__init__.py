@@ -12,6 +12,10 @@ Refusals raise :class:`SecurityError` (``.reason``, ``.path``), logged on the
 ``jido_kernel.security`` logger and counted per root (:func:`violation_count`);
 file-system failures raise :class:`FileOpError` subclasses that are also the matching
 built-in exceptions (``FileNotFound`` is a ``FileNotFoundError``).
+
+:func:`validate_path` and :func:`violation_count` are imported on first use: their
+module returns :class:`pathlib.Path`, and the Lua worker, which uses the rest, starts
+without :mod:`pathlib`.
 """
 
 from jido_kernel.security.atomic import atomic_write, atomic_write_at
@@ -41,8 +45,11 @@ from jido_kernel.security.fileops import (
     write_file,
 )
 from jido_kernel.security.globbing import glob
-from jido_kernel.security.paths import validate_path, violation_count
 from jido_kernel.security.policy import OWNER, SANDBOX, Policy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from jido_kernel.security.paths import validate_path, violation_count
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -75,3 +82,11 @@ __all__ = [
     "violation_count",
     "write_file",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name not in ("validate_path", "violation_count"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from jido_kernel.security import paths
+
+    return getattr(paths, name)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from pathlib import Path
 
 _TEMP_PREFIX = ".jido-tmp-"
 
@@ -60,6 +59,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int | None 
     For paths chosen by the notebook owner (settings files); untrusted paths go through
     :func:`jido_kernel.security.write_file`, which confines them to a project root.
     """
+    from pathlib import Path  # here, not at the top: the Lua worker never loads pathlib
+
     target = Path(path)
     dir_fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:

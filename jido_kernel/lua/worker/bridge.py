@@ -20,7 +20,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from jido_kernel import security
 from jido_kernel.commands.git import pin_git_dir
@@ -67,7 +66,7 @@ class Bridge:
 
     def __init__(
         self,
-        root: Path,
+        root: str,
         limiter: Limiter,
         send: Callable[[dict[str, Any]], None],
         limits: SandboxLimits,

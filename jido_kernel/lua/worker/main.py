@@ -28,7 +28,6 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from pathlib import Path
 
 from jido_kernel import confine
 from jido_kernel.commands.allowlist import resolve_allowlist
@@ -222,8 +221,8 @@ class Worker:
     """One worker: its Lua state, bridge, threads and request loop."""
 
     def __init__(self, config: dict[str, Any], channel: Channel) -> None:
-        self.root = Path(config["root"]).resolve(strict=True)
-        if not self.root.is_dir():
+        self.root: str = os.path.realpath(config["root"], strict=True)
+        if not os.path.isdir(self.root):
             raise NotADirectoryError(f"the project root is not a directory: {self.root}")
         self.channel = channel
         limits = SandboxLimits.from_wire(config["limits"])

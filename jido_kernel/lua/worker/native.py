@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from pathlib import Path
+import os
 
 import lupa.lua54
 
-LIBRARY = Path(__file__).with_name("libnative.so")
+LIBRARY = os.path.join(os.path.dirname(__file__), "libnative.so")
 
 
 class NativeLibraryError(RuntimeError):
@@ -22,12 +22,12 @@ class NativeLibraryError(RuntimeError):
 @functools.cache
 def library() -> ctypes.CDLL:
     """The loaded and bound library, its functions typed."""
-    if not LIBRARY.is_file():
+    if not os.path.isfile(LIBRARY):
         raise NativeLibraryError(
             f"{LIBRARY} is missing: jido_kernel was installed without building its C part; "
             "reinstall it with a C compiler available (pip install -e . or make)"
         )
-    lib = ctypes.CDLL(str(LIBRARY))
+    lib = ctypes.CDLL(LIBRARY)
     state = ctypes.c_void_p
     for name, argtypes, restype in (
         ("jido_bind", [ctypes.c_char_p], ctypes.c_int),

@@ -10,10 +10,10 @@ chunk runs (lupa aborts on an allocation failure outside a protected call), and
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import lupa.lua54
 from lupa.lua54 import LuaRuntime
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 MIB = 1024 * 1024
 PRELUDE_NAME = b"=[jido sandbox]"
 PRELUDE_CHUNK = PRELUDE_NAME[1:].decode()
-_PRELUDE = Path(__file__).with_name("prelude.lua").read_bytes()  # next to this module, as native.py finds its library
+with open(os.path.join(os.path.dirname(__file__), "prelude.lua"), "rb") as _file:
+    _PRELUDE = _file.read()  # next to this module, as native.py finds its library
 MAX_NAMES = 2000
 """Table entries looked at to list a table's names for completion."""
 MAX_PATH = 16
