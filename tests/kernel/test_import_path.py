@@ -8,6 +8,7 @@ runs cells — through our kernelspec and through the launch remote launchers us
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import sys
@@ -160,20 +161,25 @@ def test_an_owner_loads_one_reviewed_file_by_its_path(root: Path) -> None:
 
 
 def test_the_lua_worker_runs_isolated_outside_the_root(root: Path) -> None:
-    """The worker is ``python -I`` in ``/``: neither the root nor PYTHON* variables reach it."""
+    """The worker is ``python -I -S`` in ``/`` with pinned import folders: neither the root
+    nor PYTHON* variables reach it."""
     with jido_kernel(root, env={"PYTHONPATH": str(root), "PYTHONSTARTUP": str(root / "x.py")}) as (_, kc):
         execute(kc, "%lua return 1")
         run = execute(
             kc,
             "import os, jido_kernel\n"
             "pid = jido_kernel.current_session().manager.lua.pid\n"
-            "print(open(f'/proc/{pid}/cmdline', 'rb').read().split(b'\\0')[:4])\n"
+            "print(open(f'/proc/{pid}/cmdline', 'rb').read().split(b'\\0')[1:-1])\n"
             "print(os.readlink(f'/proc/{pid}/cwd'))\n"
             "print(b'PYTHONPATH' in open(f'/proc/{pid}/environ', 'rb').read())",
         )
     assert run.status == "ok", run.error
     argv, cwd, has_pythonpath = run.stdout.splitlines()
-    assert "b'-I'" in argv and "b'jido_kernel.lua.worker'" in argv
+    arguments = ast.literal_eval(argv)
+    assert arguments[:3] == [b"-I", b"-S", b"-c"]
+    code, *folders = arguments[3:]
+    assert code.endswith(b"import jido_kernel.lua.worker.__main__")
+    assert folders and all(not folder.startswith(str(root).encode()) for folder in folders)
     assert cwd == "/"
     assert has_pythonpath == "False"
 

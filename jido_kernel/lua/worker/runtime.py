@@ -34,8 +34,15 @@ if TYPE_CHECKING:
 MIB = 1024 * 1024
 PRELUDE_NAME = b"=[jido sandbox]"
 PRELUDE_CHUNK = PRELUDE_NAME[1:].decode()
-with open(os.path.join(os.path.dirname(__file__), "prelude.lua"), "rb") as _file:
-    _PRELUDE = _file.read()  # next to this module, as native.py finds its library
+
+
+def _read_prelude() -> bytes:
+    """:file:`prelude.lua`, next to this module (as native.py finds its library)."""
+    with open(os.path.join(os.path.dirname(__file__), "prelude.lua"), "rb") as prelude:
+        return prelude.read()
+
+
+_PRELUDE = _read_prelude()
 MAX_NAMES = 2000
 """Table entries looked at to list a table's names for completion."""
 MAX_PATH = 16
