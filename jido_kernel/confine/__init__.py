@@ -92,9 +92,12 @@ def landlock_abi() -> int | None:
 
 
 def default_read_only_paths() -> list[str]:
-    """System directories plus every directory the running Python imports from."""
+    """System directories plus every directory the running Python imports from: its
+    ``sys.path`` and this package's own folder (the worker imports ``jido_kernel`` from
+    a folder it then takes off ``sys.path``: :data:`jido_kernel.lua.transport._BOOT`)."""
     python = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
     python += [p for p in sys.path if os.path.isabs(p)]
+    python.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     paths = list(SYSTEM_READ_ONLY_PATHS)
     for path in python:
         if os.path.exists(path) and path not in paths:

@@ -312,21 +312,31 @@ def _cpu_idle() -> bool:
     return runnable < len(os.sched_getaffinity(0))
 
 
-_BOOT = "import sys; sys.path += sys.argv[1:]; del sys.argv[1:]; import jido_kernel.lua.worker.__main__"
-"""The worker's ``-c`` program: add the pinned folders (its arguments) after the standard
-library's, then run :mod:`jido_kernel.lua.worker.__main__`."""
+_BOOT = (
+    "import sys; package, *folders = sys.argv[1:]; del sys.argv[1:]; "
+    "sys.path.append(package); import jido_kernel; del sys.path[-1]; "
+    "sys.path += folders; import jido_kernel.lua.worker.__main__"
+)
+"""The worker's ``-c`` program. Its first argument is the folder holding ``jido_kernel``:
+on ``sys.path`` only while ``import jido_kernel`` runs (its modules then load through the
+package's own ``__path__``), because that folder may be the project root (an editable
+install), where a Lua-written ``lupa/`` or ``msvcrt.py`` (an optional import that misses
+everywhere else) would otherwise be imported. The other arguments (lupa's folders) stay
+on ``sys.path`` after the standard library's; then :mod:`jido_kernel.lua.worker.__main__`
+runs."""
 
 
 def _import_folders() -> tuple[str, ...]:
-    """The folders the worker imports ``jido_kernel`` and ``lupa`` from: this package's own
-    parent, and the ``site-packages`` that ``python -I`` would find lupa in (no ``.pth``
-    file is run and no other folder is searched)."""
+    """The worker's import folders: first the folder holding this package (searched for
+    ``jido_kernel`` alone, see :data:`_BOOT`), then the ``site-packages`` that ``python -I``
+    would find lupa in, if any (no ``.pth`` file is run and no other folder is searched;
+    it may be the same folder as the first)."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     spec = importlib.machinery.PathFinder.find_spec("lupa", site.getsitepackages())
     folders = [os.path.dirname(package)]
     if spec is not None and spec.submodule_search_locations:
         folders.append(os.path.dirname(os.path.abspath(spec.submodule_search_locations[0])))
-    return tuple(dict.fromkeys(folders))
+    return tuple(folders)
 
 
 class Worker:
@@ -334,9 +344,10 @@ class Worker:
 
     command: tuple[str, ...] = (sys.executable, "-I", "-S", "-c", _BOOT, *_import_folders())
     """The worker's argv: isolated mode without ``site``, so nothing in the project root can
-    shadow a module, no ``.pth`` file runs, and ``sys.path`` is the standard library plus
-    the folders pinned by :func:`_import_folders` (if lupa is missing there, the worker
-    reports the failed import)."""
+    shadow a module, no ``.pth`` file runs, ``jido_kernel`` is imported from its own folder
+    and ``sys.path`` is the standard library plus lupa's folder pinned by
+    :func:`_import_folders` (if lupa is missing there, the worker reports the failed
+    import)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         env = _environment()
