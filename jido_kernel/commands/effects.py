@@ -211,8 +211,13 @@ def _linked(parsed: Parsed, root: str) -> list[Written]:
     return names
 
 
-def check_writes(command: str, parsed: Parsed, root: str, policy: Policy = SANDBOX) -> None:
-    """Refuse when any name the command would write is protected (see the module docstring)."""
+def check_writes(command: str, parsed: Parsed, root: str | os.PathLike[str], policy: Policy = SANDBOX) -> None:
+    """Refuse when any name the command would write is protected (see the module docstring).
+
+    ``root`` may be spelled any way (a trailing slash, ``.``, a symlink): it is resolved
+    here, because the checks compare it with real paths, as strings.
+    """
+    root = os.path.realpath(root)
     budget = _Budget()
     for written in written_names(command, parsed, root, budget):
         _check_written(command, written, root, budget, policy)
@@ -282,8 +287,10 @@ def read_paths(command: str, parsed: Parsed) -> tuple[list[str], list[str]]:
     return [], []
 
 
-def check_reads(command: str, parsed: Parsed, root: str) -> None:
-    """Refuse hard-linked files, FIFOs, sockets and devices among what ``command`` would read."""
+def check_reads(command: str, parsed: Parsed, root: str | os.PathLike[str]) -> None:
+    """Refuse hard-linked files, FIFOs, sockets and devices among what ``command`` would
+    read (``root`` is resolved here, as in :func:`check_writes`)."""
+    root = os.path.realpath(root)
     files, trees = read_paths(command, parsed)
     for arg in files:
         if arg in ALLOWED_DEVICES:
