@@ -99,17 +99,27 @@ def _default_transforms() -> tuple[list[Any], list[Any], list[Any]]:
 
 def lua_call(manager: TransformerManager, raw_cell: str) -> str | None:
     """What ``manager.transform_cell(raw_cell)`` returns for a ``%%lua`` cell, made without
-    running IPython's tokenizer over the cell: its magic call (:func:`lua_cell_source`),
-    which IPython's other default transformers leave as it is. None for any other cell, or
-    when ``manager``'s transformers are not IPython's defaults and :func:`lua_cell_source`
-    (then only ``manager`` can say)."""
+    running IPython's tokenizer over the cell: the cleanup transformers up to
+    :func:`lua_cell_source` run as in the manager (those before it work on lines: leading
+    blank lines, and indentation, which IPython 9 removes with :func:`textwrap.dedent`, so
+    whitespace-only lines become empty), giving the magic call, which IPython's other
+    default transformers leave as it is. None for any other cell, or when ``manager``'s
+    transformers are not IPython's defaults and :func:`lua_cell_source` (then only
+    ``manager`` can say)."""
     if not _LUA_CELL.match(raw_cell):
         return None
-    if (manager.cleanup_transforms, manager.line_transforms, manager.token_transformers) != _default_transforms():
+    defaults = _default_transforms()
+    if (manager.cleanup_transforms, manager.line_transforms, manager.token_transformers) != defaults:
         return None
+    cleanup: list[Any] = defaults[0]
     if not raw_cell.endswith("\n"):
         raw_cell += "\n"  # as the manager does
-    return lua_cell_source(raw_cell.splitlines(keepends=True))[0]
+    lines = raw_cell.splitlines(keepends=True)
+    for transform in cleanup[: cleanup.index(lua_cell_source) + 1]:
+        lines = transform(lines)
+    if len(lines) != 1 or not lines[0].startswith("get_ipython().run_cell_magic("):
+        return None  # the earlier transformers left no %%lua first line: the manager decides
+    return lines[0]
 
 
 def keep_lua_source(shell: Any, keep: bool = True) -> None:
