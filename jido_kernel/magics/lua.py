@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
-from IPython.core.inputtransformer2 import PromptStripper, TransformerManager
+from IPython.core.inputtransformer2 import TransformerManager, leading_empty_lines
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, needs_local_scope, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
@@ -78,12 +78,22 @@ _LUA_CELL = re.compile(r"%%lua(?:\s|$)")
 
 def lua_cell_source(lines: list[str]) -> list[str]:
     """An input transformer: a ``%%lua`` cell becomes its magic call as IPython writes it,
-    before IPython's prompt strippers run, so they never edit Lua source (a line of a
-    Lua string starting ``>>>`` or ``In [1]:`` stays as it is). Other cells pass through."""
+    before IPython's dedent and prompt strippers run, so they never edit Lua source (a
+    whitespace-only line of a Lua string keeps its spaces, a line starting ``>>>`` or
+    ``In [1]:`` stays as it is). Other cells pass through."""
     if not lines or not _LUA_CELL.match(lines[0]):
         return lines
     magic, _, line = lines[0][2:].rstrip().partition(" ")
     return [f"get_ipython().run_cell_magic({magic!r}, {line!r}, {''.join(lines[1:])!r})\n"]
+
+
+def _with_lua_source(transforms: list[Any]) -> list[Any]:
+    """``transforms`` (cleanup transformers) with :func:`lua_cell_source` right after
+    IPython's removal of leading blank lines (first, when that is missing)."""
+    placed = [transform for transform in transforms if transform is not lua_cell_source]
+    index = placed.index(leading_empty_lines) + 1 if leading_empty_lines in placed else 0
+    placed.insert(index, lua_cell_source)
+    return placed
 
 
 @functools.cache
@@ -91,21 +101,16 @@ def _default_transforms() -> tuple[list[Any], list[Any], list[Any]]:
     """IPython's default static input transformers, with :func:`lua_cell_source` placed as
     :func:`keep_lua_source` places it."""
     manager = TransformerManager()
-    cleanup = [transform for transform in manager.cleanup_transforms if transform is not lua_cell_source]
-    strippers = [index for index, transform in enumerate(cleanup) if isinstance(transform, PromptStripper)]
-    cleanup.insert(strippers[0] if strippers else 0, lua_cell_source)
-    return cleanup, manager.line_transforms, manager.token_transformers
+    return _with_lua_source(manager.cleanup_transforms), manager.line_transforms, manager.token_transformers
 
 
 def lua_call(manager: TransformerManager, raw_cell: str) -> str | None:
     """What ``manager.transform_cell(raw_cell)`` returns for a ``%%lua`` cell, made without
     running IPython's tokenizer over the cell: the cleanup transformers up to
-    :func:`lua_cell_source` run as in the manager (those before it work on lines: leading
-    blank lines, and indentation, which IPython 9 removes with :func:`textwrap.dedent`, so
-    whitespace-only lines become empty), giving the magic call, which IPython's other
-    default transformers leave as it is. None for any other cell, or when ``manager``'s
-    transformers are not IPython's defaults and :func:`lua_cell_source` (then only
-    ``manager`` can say)."""
+    :func:`lua_cell_source` run as in the manager, giving the magic call, which IPython's
+    other default transformers leave as it is. None for any other cell, or when
+    ``manager``'s transformers are not IPython's defaults and :func:`lua_cell_source`
+    (then only ``manager`` can say)."""
     if not _LUA_CELL.match(raw_cell):
         return None
     defaults = _default_transforms()
@@ -123,15 +128,11 @@ def lua_call(manager: TransformerManager, raw_cell: str) -> str | None:
 
 
 def keep_lua_source(shell: Any, keep: bool = True) -> None:
-    """Put :func:`lua_cell_source` among ``shell``'s cleanup transformers, right before
-    the prompt strippers (after leading blank lines and indentation are removed), or
+    """Put :func:`lua_cell_source` among ``shell``'s cleanup transformers, right after
+    leading blank lines are dropped (before IPython's dedent and prompt strippers), or
     take it out."""
     transforms = shell.input_transformers_cleanup
-    if lua_cell_source in transforms:
-        transforms.remove(lua_cell_source)
-    if keep:
-        strippers = [index for index, transform in enumerate(transforms) if isinstance(transform, PromptStripper)]
-        transforms.insert(strippers[0] if strippers else 0, lua_cell_source)
+    transforms[:] = _with_lua_source(transforms) if keep else [t for t in transforms if t is not lua_cell_source]
 
 
 def _pairs(specs: list[str], flag: str) -> list[tuple[str, str]]:

@@ -148,3 +148,7 @@ def test_lua_source_reaches_lua_as_written(kernel: Any) -> None:
     done = run(kernel, "%%lua\nreturn [[\n>>> x = 1\n... y\nIn [1]: z\n]]")
     assert done.status == "ok", done.error
     assert done.result["text/plain"] == ">>> x = 1\n... y\nIn [1]: z\n"
+    # and IPython's dedent empties whitespace-only lines; a Lua cell keeps their spaces.
+    spaced = run(kernel, "%%lua\nreturn #[[\n \t\n  \n]]")
+    assert spaced.status == "ok", spaced.error
+    assert spaced.result["text/plain"] == "6"

@@ -45,7 +45,9 @@ def test_the_magic_call_is_ipythons_when_no_prompt_is_stripped(flags: str, lines
     assert ours.input_transformer_manager.transform_cell(cell) == (
         f"get_ipython().run_cell_magic('lua', {flags.strip()!r}, {body!r})\n"
     )
-    if not any(line.lstrip().startswith((">>>", "...", "In [", "   ...")) for line in lines):
+    prompts = any(line.lstrip().startswith((">>>", "...", "In [", "   ...")) for line in lines)
+    blanks = any(line.strip(" \t") == "" and line for line in lines)  # IPython's dedent empties those
+    if not prompts and not blanks:
         assert ours.input_transformer_manager.transform_cell(cell) == ipython.transform_cell(cell)
 
 
@@ -60,6 +62,13 @@ def test_prompts_in_lua_source_are_kept(shells: tuple[Shell, TransformerManager]
 def test_other_cells_are_ipythons(shells: tuple[Shell, TransformerManager], cell: str) -> None:
     ours, ipython = shells
     assert ours.input_transformer_manager.transform_cell(cell) == ipython.transform_cell(cell)
+
+
+def test_whitespace_only_lines_in_lua_source_are_kept(shells: tuple[Shell, TransformerManager]) -> None:
+    ours, ipython = shells
+    cell = "%%lua\nreturn [[\n \t\n  x\n]]"
+    assert "'return [[\\n \\t\\n  x\\n]]\\n'" in ours.input_transformer_manager.transform_cell(cell)
+    assert "[[\\n\\n  x" in ipython.transform_cell(cell)  # what IPython's dedent alone does to it
 
 
 def test_blank_lines_before_the_magic_are_dropped_first(shells: tuple[Shell, TransformerManager]) -> None:
