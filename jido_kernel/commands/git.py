@@ -27,7 +27,7 @@ import subprocess
 
 from jido_kernel.commands.allowlist import SEARCH_PATH, find_command
 from jido_kernel.commands.options import ShellError
-from jido_kernel.security.policy import SANDBOX, Policy
+from jido_kernel.security.policy import SANDBOX, Policy, own_code
 from jido_kernel.values import FrozenValue
 
 __all__ = [
@@ -151,7 +151,7 @@ def pin_git_dir(root: str | os.PathLike[str]) -> GitPin:
 def sandbox_policy(root: str | os.PathLike[str]) -> Policy:
     """:data:`SANDBOX` with the files the root's repository configuration names read-only
     (for untrusted writes that have no pinned repository at hand)."""
-    return SANDBOX.protecting(pin_git_dir(root).config_paths)
+    return SANDBOX.protecting(pin_git_dir(root).config_paths, code=own_code(root))
 
 
 def config_paths(root: str, git_dir: str, timeout: float = 10.0) -> frozenset[tuple[str, ...]]:

@@ -36,6 +36,7 @@ from jido_kernel.commands.options import Parsed, ShellError
 from jido_kernel.commands.policy import checked
 from jido_kernel.confine._libc import PR_SET_PDEATHSIG, libc
 from jido_kernel.security import SANDBOX
+from jido_kernel.security.policy import own_code
 from jido_kernel.values import FrozenValue
 
 TYPE_CHECKING = False
@@ -85,7 +86,8 @@ def run_command(
     if not timeout > 0 or not max_output > 0:
         raise ValueError(f"timeout and max_output must be positive, got {timeout!r} and {max_output!r}")
     pin = git if git is not None else pin_git_dir(root)
-    binary, parsed = checked(command, args, root, allowlist, SANDBOX.protecting(pin.config_paths))
+    policy = SANDBOX.protecting(pin.config_paths, code=own_code(root))
+    binary, parsed = checked(command, args, root, allowlist, policy)
     root = os.path.realpath(root)
     env = environment(root)
     argv = [command, *_guards(command, parsed, root), *args]

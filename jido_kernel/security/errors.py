@@ -34,7 +34,7 @@ RULES: dict[str, str] = {
     "installed_code": (
         "sandboxed code may not create or change installed or compiled code "
         "(__pycache__, *.pyc, *.so, node_modules, site-packages, __pypackages__, "
-        "virtual and conda environments)"
+        "virtual and conda environments, jido_kernel's own source)"
     ),
     "hardlinked_file": "file has more than one hard link (it may be a file outside the project)",
     "not_regular_file": "not a regular file (FIFOs, sockets and devices are refused)",

@@ -24,11 +24,14 @@ The kernel's own debugger does not read ``.pdbrc`` from the working directory ei
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from importlib.machinery import EXTENSION_SUFFIXES
 
 from jido_kernel.values import FrozenValue
 
+PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+"""The real folder this package is imported from."""
 SETTINGS_DIR = ".jido_code"
 SETTINGS_FILE = "settings.json"
 VENV_MARKER = "pyvenv.cfg"
@@ -102,7 +105,9 @@ class Policy(FrozenValue):
     component tuples) that a trusted program reads as configuration or runs, found per
     session (the repository's ``core.hooksPath``, ``include.path``…, see
     :func:`jido_kernel.commands.git.pin_git_dir`): with the trusted names protected, writing
-    them or anything below them is refused (``trusted_config``).
+    them or anything below them is refused (``trusted_config``). ``code_paths``: likewise
+    for code every kernel and worker imports (:func:`own_code`), refused as
+    ``installed_code``.
     """
 
     _fields = (
@@ -113,6 +118,7 @@ class Policy(FrozenValue):
         "refuse_special_files",
         "protect_trusted_names",
         "config_paths",
+        "code_paths",
     )
     __slots__ = _fields
     name: str
@@ -122,6 +128,7 @@ class Policy(FrozenValue):
     refuse_special_files: bool
     protect_trusted_names: bool
     config_paths: frozenset[tuple[str, ...]]
+    code_paths: frozenset[tuple[str, ...]]
 
     def __init__(
         self,
@@ -132,6 +139,7 @@ class Policy(FrozenValue):
         refuse_special_files: bool = False,
         protect_trusted_names: bool = False,
         config_paths: frozenset[tuple[str, ...]] = frozenset(),
+        code_paths: frozenset[tuple[str, ...]] = frozenset(),
     ) -> None:
         self._set(
             name,
@@ -141,11 +149,17 @@ class Policy(FrozenValue):
             refuse_special_files,
             protect_trusted_names,
             config_paths,
+            code_paths,
         )
 
-    def protecting(self, paths: frozenset[tuple[str, ...]]) -> Policy:
-        """This policy with ``paths`` added to :attr:`config_paths`."""
-        return self.replace(config_paths=self.config_paths | paths) if paths else self
+    def protecting(
+        self, paths: frozenset[tuple[str, ...]] = frozenset(), *, code: frozenset[tuple[str, ...]] = frozenset()
+    ) -> Policy:
+        """This policy with ``paths`` added to :attr:`config_paths` and ``code`` to
+        :attr:`code_paths`."""
+        if not paths and not code:
+            return self
+        return self.replace(config_paths=self.config_paths | paths, code_paths=self.code_paths | code)
 
     def refusal(self, parts: Sequence[str], *, write: bool) -> str | None:
         """The reason a resolved path (components under the root) is refused, if any."""
@@ -158,6 +172,8 @@ class Policy(FrozenValue):
         if write and self.protect_trusted_names:
             if self.config_paths and any(tuple(parts[: len(path)]) == path for path in self.config_paths):
                 return "trusted_config"
+            if self.code_paths and any(tuple(parts[: len(path)]) == path for path in self.code_paths):
+                return "installed_code"
             return trusted_name_refusal(parts)
         return None
 
@@ -198,3 +214,16 @@ SANDBOX = Policy(
     refuse_special_files=True,
     protect_trusted_names=True,
 )
+
+
+def own_code(root: str | os.PathLike[str], package: str = PACKAGE) -> frozenset[tuple[str, ...]]:
+    """The real folder ``package`` (this package's) as components relative to the real
+    ``root`` when it lies inside it (an editable install in the project): every kernel and
+    worker imports its code at start, so it is never Lua's to write. Empty otherwise."""
+    real = os.path.realpath(root)
+    if package == real:
+        return frozenset({()})
+    prefix = real.rstrip("/") + "/"
+    if not package.startswith(prefix):
+        return frozenset()
+    return frozenset({tuple(package[len(prefix) :].split("/"))})

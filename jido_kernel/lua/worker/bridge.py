@@ -34,6 +34,7 @@ from jido_kernel.lua.worker.jobs import Future, ThreadPoolExecutor
 from jido_kernel.lua.worker.lupa_data import from_lua
 from jido_kernel.lua.worker.stopper import Limiter
 from jido_kernel.security import FileTooLarge
+from jido_kernel.security.policy import own_code
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -75,7 +76,8 @@ class Bridge:
     ) -> None:
         self.root = root
         self.git = pin_git_dir(root)  # git for Lua uses the .git that exists now, never a later one
-        self.policy = security.SANDBOX.protecting(self.git.config_paths)  # files the repository's config names
+        # files the repository's config names; the package's own source when it is inside the root
+        self.policy = security.SANDBOX.protecting(self.git.config_paths, code=own_code(root))
         self.limits = limits
         self.run_id = 0
         self._limiter = limiter
