@@ -24,9 +24,11 @@ the distinct keys and one column of values per key, all of one length — a list
 scalars, ``{"$f64": base64}`` / ``{"$i64": base64}``, 64-bit floats or integers packed
 in the machine's byte order (the worker runs beside the kernel), or ``{"$text": text}``,
 strings joined by U+007F (DEL; none of them holds one) — which decodes to the list of
-dicts the plain form gives. The worker's bulk reader builds them
-(:class:`Records`); the kernel accepts them only in results and pulled values, and at
-most :data:`MAX_ROWS_ENTRIES` entries of them per message (:class:`RowBudget`).
+dicts the plain form gives. A list of numbers of one type (all integers or all floats)
+may likewise cross packed, as ``{"$f64": base64}`` / ``{"$i64": base64}`` itself. The
+worker's bulk reader builds them (:class:`Records`, a memoryview); the kernel accepts
+them only in results and pulled values, and at most :data:`MAX_ROWS_ENTRIES` entries of
+them per message (:class:`RowBudget`).
 """
 
 from __future__ import annotations
@@ -453,6 +455,10 @@ def _encode(value: Any, rows: RowBudget | None = None) -> Any:
         return {"$map": [[_encode(key), _encode(item, rows)] for key, item in value.items()]}
     if isinstance(value, LuaOpaque):
         return {"$lua": [value.kind, value.description]}
+    if type(value) is memoryview and value.format in ("d", "q"):  # a list of numbers, packed
+        if rows is None or not rows.take(len(value), 0):
+            return _encode(value.tolist(), rows)
+        return _encode_column(value, set())
     if isinstance(value, Records):
         if rows is None or not rows.take(len(value), len(value.keys)):
             return _encode(value.rows(), rows)
@@ -535,7 +541,25 @@ def _decode(data: Any, depth: int, rows: RowBudget | None = None) -> Any:
         return result
     if tag == "$rows":
         return _decode_rows(body, depth, rows)
+    if tag in _PACKED_TAGS:
+        return _decode_numbers(tag, body, rows)
     raise WireError(f"unknown or malformed tag {tag!r}")
+
+
+_PACKED_TAGS = frozenset({"$f64", "$i64"})
+
+
+def _decode_numbers(tag: str, body: Any, rows: RowBudget | None) -> list[Any]:
+    """The list of a ``$f64`` / ``$i64`` value (a list of numbers, packed), counted against
+    the message's budget before its numbers are made."""
+    if rows is None:
+        raise WireError(f"a {tag} value where none is accepted")
+    if type(body) is not str:
+        raise WireError(f"malformed {tag}")
+    numbers = _packed(tag, body)
+    if not rows.take(len(numbers), 0):
+        raise WireError(f"packed values of more than {MAX_ROWS_ENTRIES} entries in one message")
+    return numbers.tolist()
 
 
 _WIRE_SCALARS = frozenset({int, float, str, bool, type(None)})
@@ -591,8 +615,13 @@ def _column(column: Any) -> Sequence[Any] | JoinedText:
         raise WireError("malformed $rows: a column that is neither a list nor $f64, $i64 or $text")
     if tag == "$text":
         return JoinedText(column[tag], column[tag].count(TEXT_SEPARATOR) + 1)
+    return _packed(tag, column[tag])
+
+
+def _packed(tag: str, body: str) -> memoryview[Any]:
+    """The 64-bit floats (``$f64``) or integers (``$i64``) packed in base64 ``body``."""
     try:
-        data = base64.b64decode(column[tag], validate=True)
+        data = base64.b64decode(body, validate=True)
     except binascii.Error:
         raise WireError(f"malformed {tag}") from None
     if len(data) % 8:

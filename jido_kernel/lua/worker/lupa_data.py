@@ -62,25 +62,31 @@ local next, rawget, rawlen, type, getmetatable = next, rawget, rawlen, type, get
 local unpack, concat, mtype, pack, rep = table.unpack, table.concat, math.type, string.pack, string.rep
 local scalar = {number = true, string = true, boolean = true}
 local PACKED = 4096
+local PACK_FROM = 64  -- numbers from which a sequence is packed (shorter ones are short as text)
 
--- A column of n values in one piece when they are of one type: 1 and the integers packed
--- ("j"), 2 and the floats packed ("d"), 3 and the strings joined by "\\127" (DEL); else 0, false.
+-- n numbers of one type in one piece: 1 and the integers packed ("j"), 2 and the floats
+-- packed ("d"); else 0, false.
+local function pack_numbers(column, n)
+  local kind = mtype(column[1])
+  if not kind then return 0, false end
+  for i = 2, n do
+    if mtype(column[i]) ~= kind then return 0, false end
+  end
+  local code = kind == "integer" and "j" or "d"
+  local parts, full = {}, rep(code, PACKED)
+  for s = 1, n, PACKED do
+    local e = s + PACKED - 1
+    if e > n then e = n end
+    parts[#parts + 1] = pack(e - s + 1 == PACKED and full or rep(code, e - s + 1), unpack(column, s, e))
+  end
+  return kind == "integer" and 1 or 2, concat(parts)
+end
+
+-- A column of n values in one piece when they are of one type: pack_numbers's, or 3 and
+-- the strings joined by "\\127" (DEL); else 0, false.
 local function pack_column(column, n)
   local first = column[1]
-  local kind = mtype(first)
-  if kind then
-    for i = 2, n do
-      if mtype(column[i]) ~= kind then return 0, false end
-    end
-    local code = kind == "integer" and "j" or "d"
-    local parts, full = {}, rep(code, PACKED)
-    for s = 1, n, PACKED do
-      local e = s + PACKED - 1
-      if e > n then e = n end
-      parts[#parts + 1] = pack(e - s + 1 == PACKED and full or rep(code, e - s + 1), unpack(column, s, e))
-    end
-    return kind == "integer" and 1 or 2, concat(parts)
-  end
+  if mtype(first) then return pack_numbers(column, n) end
   if type(first) ~= "string" then return 0, false end
   for i = 2, n do
     if type(column[i]) ~= "string" then return 0, false end
@@ -91,7 +97,8 @@ end
 -- The tokens of a table tree of plain data, or nil when it is not one (see lupa_data.py).
 -- Per table: 0, n, s, its n values, c, the c positions of its tables, then those tables
 -- (s: whether a value is a string); or 1, n, s, its n keys and values in pairs, c,
--- positions, tables (not a sequence);
+-- positions, tables (not a sequence); or 3, n, code, its n numbers as pack_numbers gives
+-- them (a sequence of numbers of one type, no metatable);
 -- or 2, n, k, the k string keys, then per key its column of n values as pack_column gives
 -- it and the column itself (a sequence of records, tried when `shapes`; the reader checks
 -- that the values are scalars, and else reads again without it).
@@ -145,6 +152,14 @@ local function flatten(root, depth, max_depth, budget, shapes)
     -- n entries and a value at each of 1..n: the keys are exactly 1..n
     local sequence = rawlen(t) == n
     if sequence and n > 0 and records(t, n, depth) then return true end
+    if sequence and n >= PACK_FROM and getmetatable(t) == nil then  -- (t[i] is then a raw read)
+      local code, packed = pack_numbers(t, n)
+      if code > 0 then
+        buf[m + 1], buf[m + 2], buf[m + 3], buf[m + 4] = 3, n, code, packed
+        m = m + 4
+        return true
+      end
+    end
     path[t] = true
     local tables, positions, c, strings = {}, {}, 0, false
     local base = m + 3
@@ -555,8 +570,15 @@ def _taken(take: Any, array: Any, size: int) -> list[Any]:
 
 def _rebuild(tokens: Iterator[Any], records: bool, take: Any) -> Any:
     """The value of one table from the bulk reader's ``tokens`` (consumed as read); lists
-    of records with text keys as :class:`Records` when ``records``."""
+    of records with text keys as :class:`Records` and packed lists of numbers as a
+    memoryview of them (``"q"``, ``"d"``) when ``records`` (the value is for the wire)."""
     kind, n = next(tokens), next(tokens)
+    if kind == 3:  # n integers (code 1) or floats (2), packed
+        code, packed = next(tokens), next(tokens)
+        numbers = memoryview(packed).cast("q" if code == 1 else "d")
+        if len(numbers) != n:
+            raise _Refused("its numbers did not read back whole (string.pack was replaced?)")
+        return numbers if records else numbers.tolist()
     if kind == 2:
         keys = _texts(list(islice(tokens, next(tokens))))
         columns = [_column(n, next(tokens), next(tokens), next(tokens), take) for _ in keys]

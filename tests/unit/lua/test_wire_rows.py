@@ -1,12 +1,15 @@
-"""The columnar wire form of a list of records (``$rows``): it decodes to exactly what the
-plain form decodes to, within one budget per message, and anything malformed is refused
-with a clear :class:`WireError` before a single row is made."""
+"""The columnar wire forms of a list of records (``$rows``) and of a list of numbers
+(``$f64``, ``$i64``): each decodes to exactly what the plain form decodes to, within one
+budget per message, and anything malformed is refused with a clear :class:`WireError`
+before a single row or number is made."""
 
 from __future__ import annotations
 
 import base64
 import json
 import math
+import re
+import struct
 from typing import Any
 
 import pytest
@@ -231,3 +234,49 @@ def test_anything_is_refused_or_gives_rows_of_its_keys(body: Any, room: int) -> 
     assert rows and all(list(row) == keys for row in rows)
     assert all(type(value) in SCALARS for row in rows for value in row.values())
     assert budget.left == room - len(rows) * (len(keys) + 1) >= 0
+
+
+def packed(numbers: list[Any], code: str) -> memoryview:
+    """``numbers`` packed as the worker's bulk reader packs a list of numbers of one type."""
+    return memoryview(struct.pack(f"={len(numbers)}{code}", *numbers)).cast(code)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.integers(INT_MIN, INT_MAX), max_size=80).map(lambda v: (v, "q"))
+    | st.lists(st.floats() | st.sampled_from([-0.0, math.inf, math.nan]), max_size=80).map(lambda v: (v, "d")),
+    st.integers(0, 100),
+)
+def test_packed_numbers_decode_to_their_list_within_the_budget(numbers: tuple[list[Any], str], room: int) -> None:
+    values, code = numbers
+    budget = RowBudget(room)
+    data = sent(encode(packed(values, code), budget))
+    if len(values) <= room:
+        assert data == {"$f64" if code == "d" else "$i64": base64.b64encode(packed(values, code)).decode("ascii")}
+    else:  # over the budget: the plain list
+        assert isinstance(data, list)
+    assert typed(decode(data, RowBudget(room))) == typed(values)
+
+
+@pytest.mark.parametrize(
+    ("body", "rows", "problem"),
+    [
+        ({"$f64": base64.b64encode(b"\0" * 16).decode()}, None, "where none is accepted"),
+        ({"$i64": 5}, RowBudget(), "malformed $i64"),
+        ({"$f64": "not base64!"}, RowBudget(), "malformed $f64"),
+        ({"$f64": base64.b64encode(b"\0" * 12).decode()}, RowBudget(), "whole number of 8-byte values"),
+        ({"$i64": base64.b64encode(b"\0" * 88).decode()}, RowBudget(10), f"more than {MAX_ROWS_ENTRIES} entries"),
+        ({"$f64": base64.b64encode(b"\0" * 8).decode(), "x": 1}, RowBudget(), "exactly one key"),
+    ],
+)
+def test_malformed_packed_numbers_are_refused(body: Any, rows: RowBudget | None, problem: str) -> None:
+    with pytest.raises(WireError, match=re.escape(problem)):
+        decode(body, rows)
+
+
+def test_packed_numbers_share_the_budget_of_their_message() -> None:
+    budget = RowBudget(100)
+    message = [{"$i64": base64.b64encode(packed(list(range(60)), "q")).decode()}] * 2
+    with pytest.raises(WireError, match="more than"):
+        decode(message, budget)
+    assert decode(message[:1], RowBudget(100)) == [list(range(60))]

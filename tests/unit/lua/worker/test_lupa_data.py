@@ -18,7 +18,17 @@ from hypothesis import strategies as st
 from lupa.lua54 import LuaRuntime, lua_type
 
 from jido_kernel.lua import LuaSandbox, LuaValueError
-from jido_kernel.lua.wire import INT_MAX, INT_MIN, MAX_ITEMS, Records, WireError, check_value, decode, encode
+from jido_kernel.lua.wire import (
+    INT_MAX,
+    INT_MIN,
+    MAX_ITEMS,
+    Records,
+    RowBudget,
+    WireError,
+    check_value,
+    decode,
+    encode,
+)
 from jido_kernel.lua.worker.lupa_data import _Reader, _Refused, collect_garbage, from_lua, text, to_lua
 from tests.typed import typed
 
@@ -315,9 +325,12 @@ class TestBulkReading:
 
 
 def sent(value: Any) -> Any:
-    """``value`` as the kernel gets it from a result: :class:`Records` as their lists of dicts."""
+    """``value`` as the kernel gets it from a result: :class:`Records` as their lists of
+    dicts, packed numbers as their list."""
     if isinstance(value, Records):
         return value.rows()
+    if isinstance(value, memoryview):
+        return value.tolist()
     if isinstance(value, list):
         return [sent(item) for item in value]
     if isinstance(value, dict):
@@ -452,3 +465,73 @@ class TestRecordsForTheWire:
         from_lua(table, strict=True, name="t", wire=True)
         collect_garbage()  # once the answer is sent
         assert lua.get_memory_used() - before < 512 * 1024
+
+
+NUMBERS = "local t = {} for i = 1, 100 do t[i] = i * 3 end "
+
+
+class TestNumbersForTheWire:
+    """Results and pulled values keep a list of numbers of one type packed (a memoryview);
+    any other table, and any refusal, is exactly what reading without it gives."""
+
+    @pytest.mark.parametrize(
+        ("change", "packed"),
+        [
+            ("", "q"),
+            ("for i = 1, 100 do t[i] = i + 0.5 end", "d"),
+            ("for i = 1, 100 do t[i] = i + 0.5 end t[3], t[4], t[5] = 0/0, -0.0, -math.huge", "d"),
+            ("t[1], t[2] = math.mininteger, math.maxinteger", "q"),
+            ("t[50] = 50.0", None),
+            ("t[50] = true", None),
+            ("t[50] = '50'", None),
+            ("t[50] = nil", None),
+            ("t[101] = 1", "q"),
+            ("t[102] = 1", None),
+            ("t.n = 100", None),
+            ("t[50] = {1}", None),
+            ("t[50] = print", None),
+            (f"setmetatable(t, {TRAP})", None),
+            ("t = {a = t, b = {t, t}}", "q"),
+            ("t = {}", None),
+        ],
+    )
+    @pytest.mark.parametrize("strict", [False, True])
+    def test_a_table_keeps_todays_value(self, lua: LuaRuntime, change: str, packed: str | None, strict: bool) -> None:
+        table = lua.execute((NUMBERS + change + " return t").encode())
+        expected = entry_by_entry(table, strict, MAX_ITEMS)
+        today = read(table, strict, wire=False)
+        assert read(table, strict, wire=True) == today
+        assert today[0] == expected[0]
+        if today[0] == "refused":
+            assert str(expected[1]) in today[1]
+            return
+        assert today[1] == expected[1]
+        assert _packed_formats(from_lua(table, strict=strict, name="t", wire=True)) == {packed}
+        collect_garbage()
+
+    @settings(max_examples=150, deadline=None)
+    @given(
+        st.lists(st.integers(INT_MIN, INT_MAX), min_size=64, max_size=90)
+        | st.lists(st.floats(), min_size=64, max_size=90),
+        st.booleans(),
+    )
+    def test_numbers_read_for_the_wire_match_reading_entry_by_entry(
+        self, lua: LuaRuntime, numbers: list[Any], strict: bool
+    ) -> None:
+        table = as_lua(lua, numbers)
+        found = from_lua(table, strict=strict, name="t", wire=True)
+        collect_garbage()
+        assert isinstance(found, memoryview)
+        assert ("ok", typed(found.tolist())) == entry_by_entry(table, strict, MAX_ITEMS)
+        assert ("ok", typed(decode(encode(found, RowBudget()), RowBudget()))) == entry_by_entry(
+            table, strict, MAX_ITEMS
+        )
+
+
+def _packed_formats(value: Any) -> set[str | None]:
+    """The formats of the packed lists in ``value`` (``{None}`` when there is none)."""
+    if isinstance(value, memoryview):
+        return {value.format}
+    items = value if isinstance(value, list) else value.values() if isinstance(value, dict) else []
+    found = set().union(*map(_packed_formats, items)) - {None} if items else set()
+    return found or {None}
