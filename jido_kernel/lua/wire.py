@@ -42,6 +42,7 @@ import numbers
 import operator
 import re
 import struct
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from itertools import chain, compress, repeat
 
@@ -619,14 +620,23 @@ def _column(column: Any) -> Sequence[Any] | JoinedText:
 
 
 def _packed(tag: str, body: str) -> memoryview[Any]:
-    """The 64-bit floats (``$f64``) or integers (``$i64``) packed in base64 ``body``."""
+    """The 64-bit floats (``$f64``) or integers (``$i64``) packed in base64 ``body``.
+
+    Every NaN is ``float("nan")``, as the plain form's ``{"$float": "nan"}`` gives it:
+    the packed bits would keep a NaN's sign and payload (Lua's ``0/0`` is a negative NaN
+    on x86), so ``math.copysign`` and ``struct.pack`` would tell the two forms apart."""
     try:
         data = base64.b64decode(body, validate=True)
     except binascii.Error:
         raise WireError(f"malformed {tag}") from None
     if len(data) % 8:
         raise WireError(f"malformed {tag}: not a whole number of 8-byte values")
-    return memoryview(data).cast("d" if tag == "$f64" else "q")
+    if tag == "$i64":
+        return memoryview(data).cast("q")
+    floats = memoryview(data).cast("d")
+    if floats != floats:  # a NaN (never equal to itself, compared at C speed): make each one float("nan")
+        floats = memoryview(array("d", [math.nan if number != number else number for number in floats]))
+    return floats
 
 
 def _scalars(column: Sequence[Any], depth: int) -> Sequence[Any]:
