@@ -172,7 +172,7 @@ class Policy(FrozenValue):
         if write and self.protect_trusted_names:
             if self.config_paths and any(tuple(parts[: len(path)]) == path for path in self.config_paths):
                 return "trusted_config"
-            if self.code_paths and any(tuple(parts[: len(path)]) == path for path in self.code_paths):
+            if self.code_paths and _below(parts, self.code_paths):
                 return "installed_code"
             return trusted_name_refusal(parts)
         return None
@@ -219,11 +219,32 @@ SANDBOX = Policy(
 def own_code(root: str | os.PathLike[str], package: str = PACKAGE) -> frozenset[tuple[str, ...]]:
     """The real folder ``package`` (this package's) as components relative to the real
     ``root`` when it lies inside it (an editable install in the project): every kernel and
-    worker imports its code at start, so it is never Lua's to write. Empty otherwise."""
-    real = os.path.realpath(root)
-    if package == real:
+    worker imports its code at start, so it is never Lua's to write. ``{()}`` (the whole
+    root) when the root is the package or a folder inside it; empty otherwise.
+
+    Folders are compared in any letter case, as :meth:`Policy.refusal` compares the paths
+    it gives: on a case-insensitive file system ``JIDO_KERNEL`` is the same folder."""
+    folders = _components(os.path.realpath(root))
+    code = _components(package)
+    if _folded(folders[: len(code)]) == _folded(code):  # the root is the package or inside it
         return frozenset({()})
-    prefix = real.rstrip("/") + "/"
-    if not package.startswith(prefix):
+    if _folded(code[: len(folders)]) != _folded(folders):
         return frozenset()
-    return frozenset({tuple(package[len(prefix) :].split("/"))})
+    return frozenset({tuple(code[len(folders) :])})
+
+
+def _components(path: str) -> list[str]:
+    """The folder names of an absolute ``path`` (none for ``/``)."""
+    return [part for part in path.split("/") if part]
+
+
+def _folded(parts: Sequence[str]) -> tuple[str, ...]:
+    return tuple(part.lower() for part in parts)
+
+
+def _below(parts: Sequence[str], paths: frozenset[tuple[str, ...]]) -> bool:
+    """True when ``parts`` is one of ``paths`` or below one, folders compared in any
+    letter case (a case-insensitive file system takes ``SRC/Jido_Kernel`` for
+    ``src/jido_kernel``, as it takes ``.GIT`` for ``.git``)."""
+    folded = _folded(parts)
+    return any(folded[: len(path)] == _folded(path) for path in paths)
