@@ -200,6 +200,9 @@ class Walker:
         if isinstance(exc, FileNotFoundError):
             if not create:
                 return self._absent(errno.ENOENT)
+            reason = self.policy.refusal([*self._resolved, name], write=True)
+            if reason:  # a folder only where the policy lets the caller write (the paths it protects)
+                raise Refusal(reason)
             with contextlib.suppress(FileExistsError):
                 os.mkdir(name, 0o777, dir_fd=parent)
             try:
