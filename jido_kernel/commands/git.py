@@ -149,8 +149,9 @@ def pin_git_dir(root: str | os.PathLike[str]) -> GitPin:
 
 
 def sandbox_policy(root: str | os.PathLike[str]) -> Policy:
-    """:data:`SANDBOX` with the files the root's repository configuration names read-only
-    (for untrusted writes that have no pinned repository at hand)."""
+    """:data:`SANDBOX` with the files the root's repository configuration names, and the
+    package's own folder when it is inside the root, read-only (for untrusted writes that
+    have no pinned repository at hand: agent tools, the file magics)."""
     return SANDBOX.protecting(pin_git_dir(root).config_paths, code=own_code(root))
 
 

@@ -6,7 +6,10 @@ worker, whose time limit really stops Lua. Lua's bridge calls become tool calls 
 session's state, and ``jido.state.*`` calls are applied to it.
 
 Operations default to the ``SANDBOX`` policy (untrusted callers: agent tools, Lua);
-the notebook owner's magics pass ``policy=OWNER``.
+writes, deletes and new folders to the root's own sandbox policy, which also protects
+the paths the repository's git configuration names and the package's own folder
+(:func:`~jido_kernel.commands.git.sandbox_policy`, as for Lua and the file magics). The
+notebook owner's magics pass ``policy=OWNER``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from traitlets.config import Configurable
 
 from jido_kernel import security
+from jido_kernel.commands.git import sandbox_policy
 from jido_kernel.errors import JidoError
 from jido_kernel.lua.sandbox import LuaResult, LuaSandbox
 from jido_kernel.security import SANDBOX, Policy
@@ -70,8 +74,8 @@ class SessionManager:
     ) -> str:
         return security.read_file(path, self.project_root, offset=offset, limit=limit, numbered=numbered, policy=policy)
 
-    def write_file(self, path: str, content: str | bytes, *, policy: Policy = SANDBOX) -> None:
-        security.write_file(path, self.project_root, content, policy=policy)
+    def write_file(self, path: str, content: str | bytes, *, policy: Policy | None = None) -> None:
+        security.write_file(path, self.project_root, content, policy=self._writing(policy))
 
     def list_dir(
         self, path: str = ".", *, ignore_patterns: Sequence[str] = (), policy: Policy = SANDBOX
@@ -93,11 +97,15 @@ class SessionManager:
     def is_dir(self, path: str, *, policy: Policy = SANDBOX) -> bool:
         return security.is_dir(path, self.project_root, policy=policy)
 
-    def delete_file(self, path: str, *, policy: Policy = SANDBOX) -> None:
-        security.delete_file(path, self.project_root, policy=policy)
+    def delete_file(self, path: str, *, policy: Policy | None = None) -> None:
+        security.delete_file(path, self.project_root, policy=self._writing(policy))
 
-    def mkdir_p(self, path: str, *, policy: Policy = SANDBOX) -> None:
-        security.mkdir_p(path, self.project_root, policy=policy)
+    def mkdir_p(self, path: str, *, policy: Policy | None = None) -> None:
+        security.mkdir_p(path, self.project_root, policy=self._writing(policy))
+
+    def _writing(self, policy: Policy | None) -> Policy:
+        """``policy``, or the root's sandbox policy for an untrusted write."""
+        return sandbox_policy(self.project_root) if policy is None else policy
 
     # -- Lua ------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from traitlets.config import Configurable
 
 from jido_kernel import security
 from jido_kernel.commands.allowlist import DEFAULT_ALLOWLIST
+from jido_kernel.commands.git import sandbox_policy
 from jido_kernel.commands.run import CommandResult, run_command
 from jido_kernel.errors import JidoError
 from jido_kernel.lua import LuaSandbox
@@ -106,7 +107,7 @@ class ToolsManager(Configurable):
             {"path": path, "bytes": len(content.encode("utf-8"))},
             session_id,
             lambda m: m.write_file(path, content),
-            lambda root: security.write_file(path, root, content),
+            lambda root: security.write_file(path, root, content, policy=sandbox_policy(root)),
         )
 
     def list_dir(self, path: str = ".", *, session_id: str | None = None) -> list[dict[str, str]]:
@@ -138,11 +139,13 @@ class ToolsManager(Configurable):
 
     def delete_file(self, path: str) -> None:
         self.warn_global("ToolsManager.delete_file")
-        security.delete_file(path, self.global_root())
+        root = self.global_root()
+        security.delete_file(path, root, policy=sandbox_policy(root))
 
     def mkdir_p(self, path: str) -> None:
         self.warn_global("ToolsManager.mkdir_p")
-        security.mkdir_p(path, self.global_root())
+        root = self.global_root()
+        security.mkdir_p(path, root, policy=sandbox_policy(root))
 
     def execute(self, script: str, args: Any = None, *, timeout: float | None = None) -> Any:
         """Run ``script`` in a fresh sandboxed Lua state on the global root (``args`` is

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -219,3 +222,27 @@ def test_deferred_workers_start_with_start_workers(
     now = open_session(make_root(tmp_path, "now"))
     assert now.manager.lua.pid is not None
     assert later.run_lua("return 1").values == [1]
+
+
+GIT = shutil.which("git")
+
+
+@pytest.mark.skipif(GIT is None, reason="git is not installed")
+def test_untrusted_writes_protect_what_the_repositorys_config_names(session: Session, tmp_path: Path) -> None:
+    root = session.project_root
+    env = {**os.environ, "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1"}
+    for args in (["init", "-q"], ["config", "core.hooksPath", ".husky"]):
+        subprocess.run([GIT, *args], cwd=root, env=env, capture_output=True, check=True)
+    manager = session.manager
+    for write in (
+        lambda: manager.write_file(".husky/pre-commit", "#!/bin/sh\n"),
+        lambda: manager.mkdir_p(".husky/sub"),
+    ):
+        with pytest.raises(SecurityError, match="trusted programs read as configuration"):
+            write()
+    assert not (root / ".husky").exists()
+    manager.write_file(".husky/pre-commit", "#!/bin/sh\n", policy=OWNER)  # the owner may
+    with pytest.raises(SecurityError, match="trusted programs read as configuration"):
+        manager.delete_file(".husky/pre-commit")
+    manager.write_file("notes.txt", "fine")
+    assert (root / "notes.txt").read_text() == "fine"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,3 +170,15 @@ def test_require_session_context(global_root: Path) -> None:
         get_project_root({})
     assert info.value.reason == "session_context_required"
     assert str(info.value) == "Session context required (session_id or project_root must be provided)"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_global_writes_protect_what_the_repositorys_config_names(global_root: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1"}
+    for args in (["init", "-q"], ["config", "core.hooksPath", "hooks"]):
+        subprocess.run(["git", *args], cwd=global_root, env=env, capture_output=True, check=True)
+    tools = tools_manager()
+    for write in (lambda: tools.write_file("hooks/pre-commit", "x"), lambda: tools.mkdir_p("hooks/d")):
+        with pytest.warns(DeprecationWarning), pytest.raises(SecurityError, match="read as configuration"):
+            write()
+    assert not (global_root / "hooks").exists()
