@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from jido_kernel import current_session
-from jido_kernel.persistence import PersistenceError, session_file
+from jido_kernel.persistence import PersistenceError, flush_all, session_file
 
 
 def test_saved_forget_by_number_and_export(
@@ -17,6 +17,7 @@ def test_saved_forget_by_number_and_export(
 ) -> None:
     mine = current_session()
     mine.state.append_message("user", "mine")
+    flush_all()  # saved before the other session is: the list is newest first
     other_root = tmp_path / "other"
     other_root.mkdir()
     shell.run_line_magic("session", f"new {other_root} --name other")
