@@ -18,6 +18,7 @@ later ones share one view.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -229,7 +230,7 @@ class LiveView:
         return f"<LiveView {self.part} {self.display_id} ({state})>"
 
     def _interval(self, size: int) -> float:
-        """Seconds between two sends for a message of ``size`` characters."""
+        """Seconds between two sends for a message of ``size`` bytes."""
         display = self._display
         return max(1.0 / display.max_rate, size / display.max_bytes_rate)
 
@@ -300,7 +301,7 @@ class LiveView:
         self._sent_seq = snapshot.seq
         self._hold_until = None
         self._last_sent = time.monotonic()
-        self._last_size = sum(len(value) for value in data.values())
+        self._last_size = sum(map(_sent_size, data.values()))
         if snapshot.streaming is not None:
             self._follow_stream(self._last_sent)
         self._ticking = self.part == "tool_calls" and 'jido-status-running"' in data.get("text/html", "")
@@ -313,3 +314,9 @@ class LiveView:
         if self.part == "stream" and self.state.is_streaming:
             with self._lock:
                 self._arm(earliest)
+
+
+def _sent_size(text: str) -> int:
+    """The bytes ``text`` takes in the message, as Jupyter's JSON packer writes it (UTF-8,
+    escapes included): what the byte rate counts, whatever the characters are."""
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")) - 2

@@ -157,6 +157,22 @@ def test_large_views_update_less_often(display: LiveDisplay, recorder: Recorder)
     assert recorder.text().endswith("user: next")
 
 
+def test_the_byte_rate_counts_the_bytes_sent_not_characters(display: LiveDisplay, recorder: Recorder) -> None:
+    display.max_rate = 100
+    display.max_bytes_rate = 200_000
+    state = SessionState("s")
+    view = LiveView(state, "messages", display=display, publisher=recorder)
+    state.append_message("user", "\u8a9e\n" * 20_000)  # 40k characters, 80k bytes of JSON, 3 bytes each in UTF-8
+    view.flush()
+    sent = sum(len(json.dumps(value, ensure_ascii=False).encode()) for value in recorder.sent[-1]["data"].values())
+    assert sent > 2 * sum(map(len, recorder.sent[-1]["data"].values()))
+    state.append_message("user", "next")
+    time.sleep(0.6 * sent / display.max_bytes_rate)  # past what counting characters would wait
+    assert len(recorder.updates) == 1
+    view.flush()
+    assert recorder.text().endswith("user: next")
+
+
 def test_flush_sends_the_pending_update_now(display: LiveDisplay, recorder: Recorder) -> None:
     display.max_rate = 0.1
     state = SessionState("s")
