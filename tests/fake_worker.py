@@ -91,3 +91,8 @@ def replaying(
             return start_worker(str(lines), **more)
 
         yield start
+
+
+def result(values: str, outputs: str = "{}") -> str:
+    """A ``result`` line of the replayed run (``values`` and ``outputs`` as JSON text)."""
+    return f'{{"type": "result", "id": RID, "values": {values}, "outputs": {outputs}, "duration": 0.0}}'

@@ -15,14 +15,13 @@ import json
 import math
 import struct
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jido_kernel.lua import LuaSandbox, LuaWorkerCrashed
 from jido_kernel.lua.wire import MAX_ROWS_ENTRIES, RowBudget, WireError, decode
-from tests.fake_worker import replaying
+from tests.fake_worker import result
 
 
 @pytest.fixture(scope="module")
@@ -224,17 +223,6 @@ def test_the_budget_holds_for_one_many_and_mixed_packed_values() -> None:
     decode(rows, mixed)
     with pytest.raises(WireError, match=r"entries in one message"):
         decode({"$f64": packed("d", [0.5] * 100_001)}, mixed)
-
-
-@pytest.fixture
-def rogue(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A sandbox whose worker answers every request with the given raw lines."""
-    with replaying(project, tmp_path, monkeypatch) as start:
-        yield start
-
-
-def result(values: str, outputs: str = "{}") -> str:
-    return f'{{"type": "result", "id": RID, "values": {values}, "outputs": {outputs}, "duration": 0.0}}'
 
 
 def test_many_small_packed_lists_past_the_budget_restart_the_worker(rogue: Any) -> None:

@@ -22,7 +22,7 @@ from jido_kernel.lua import LuaSandbox, LuaValueError, LuaWorkerCrashed, protoco
 from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import FROM_WORKER, MAX_MESSAGE, MAX_VALUES, ProtocolError
 from jido_kernel.lua.wire import RowBudget, decode
-from tests.fake_worker import PREAMBLE, replaying, workers
+from tests.fake_worker import PREAMBLE, result, workers
 from tests.typed import texts
 
 
@@ -32,16 +32,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuaSandbox]:
     sandbox = LuaSandbox(root, timeout=30)
     yield sandbox
     sandbox.close()
-
-
-@pytest.fixture
-def rogue(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with replaying(project, tmp_path, monkeypatch) as start:
-        yield start
-
-
-def result(values: str) -> str:
-    return f'{{"type": "result", "id": RID, "values": {values}, "outputs": {{}}, "duration": 0.0}}'
 
 
 # -- the count of values: linear time on any line ----------------------------------------

@@ -22,7 +22,7 @@ import pytest
 
 from jido_kernel.lua import LuaError, LuaSandbox, LuaValueError, LuaWorkerCrashed
 from jido_kernel.lua.wire import MAX_ROWS_ENTRIES, TEXT_SEPARATOR, RowBudget, WireError, decode
-from tests.fake_worker import replaying
+from tests.fake_worker import result
 from tests.typed import texts
 
 
@@ -270,17 +270,6 @@ def test_forms_of_one_message_share_the_budget() -> None:
 
 
 # -- through the pipe ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def rogue(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A sandbox whose worker answers every request with the given raw lines."""
-    with replaying(project, tmp_path, monkeypatch) as start:
-        yield start
-
-
-def result(values: str, outputs: str = "{}") -> str:
-    return f'{{"type": "result", "id": RID, "values": {values}, "outputs": {outputs}, "duration": 0.0}}'
 
 
 def test_columns_past_the_budget_across_values_and_outputs_restart_the_worker(rogue: Any) -> None:
