@@ -11,25 +11,20 @@ cannot change it.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import jido_kernel
 from jido_kernel import security
 from jido_kernel.commands.allowlist import DEFAULT_ALLOWLIST
 from jido_kernel.commands.options import ShellError
 from jido_kernel.commands.policy import checked
 from jido_kernel.security import SecurityError
 from jido_kernel.security.policy import SANDBOX, Policy, own_code
+from tests.package_copy import copy_package, needs_native, run_lua_from, sources
 
-PACKAGE = Path(jido_kernel.__file__).parent
 WRITERS = [*DEFAULT_ALLOWLIST, "mv", "cp", "rm", "ln", "touch", "mkdir", "rmdir", "sort"]
 
 
@@ -239,38 +234,10 @@ results[#results + 1] = (jido.shell('rm', {'sandbox.py'}) or {}).exit_code ~= 0
 return results
 """
 
-DRIVER = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-import jido_kernel
-from jido_kernel.lua import LuaSandbox
-assert jido_kernel.__file__.startswith(sys.argv[1]), jido_kernel.__file__
-sandbox = LuaSandbox(sys.argv[2])
-try:
-    print(json.dumps(sandbox.run(sys.argv[3]).values[0]))
-finally:
-    sandbox.close()
-"""
 
-
-@pytest.mark.skipif(not (PACKAGE / "lua" / "worker" / "libnative.so").exists(), reason="the C library is not built")
+@needs_native
 def test_lua_in_a_root_inside_an_installed_copy_cannot_change_it(tmp_path: Path) -> None:
-    base = Path(os.path.realpath(tmp_path))
-    shutil.copytree(PACKAGE, base / "jido_kernel", ignore=shutil.ignore_patterns("__pycache__"))
-    before = {
-        p: p.read_bytes() for p in (base / "jido_kernel").rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    }
-    root = base / "jido_kernel" / "lua"
-    done = subprocess.run(
-        [sys.executable, "-I", "-c", DRIVER, str(base), str(root), LUA],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == [True] * 8
-    after = {
-        p: p.read_bytes() for p in (base / "jido_kernel").rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    }
-    assert after == before
+    copy = copy_package(Path(os.path.realpath(tmp_path)))
+    before = sources(copy)
+    assert run_lua_from(copy, copy / "lua", LUA) == [True] * 8
+    assert sources(copy) == before

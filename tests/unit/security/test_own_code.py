@@ -8,19 +8,11 @@ for such an install; a real worker runs from it.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-import jido_kernel
 from jido_kernel.security.policy import SANDBOX, own_code
-
-PACKAGE = Path(jido_kernel.__file__).parent
+from tests.package_copy import copy_package, needs_native, run_lua_from, sources
 
 
 def test_own_code_is_the_package_folder_inside_the_root(tmp_path: Path) -> None:
@@ -54,36 +46,14 @@ return {
 }
 """
 
-DRIVER = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-import jido_kernel
-from jido_kernel.lua import LuaSandbox
-assert jido_kernel.__file__.startswith(sys.argv[1]), jido_kernel.__file__
-sandbox = LuaSandbox(sys.argv[1])
-try:
-    print(json.dumps(sandbox.run(sys.argv[2]).values[0]))
-finally:
-    sandbox.close()
-"""
 
-
-def _sources(folder: Path) -> dict[Path, bytes]:
-    """The package's files (Python's own bytecode caches aside)."""
-    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file() and "__pycache__" not in path.parts}
-
-
-@pytest.mark.skipif(not (PACKAGE / "lua" / "worker" / "libnative.so").exists(), reason="the C library is not built")
+@needs_native
 def test_lua_cannot_change_an_editable_install_in_the_root(tmp_path: Path) -> None:
     root = Path(os.path.realpath(tmp_path))
-    shutil.copytree(PACKAGE, root / "jido_kernel", ignore=shutil.ignore_patterns("__pycache__"))
-    before = _sources(root / "jido_kernel")
-    done = subprocess.run(
-        [sys.executable, "-I", "-c", DRIVER, str(root), LUA], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    results = json.loads(done.stdout.splitlines()[-1])
+    copy = copy_package(root)
+    before = sources(copy)
+    results = run_lua_from(copy, root, LUA)
     assert results[0] is True and "installed or compiled code" in results[1]
     assert results[2:6] == [False, False, False, False]
     assert results[6] is True and (root / "notes.txt").read_text() == "mine"
-    assert _sources(root / "jido_kernel") == before  # nothing created, changed or removed
+    assert sources(copy) == before  # nothing created, changed or removed
