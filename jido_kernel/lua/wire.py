@@ -431,9 +431,20 @@ def _plain_tree(value: list[Any] | dict[Any, Any], *, finite: bool) -> bool:
     return False
 
 
+PACKED_FROM = 64
+"""Numbers from which a list of one number type is sent packed (the worker's bulk reader
+packs from the same count): shorter lists are as short as JSON text."""
+
+
 def encode(value: Any, rows: RowBudget | None = None) -> Any:
-    """The JSON-ready wire form of a plain value (see the module docstring); a
-    :class:`Records` inside it is sent as ``$rows`` while ``rows`` lasts."""
+    """The JSON-ready wire form of a checked plain value (see the module docstring): while
+    ``rows`` lasts, a :class:`Records` inside it is sent as ``$rows``, and the value itself
+    packed when it is a list of at least :data:`PACKED_FROM` numbers of one type."""
+    if rows is not None and type(value) is list and len(value) >= PACKED_FROM:
+        packed = _PACKED.get(frozenset(map(type, value)))
+        if packed is not None and rows.take(len(value), 0):
+            tag, code = packed
+            return {tag: base64.b64encode(struct.pack(f"={len(value)}{code}", *value)).decode("ascii")}
     if type(value) in _CONTAINERS and _plain_tree(value, finite=True):
         return value
     return _encode(value, rows)

@@ -322,8 +322,9 @@ class Worker:
         self.runtime.max_memory = self.max_memory = limits.max_memory
         confine.set_cpu_budget(limits.timeout + limits.grace_period + CPU_MARGIN)
         outputs = _strings(message["outputs"], "outputs")
+        rows = RowBudget()  # the kernel's inputs may be packed, within one message's budget
         for name, value in message["inputs"].items():
-            self.runtime.push(name, check_value(decode(value), name))
+            self.runtime.push(name, check_value(decode(value, rows), name))
         self.bridge.run_id = run_id
         self.output.begin(run_id)
         outcome = self.runtime.run(
@@ -356,7 +357,7 @@ class Worker:
             collect_garbage()  # once the answer is on its way
 
     def _push(self, message: dict[str, Any]) -> None:
-        self.runtime.push(message["name"], check_value(decode(message["value"]), message["name"]))
+        self.runtime.push(message["name"], check_value(decode(message["value"], RowBudget()), message["name"]))
         self.channel.send({"type": "done", "id": message["id"]})
 
     def _pull(self, message: dict[str, Any]) -> None:

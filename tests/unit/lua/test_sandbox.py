@@ -646,3 +646,17 @@ class TestPrestartedWorker:
         transport.SPAWNER.submit(lambda: None).result()
         assert transport._standby is None
         assert standby.poll() is not None
+
+
+def test_pushed_lists_of_numbers_reach_lua_exactly(sandbox: LuaSandbox) -> None:
+    floats = [i + 0.25 for i in range(1000)]
+    floats[1:4] = [-0.0, float("inf"), float("nan")]
+    ints = [-(1 << 63), (1 << 63) - 1, *range(998)]
+    sandbox.push("f", floats)
+    found = sandbox.run(
+        "return #f, math.type(f[1]), 1 / f[2], f[3], f[4] ~= f[4], #ints, math.type(ints[1]),"
+        " ints[1] == math.mininteger, ints[2] == math.maxinteger",
+        inputs={"ints": ints},
+    ).values
+    assert found == [1000, "float", float("-inf"), float("inf"), True, 1000, "integer", True, True]
+    assert sandbox.pull("f")[4:] == floats[4:]

@@ -21,6 +21,7 @@ from jido_kernel.lua.wire import (
     INT_MIN,
     MAX_DEPTH,
     MAX_ROWS_ENTRIES,
+    PACKED_FROM,
     TEXT_SEPARATOR,
     JoinedText,
     Records,
@@ -280,3 +281,21 @@ def test_packed_numbers_share_the_budget_of_their_message() -> None:
     with pytest.raises(WireError, match="more than"):
         decode(message, budget)
     assert decode(message[:1], RowBudget(100)) == [list(range(60))]
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(st.integers(INT_MIN, INT_MAX), min_size=60, max_size=80)
+    | st.lists(st.floats() | st.sampled_from([-0.0, math.inf, math.nan]), min_size=60, max_size=80)
+    | st.lists(st.booleans() | st.integers(0, 3), min_size=60, max_size=80),
+    st.integers(0, 100),
+)
+def test_a_pushed_list_of_numbers_is_packed_within_the_budget(values: list[Any], room: int) -> None:
+    data = sent(encode(values, RowBudget(room)))
+    kinds = set(map(type, values))
+    assert isinstance(data, dict) == (len(values) >= PACKED_FROM and kinds in ({int}, {float}) and len(values) <= room)
+    assert typed(decode(data, RowBudget(room))) == typed(values)
+
+
+def test_a_pushed_list_is_plain_without_a_budget() -> None:
+    assert encode([0.5] * 100) == [0.5] * 100
