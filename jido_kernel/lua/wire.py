@@ -433,7 +433,7 @@ def _plain_tree(value: list[Any] | dict[Any, Any], *, finite: bool) -> bool:
 
 PACKED_FROM = 64
 """Numbers from which a list of one number type is sent packed (the worker's bulk reader
-packs from the same count): shorter lists are as short as JSON text."""
+is given the same count): shorter lists are as short as JSON text."""
 
 
 def encode(value: Any, rows: RowBudget | None = None) -> Any:
@@ -441,10 +441,9 @@ def encode(value: Any, rows: RowBudget | None = None) -> Any:
     ``rows`` lasts, a :class:`Records` inside it is sent as ``$rows``, and the value itself
     packed when it is a list of at least :data:`PACKED_FROM` numbers of one type."""
     if rows is not None and type(value) is list and len(value) >= PACKED_FROM:
-        packed = _PACKED.get(frozenset(map(type, value)))
-        if packed is not None and rows.take(len(value), 0):
-            tag, code = packed
-            return {tag: base64.b64encode(struct.pack(f"={len(value)}{code}", *value)).decode("ascii")}
+        kinds = frozenset(map(type, value))
+        if kinds in _PACKED and rows.take(len(value), 0):
+            return _encode_column(value, kinds)
     if type(value) in _CONTAINERS and _plain_tree(value, finite=True):
         return value
     return _encode(value, rows)

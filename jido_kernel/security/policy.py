@@ -28,6 +28,7 @@ import os
 from collections.abc import Sequence
 from importlib.machinery import EXTENSION_SUFFIXES
 
+from jido_kernel.security.roots import split
 from jido_kernel.values import FrozenValue
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
@@ -224,18 +225,13 @@ def own_code(root: str | os.PathLike[str], package: str = PACKAGE) -> frozenset[
 
     Folders are compared in any letter case, as :meth:`Policy.refusal` compares the paths
     it gives: on a case-insensitive file system ``JIDO_KERNEL`` is the same folder."""
-    folders = _components(os.path.realpath(root))
-    code = _components(package)
+    folders = split(os.path.realpath(root))
+    code = split(package)
     if _folded(folders[: len(code)]) == _folded(code):  # the root is the package or inside it
         return frozenset({()})
     if _folded(code[: len(folders)]) != _folded(folders):
         return frozenset()
     return frozenset({tuple(code[len(folders) :])})
-
-
-def _components(path: str) -> list[str]:
-    """The folder names of an absolute ``path`` (none for ``/``)."""
-    return [part for part in path.split("/") if part]
 
 
 def _folded(parts: Sequence[str]) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from operator import itemgetter, methodcaller
 from lupa.lua54 import LuaError, LuaRuntime, lua_type
 
 from jido_kernel.lua.errors import LuaValueError
-from jido_kernel.lua.wire import MAX_DEPTH, MAX_ITEMS, TEXT_SEPARATOR, JoinedText, LuaOpaque, Records
+from jido_kernel.lua.wire import MAX_DEPTH, MAX_ITEMS, PACKED_FROM, TEXT_SEPARATOR, JoinedText, LuaOpaque, Records
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,7 +62,6 @@ local next, rawget, rawlen, type, getmetatable = next, rawget, rawlen, type, get
 local unpack, concat, mtype, pack, rep = table.unpack, table.concat, math.type, string.pack, string.rep
 local scalar = {number = true, string = true, boolean = true}
 local PACKED = 4096
-local PACK_FROM = 64  -- numbers from which a sequence is packed (shorter ones are short as text)
 
 -- n numbers of one type in one piece: 1 and the integers packed ("j"), 2 and the floats
 -- packed ("d"); else 0, false.
@@ -101,8 +100,9 @@ end
 -- them (a sequence of numbers of one type, no metatable);
 -- or 2, n, k, the k string keys, then per key its column of n values as pack_column gives
 -- it and the column itself (a sequence of records, tried when `shapes`; the reader checks
--- that the values are scalars, and else reads again without it).
-local function flatten(root, depth, max_depth, budget, shapes)
+-- that the values are scalars, and else reads again without it). A sequence of numbers
+-- is packed from pack_from of them.
+local function flatten(root, depth, max_depth, budget, shapes, pack_from)
   local buf, m, path = {}, 0, {}
 
   local function records(t, n, depth)
@@ -152,7 +152,7 @@ local function flatten(root, depth, max_depth, budget, shapes)
     -- n entries and a value at each of 1..n: the keys are exactly 1..n
     local sequence = rawlen(t) == n
     if sequence and n > 0 and records(t, n, depth) then return true end
-    if sequence and n >= PACK_FROM and getmetatable(t) == nil then  -- (t[i] is then a raw read)
+    if sequence and n >= pack_from and getmetatable(t) == nil then  -- (t[i] is then a raw read)
       local code, packed = pack_numbers(t, n)
       if code > 0 then
         buf[m + 1], buf[m + 2], buf[m + 3], buf[m + 4] = 3, n, code, packed
@@ -535,7 +535,7 @@ class _Reader:
         assert self.bulk is not None
         flatten, take = self.bulk
         budget = self.max_items - self.items
-        flat = flatten(table, depth, MAX_DEPTH, budget, shapes)
+        flat = flatten(table, depth, MAX_DEPTH, budget, shapes, PACKED_FROM)
         if not isinstance(flat, tuple):
             return None, 0, 0
         buffer, size, left = flat
