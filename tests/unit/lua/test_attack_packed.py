@@ -14,7 +14,6 @@ import base64
 import json
 import math
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,14 +21,6 @@ import pytest
 from jido_kernel.lua import LuaSandbox, LuaWorkerCrashed
 from jido_kernel.lua.wire import MAX_ROWS_ENTRIES, RowBudget, WireError, decode
 from tests.fake_worker import result
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuaSandbox]:
-    root = tmp_path_factory.mktemp("packed_project").resolve()
-    sandbox = LuaSandbox(root, timeout=30, on_state_call=lambda op, args: args)
-    yield sandbox
-    sandbox.close()
 
 
 def sign(number: float) -> float:

@@ -14,7 +14,6 @@ import json
 import math
 import struct
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,6 @@ from jido_kernel.lua import LuaError, LuaSandbox, LuaValueError, LuaWorkerCrashe
 from jido_kernel.lua.wire import MAX_ROWS_ENTRIES, TEXT_SEPARATOR, RowBudget, WireError, decode
 from tests.fake_worker import result
 from tests.typed import texts
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuaSandbox]:
-    root = tmp_path_factory.mktemp("rows_project").resolve()
-    sandbox = LuaSandbox(root, timeout=30, on_state_call=lambda op, args: args)
-    yield sandbox
-    sandbox.close()
 
 
 def rows_of(sandbox: LuaSandbox, body: str, count: int = 100) -> Any:

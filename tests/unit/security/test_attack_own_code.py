@@ -114,13 +114,18 @@ WRITES = [
 ]
 
 
+def refused_unchanged(package: Path, change: Any) -> None:
+    """``change()`` is refused as installed code and leaves the package as it was."""
+    before = snapshot(package)
+    with pytest.raises(SecurityError, match="installed or compiled code"):
+        change()
+    assert snapshot(package) == before
+
+
 @pytest.mark.parametrize("path", WRITES)
 def test_writes_into_the_package_are_refused_however_spelled(layout: tuple[Path, Path, Policy], path: str) -> None:
     root, package, policy = layout
-    before = snapshot(package)
-    with pytest.raises(SecurityError, match="installed or compiled code"):
-        security.write_file(path, str(root), "import os", policy=policy)
-    assert snapshot(package) == before
+    refused_unchanged(package, lambda: security.write_file(path, str(root), "import os", policy=policy))
 
 
 @pytest.mark.parametrize(
@@ -128,25 +133,19 @@ def test_writes_into_the_package_are_refused_however_spelled(layout: tuple[Path,
 )
 def test_folders_in_the_package_are_refused(layout: tuple[Path, Path, Policy], path: str) -> None:
     root, package, policy = layout
-    before = snapshot(package)
-    with pytest.raises(SecurityError, match="installed or compiled code"):
-        security.mkdir_p(path, str(root), policy=policy)
-    assert snapshot(package) == before
+    refused_unchanged(package, lambda: security.mkdir_p(path, str(root), policy=policy))
 
 
-@pytest.mark.parametrize(
-    ("path", "make"),
-    [("pk/sub", security.mkdir_p), ("s/jido_kernel/lua/d", security.mkdir_p), ("pk/a/b/x.py", security.write_file)],
-)
-def test_folders_reached_through_a_symlink_are_refused(layout: tuple[Path, Path, Policy], path: str, make: Any) -> None:
+@pytest.mark.parametrize(("path", "file"), [("pk/sub", False), ("s/jido_kernel/lua/d", False), ("pk/a/b/x.py", True)])
+def test_folders_reached_through_a_symlink_are_refused(
+    layout: tuple[Path, Path, Policy], path: str, file: bool
+) -> None:
     # No folder is made on the way: the walk asks the policy before each one it creates.
     root, package, policy = layout
-    before = snapshot(package)
-    with pytest.raises(SecurityError, match="installed or compiled code"):
-        make(path, str(root), "x", policy=policy) if make is security.write_file else make(
-            path, str(root), policy=policy
-        )
-    assert snapshot(package) == before
+    if file:
+        refused_unchanged(package, lambda: security.write_file(path, str(root), "x", policy=policy))
+    else:
+        refused_unchanged(package, lambda: security.mkdir_p(path, str(root), policy=policy))
 
 
 @pytest.mark.parametrize(
@@ -154,10 +153,7 @@ def test_folders_reached_through_a_symlink_are_refused(layout: tuple[Path, Path,
 )
 def test_deleting_package_files_is_refused(layout: tuple[Path, Path, Policy], path: str) -> None:
     root, package, policy = layout
-    before = snapshot(package)
-    with pytest.raises(SecurityError, match="installed or compiled code"):
-        security.delete_file(path, str(root), policy=policy)
-    assert snapshot(package) == before
+    refused_unchanged(package, lambda: security.delete_file(path, str(root), policy=policy))
 
 
 def test_the_rest_of_the_root_stays_writable(layout: tuple[Path, Path, Policy]) -> None:
