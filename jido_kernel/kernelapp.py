@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ipykernel.kernelapp import IPKernelApp
-from traitlets import Dict, Type
+from traitlets import Dict, DottedObjectName, Type
 
 from jido_kernel.kernel import JidoKernel
 from jido_kernel.lua.transport import prestart
@@ -29,6 +29,9 @@ python -m jido_kernel -f CONNECTION_FILE --JidoKernel.project_root=/path/to/proj
     # `install` is handled before this application starts (jido_kernel.__main__).
     subcommands: dict[str, Any] = Dict()  # type: ignore[assignment]
     kernel_class = Type(JidoKernel, klass="ipykernel.kernelbase.Kernel").tag(config=True)  # type: ignore[assignment]
+    outstream_class = DottedObjectName(
+        "jido_kernel.outstream.OutStream", help="The importstring for the OutStream factory."
+    ).tag(config=True)
 
     def init_connection_file(self) -> None:
         """The first step of the kernel's start-up: the Lua worker's interpreter starts

@@ -176,3 +176,30 @@ def test_a_lua_cell_keeps_count_history_events_and_display(tmp_path: Path) -> No
         "get_ipython().run_cell_magic('lua', '', \"error('no')\\n\")",
     ]
     assert last == "%%lua\nerror('no')" and out == 42
+
+
+ORDERED = """
+import sys, threading
+from jido_kernel.outstream import OutStream
+helper = threading.Thread(target=print, args=("from a thread",))
+helper.start()
+helper.join()
+print("from the cell")
+print("to stderr", file=sys.stderr)
+(isinstance(sys.stdout, OutStream), isinstance(sys.stderr, OutStream))
+"""
+
+
+def test_output_reaches_the_front_end_before_the_result_and_idle(tmp_path: Path) -> None:
+    """The kernel's streams skip the IOPub thread only when nothing is unsent."""
+    with start_jido(tmp_path) as (_, kc):
+        python = execute(kc, ORDERED)
+        lua = execute(kc, "%%lua\nprint('from Lua') return 1")
+        quiet = execute(kc, "%%lua\nreturn 2")
+    assert python.result == {"text/plain": "(True, True)"}
+    assert python.stdout == "from a thread\nfrom the cell\n" and python.stderr == "to stderr\n"
+    assert lua.stdout == "from Lua\n" and lua.result == {"text/plain": "1"}
+    assert quiet.result == {"text/plain": "2"} and quiet.stdout == ""
+    for run in (python, lua):
+        kinds = [message["msg_type"] for message in run.messages]
+        assert kinds.index("execute_result") > max(i for i, kind in enumerate(kinds) if kind == "stream")
