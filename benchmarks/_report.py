@@ -42,14 +42,24 @@ def cpu_hog() -> Iterator[None]:
 
 def rss(pid: int, *, children: bool = True) -> int:
     """Resident set size of ``pid`` (and its descendants), in bytes, from /proc."""
+    return _memory(pid, "/proc/{}/status", ("VmRSS:",), children)
+
+
+def uss(pid: int) -> int:
+    """Unique set size of ``pid`` and its descendants, in bytes: the memory none of them
+    shares with another process (RSS counts a shared library's pages in each)."""
+    return _memory(pid, "/proc/{}/smaps_rollup", ("Private_Clean:", "Private_Dirty:"), True)
+
+
+def _memory(pid: int, path: str, fields: tuple[str, ...], children: bool) -> int:
     total = 0
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
-            with open(f"/proc/{current}/status", encoding="ascii") as status:
+            with open(path.format(current), encoding="ascii") as status:
                 for line in status:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(fields):
                         total += int(line.split()[1]) * 1024
             if children:
                 for task in os.listdir(f"/proc/{current}/task"):
