@@ -70,10 +70,12 @@ class Iopub:
         return release
 
     def close(self) -> None:
-        self.thread.stop()
-        self.thread.close()
-        self.subscriber.close(linger=0)
-        self.context.term()
+        # The loop is stopped directly: IOPubThread.stop() leaves the thread's housekeeping
+        # task pending, which asyncio reports when the task is collected.
+        loop = self.thread.io_loop
+        loop.add_callback(loop.stop)
+        self.thread.thread.join(WAIT)
+        self.context.destroy(linger=0)
 
 
 @pytest.fixture
