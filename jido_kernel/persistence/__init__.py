@@ -71,7 +71,7 @@ def _tightest(settings: Any, key: str) -> int:
 
 
 def attach(session: Any, parent: Configurable | None = None) -> None:
-    """Start saving ``session``'s state (and delete files past the retention period)."""
+    """Start saving ``session``'s state (its writer thread deletes files past the retention period)."""
     if not SessionStore(parent=parent).enabled:
         _not_saved[session.id] = "saving is off (c.SessionStore.enabled = False)"
         return
@@ -82,13 +82,13 @@ def attach(session: Any, parent: Configurable | None = None) -> None:
         return
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        store.sweep(folder, _tightest(session.settings, "session_keep_days"), keep=session_file(session.id).name)
         _persisters[session.id] = Persister(
             session.state,
             session_file(session.id),
             name=session.name,
             project_root=str(session.project_root),
             max_bytes=_tightest(session.settings, "session_max_mb") * MB,
+            keep_days=_tightest(session.settings, "session_keep_days"),
         )
     except OSError as error:
         _not_saved[session.id] = f"{folder} cannot be written ({error})"

@@ -11,7 +11,8 @@ last moment (a batch gathers for :data:`BATCH_DELAY` seconds) and at most
 changes or :data:`MAX_QUEUED_CHARS` characters of content behind (a stalled disk, or
 Lua adding large messages faster than they can be written), producers wait for it
 rather than lose changes — so what the queue holds is bounded in count and in size.
-The writer thread also opens the file, so opening a session never waits for the disk.
+The writer thread also opens the file and, first, deletes the folder's files past their
+retention, so opening a session never waits for the disk.
 """
 
 from __future__ import annotations
@@ -68,9 +69,21 @@ _KIND_OF = {
 class Persister:
     """Keeps one session's file up to date with its state until :meth:`close`."""
 
-    def __init__(self, state: SessionState, path: Path, *, name: str, project_root: str, max_bytes: int) -> None:
+    def __init__(
+        self,
+        state: SessionState,
+        path: Path,
+        *,
+        name: str,
+        project_root: str,
+        max_bytes: int,
+        keep_days: float | None = None,
+    ) -> None:
+        """``keep_days``: the writer thread first deletes the other session files of the
+        folder unchanged for that many days."""
         self.path = path
         self.max_bytes = max_bytes
+        self.keep_days = keep_days
         self.error: str | None = None
         self.dropped = 0
         self._state = state
@@ -138,6 +151,11 @@ class Persister:
     # -- writer thread -------------------------------------------------------------
 
     def _run(self) -> None:
+        if self.keep_days is not None:
+            try:
+                store.sweep(self.path.parent, self.keep_days, keep=self.path.name)
+            except OSError as error:  # housekeeping: the session is saved all the same
+                _log.warning("jido_kernel: deleting old session files in %s failed: %s", self.path.parent, error)
         running = True
         while running:
             try:

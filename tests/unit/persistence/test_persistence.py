@@ -167,6 +167,21 @@ def test_sweep_deletes_files_past_retention(tmp_path: Path) -> None:
     assert not old.exists() and new.exists()
 
 
+def test_the_writer_thread_deletes_other_files_past_retention(tmp_path: Path) -> None:
+    """Off the kernel's start-up: the session's writer sweeps its folder before it opens its file."""
+    own, old = tmp_path / f"{SID}.sqlite3", tmp_path / "1b6f8a3e-6f6e-4a51-9d2e-3c1f0e7a9b10.sqlite3"
+    for path in (own, old):
+        store.connect(path).close()
+        month_ago = time.time() - 31 * 86400
+        for suffix in ("", "-wal"):
+            if os.path.exists(f"{path}{suffix}"):
+                os.utime(f"{path}{suffix}", (month_ago, month_ago))
+    saving = Persister(SessionState(SID), own, name="nb", project_root="/p", max_bytes=10**7, keep_days=30)
+    assert saving.flush()
+    saving.close()
+    assert own.exists() and not old.exists() and saving.error is None
+
+
 def test_summaries_list_names_roots_counts(tmp_path: Path) -> None:
     state = SessionState(SID)
     saving = persister(state, tmp_path)
