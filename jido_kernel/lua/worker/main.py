@@ -6,9 +6,11 @@ builds its Lua state, confines itself (:func:`jido_kernel.confine.confine_proces
 while it still has one thread), starts its threads, and answers ``ready`` with the
 confinement report — or ``fatal``.
 
-Lua runs on the main thread. A reader thread takes the kernel's messages: ``interrupt``
-trips the running chunk at once, ``state_reply`` wakes a waiting ``jido.state`` call,
-the rest queue for the main thread. A watchdog thread trips the deadline; printed
+Two threads serve the kernel in turn (:class:`Requests`): one reads its messages while
+the other handles a request, so a request is handled by the thread that read it, with no
+hand-over. The reading thread acts on ``interrupt`` (it trips the running chunk at once)
+and ``state_reply`` (it wakes a waiting ``jido.state`` call) itself, and queues a request
+that arrives while another is handled. A watchdog thread trips the deadline; printed
 text and tool-call records are batched (one write every 50 ms, 1 MiB or 256 records).
 SIGINT is ignored: interrupts come as messages. When the kernel closes the pipe, the
 worker exits.
@@ -21,11 +23,11 @@ from __future__ import annotations
 
 import gc
 import os
-import queue
 import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
@@ -79,6 +81,58 @@ class Inbox:
                 return None
             self._decoder.feed(data)
         return message
+
+
+class Requests:
+    """The kernel's requests, handled one at a time and in order by the two threads that
+    run :meth:`serve`. The thread holding the pipe reads it. A request that arrives while
+    none is being handled is handled by that thread, which first gives the pipe to the
+    other; one that arrives while another is handled waits, and the handling thread
+    takes it next."""
+
+    def __init__(
+        self, inbox: Inbox, act: Callable[[dict[str, Any]], bool], handle: Callable[[dict[str, Any]], None]
+    ) -> None:
+        self._inbox = inbox
+        self._act = act  # acts on a message that is not a request at once; False for a request
+        self._handle = handle
+        self._reading = threading.Lock()  # held by the thread reading the pipe
+        self._lock = threading.Lock()  # guards _busy and _pending
+        self._busy = False  # a request is being handled
+        self._pending: deque[dict[str, Any]] = deque()  # requests read meanwhile, in order
+        self._ended = False  # the pipe has ended (read by the thread holding it)
+
+    def serve(self) -> None:
+        """Read and handle requests until the kernel closes the pipe; :class:`ProtocolError`
+        if it sends a malformed message."""
+        while True:
+            with self._reading:
+                request = self._read()
+            if request is None:
+                return
+            while request is not None:
+                self._handle(request)
+                with self._lock:
+                    request = self._pending.popleft() if self._pending else None
+                    self._busy = request is not None
+
+    def _read(self) -> dict[str, Any] | None:
+        """The next request this thread is to handle (queueing those that must wait);
+        ``None`` once the pipe has ended."""
+        while not self._ended:
+            message = self._inbox.next()
+            if message is None:
+                self._ended = True
+                break
+            if self._act(message):
+                continue
+            with self._lock:
+                if self._busy:
+                    self._pending.append(message)
+                    continue
+                self._busy = True
+            return message
+        return None
 
 
 class Channel:
@@ -231,7 +285,13 @@ class Worker:
         self.output = Output(channel, self.limiter.paused)
         self.bridge = Bridge(self.root, self.limiter, self._event, limits, record=self.output.record)
         self.runtime = self._new_runtime()
-        self.requests: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._handlers = {
+            "run": self._run,
+            "push": self._push,
+            "pull": self._pull,
+            "reset": self._reset,
+            "names": self._names,
+        }
         executables = list(resolve_allowlist(limits.shell_allowlist).values())
         self.confinement = confine.confine_process(self.root, max_memory=self.max_memory, exec_allowlist=executables)
 
@@ -255,50 +315,40 @@ class Worker:
 
     def serve(self, inbox: Inbox) -> None:
         """Start the threads, say ready, and answer requests until told to stop."""
-        for target in (self.limiter.watch, self.output.loop, lambda: self._read(inbox)):
+        requests = Requests(inbox, self._act, self._handle)
+        for target in (self.limiter.watch, self.output.loop, lambda: _serve(requests)):
             threading.Thread(target=target, daemon=True).start()
         version = self.runtime.lua.eval(b"_VERSION").decode()
         self.channel.send({"type": "ready", "confinement": self.confinement.to_json(), "lua": version})
-        handlers = {
-            "run": self._run,
-            "push": self._push,
-            "pull": self._pull,
-            "reset": self._reset,
-            "names": self._names,
-        }
-        while True:
-            message = self.requests.get()
-            if message["type"] == "shutdown":
-                os._exit(0)
-            try:
-                handlers[message["type"]](message)
-            except (JidoError, WireError, ProtocolError, ValueError, TypeError) as error:
-                self._fail(message["id"], _error_type(error), str(error))
-            except MemoryError:  # the worker's own memory (its address-space limit), not Lua's
-                collect_garbage()  # what a bulk read left in Lua, then the rest of the state's garbage
-                self.runtime.lua.gccollect()
-                gc.collect()
-                problem = "The Lua worker ran out of memory converting values for Python; return or pull less at once."
-                self._fail(message["id"], "LuaValueError", problem)
-            except Exception as error:
-                problem = f"internal error in the Lua worker: {type(error).__name__}: {error}"
-                self._fail(message["id"], "LuaError", problem)
+        _serve(requests)
 
-    def _read(self, inbox: Inbox) -> None:
-        while True:
-            try:
-                message = inbox.next()
-            except ProtocolError as error:
-                print(f"jido Lua worker: protocol error from the kernel: {error}", file=sys.stderr)
-                os._exit(2)
-            if message is None:
-                os._exit(0)
-            if message["type"] == "interrupt":
-                self.limiter.interrupt(message["id"])
-            elif message["type"] == "state_reply":
-                self.bridge.deliver(message)
-            else:
-                self.requests.put(message)
+    def _act(self, message: dict[str, Any]) -> bool:
+        """Act on an ``interrupt`` or ``state_reply`` at once (True); False for a request."""
+        if message["type"] == "interrupt":
+            self.limiter.interrupt(message["id"])
+        elif message["type"] == "state_reply":
+            self.bridge.deliver(message)
+        else:
+            return False
+        return True
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        """Answer one request (``shutdown`` exits)."""
+        if message["type"] == "shutdown":
+            os._exit(0)
+        try:
+            self._handlers[message["type"]](message)
+        except (JidoError, WireError, ProtocolError, ValueError, TypeError) as error:
+            self._fail(message["id"], _error_type(error), str(error))
+        except MemoryError:  # the worker's own memory (its address-space limit), not Lua's
+            collect_garbage()  # what a bulk read left in Lua, then the rest of the state's garbage
+            self.runtime.lua.gccollect()
+            gc.collect()
+            problem = "The Lua worker ran out of memory converting values for Python; return or pull less at once."
+            self._fail(message["id"], "LuaValueError", problem)
+        except Exception as error:
+            problem = f"internal error in the Lua worker: {type(error).__name__}: {error}"
+            self._fail(message["id"], "LuaError", problem)
 
     def _fail(
         self,
@@ -378,6 +428,16 @@ class Worker:
         gc.collect()  # the old state and the callables it held form reference cycles
         self.runtime = self._new_runtime()
         self.channel.send({"type": "done", "id": message["id"]})
+
+
+def _serve(requests: Requests) -> None:
+    """A serving thread's body: the worker exits when the kernel closes the pipe or breaks the protocol."""
+    try:
+        requests.serve()
+    except ProtocolError as error:
+        print(f"jido Lua worker: protocol error from the kernel: {error}", file=sys.stderr)
+        os._exit(2)
+    os._exit(0)
 
 
 def _stopped(reason: str, timeout: float) -> RunError:
