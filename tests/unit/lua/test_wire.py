@@ -10,7 +10,7 @@ from collections import OrderedDict
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from IPython.lib.pretty import pretty
 
@@ -20,8 +20,10 @@ from jido_kernel.lua.wire import (
     INT_MAX,
     INT_MIN,
     MAX_DEPTH,
+    MAX_ITEMS,
     LuaOpaque,
     WireError,
+    _Checker,
     _decode,
     _encode,
     check_name,
@@ -48,6 +50,16 @@ def nested(key: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 
 plain = nested(keys | st.binary())
+_any_text = st.text(max_size=4) | st.sampled_from(["\ud800", "a\udfffb"])  # lone surrogates too
+checked_or_not = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats() | _any_text | st.binary(),
+    lambda inner: (
+        st.lists(inner, max_size=6)
+        | st.tuples(inner, inner)
+        | st.dictionaries(_any_text | st.integers(-(2**64), 2**64) | st.floats() | st.binary(), inner, max_size=6)
+    ),
+    max_leaves=30,
+)
 lua_plain = nested(keys)  # "a" and b"a" would be one Lua key
 
 
@@ -136,6 +148,36 @@ class TestCheck:
             check_value(deep, "d")
         shared = [1]
         assert check_value([shared, shared], "s") == [[1], [1]]  # shared is not a cycle
+
+    @given(checked_or_not)
+    @example({"\ud800": None})
+    @example([{"a": None}, {"b": ["\udfff"]}])
+    @example({"a": [1, {"b": 2**63}]})
+    @example({"a": {"b": (1,)}, "c": b"x"})
+    @example([{"a": 1}, {1: 2}])
+    @example({math.nan: 1})
+    def test_whole_trees_pass_unchanged_only_when_every_item_would(self, value: Any) -> None:
+        """Plain trees are checked level by level, not item by item; the outcome is the same."""
+        try:
+            expected = _Checker("v").check(value, "v", 0, frozenset())
+        except LuaValueError as error:
+            with pytest.raises(LuaValueError) as caught:
+                check_value(value, "v")
+            assert str(caught.value) == str(error)
+            return
+        assert same(check_value(value, "v"), expected)
+
+    def test_the_tree_check_keeps_the_item_and_depth_bounds(self) -> None:
+        records = [{"id": index, "name": f"n{index}"} for index in range(MAX_ITEMS // 3)]
+        assert check_value(records, "r") is records  # nothing to change: no copy
+        with pytest.raises(LuaValueError, match=f"holds more than {MAX_ITEMS} items"):
+            check_value([*records, *records], "r")
+        deep: Any = {"a": 1}
+        for _ in range(MAX_DEPTH - 1):
+            deep = {"a": deep}
+        assert check_value(deep, "d") is deep
+        with pytest.raises(LuaValueError, match=f"nested more than {MAX_DEPTH} levels"):
+            check_value([deep], "d")
 
     @pytest.mark.parametrize("name", ["x", "_x1", "Answer"])
     def test_names(self, name: str) -> None:
