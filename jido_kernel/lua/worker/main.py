@@ -280,6 +280,7 @@ class Worker:
             raise NotADirectoryError(f"the project root is not a directory: {self.root}")
         self.channel = channel
         limits = SandboxLimits.from_wire(config["limits"])
+        self._limits: tuple[Any, SandboxLimits] = (config["limits"], limits)  # the last wire form and its limits
         self.max_memory = limits.max_memory
         self.limiter = Limiter()
         self.output = Output(channel, self.limiter.paused)
@@ -367,9 +368,13 @@ class Worker:
 
     def _run(self, message: dict[str, Any]) -> None:
         run_id = message["id"]
-        limits = SandboxLimits.from_wire(message["limits"])
+        wire, limits = self._limits
+        if message["limits"] != wire:  # a run usually has the limits of the one before it
+            limits = SandboxLimits.from_wire(message["limits"])
+            self._limits = (message["limits"], limits)
         self.bridge.limits = limits
-        self.runtime.max_memory = self.max_memory = limits.max_memory
+        if limits.max_memory != self.runtime.max_memory:
+            self.runtime.max_memory = self.max_memory = limits.max_memory
         confine.set_cpu_budget(limits.timeout + limits.grace_period + CPU_MARGIN)
         outputs = _strings(message["outputs"], "outputs")
         rows = RowBudget()  # the kernel's inputs may be packed, within one message's budget

@@ -172,6 +172,17 @@ class TestErrors:
         finally:
             sandbox.close()
 
+    def test_each_run_has_its_own_limits(self, sandbox: LuaSandbox) -> None:
+        """The worker reuses the last run's limits only when the kernel sends the same."""
+        roomy, tight = sandbox.limits, sandbox.limits.replace(max_memory=16 * 1024 * 1024)
+        grow = "local s = string.rep('x', 24 * 1024 * 1024) return #s"
+        for limits, fits in ((tight, False), (roomy, True), (roomy, True), (tight, False), (roomy, True)):
+            if fits:
+                assert sandbox.run(grow, limits=limits).values == [24 * 1024 * 1024]
+            else:
+                with pytest.raises(LuaMemoryError, match="needed more than 16 MiB"):
+                    sandbox.run(grow, limits=limits)
+
     def test_values_too_large_for_the_protocol_are_a_typed_error(
         self, sandbox: LuaSandbox, monkeypatch: pytest.MonkeyPatch
     ) -> None:
