@@ -436,12 +436,16 @@ class Worker:
 
 
 def _serve(requests: Requests) -> None:
-    """A serving thread's body: the worker exits when the kernel closes the pipe or breaks the protocol."""
+    """A serving thread's body: the worker exits when the kernel closes the pipe, breaks
+    the protocol, or a serving thread cannot go on (the kernel then starts a new worker)."""
     try:
         requests.serve()
     except ProtocolError as error:
         print(f"jido Lua worker: protocol error from the kernel: {error}", file=sys.stderr)
         os._exit(2)
+    except BaseException as error:
+        print(f"jido Lua worker: internal error reading the kernel's messages: {error!r}", file=sys.stderr)
+        os._exit(3)
     os._exit(0)
 
 

@@ -5,6 +5,8 @@ threads return when the pipe ends."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -109,3 +111,22 @@ def test_both_threads_return_when_the_pipe_ends(served: Served) -> None:
     served.send({"type": "reset", "id": 1}, {"type": "pull", "id": 2, "name": "x"})
     served.close()  # joins both (the fixture's second close finds them gone)
     assert served.handled == [1, 2]
+
+
+BROKEN = """
+import os, sys
+from jido_kernel.lua import protocol
+from jido_kernel.lua.worker.main import Inbox, Requests, _serve
+read, write = os.pipe()
+os.write(write, protocol.dump({"type": "interrupt", "id": 1}))
+def act(message):
+    raise RuntimeError("cannot act")
+_serve(Requests(Inbox(read), act, lambda message: None))
+"""
+
+
+def test_a_serving_thread_that_cannot_go_on_ends_the_worker() -> None:
+    """The kernel sees the worker end (and starts another) rather than one left deaf."""
+    done = subprocess.run([sys.executable, "-c", BROKEN], capture_output=True, text=True, timeout=WAIT)
+    assert done.returncode == 3
+    assert "internal error reading the kernel's messages: RuntimeError('cannot act')" in done.stderr
