@@ -295,7 +295,7 @@ class Bridge:
         return (value, None) if ok else (None, value)
 
     def deliver(self, message: dict[str, Any]) -> None:
-        """A ``state_reply`` from the kernel (reader thread)."""
+        """A ``state_reply`` from the kernel (the thread reading its messages)."""
         with self._lock:
             reply = self._replies.get(message["id"])
         if reply is None or reply.done():

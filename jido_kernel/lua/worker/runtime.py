@@ -86,7 +86,7 @@ class RunOutcome(Value):
 
 
 class Callbacks(FrozenValue):
-    """The worker's side of the bridge, called from Lua on the main thread.
+    """The worker's side of the bridge, called from Lua on the thread running it.
 
     ``emit(bytes)``: printed text. ``bridge(name, args)`` and ``state(op, args)``
     implement ``jido.*`` and ``jido.state.*``: they receive lupa's values and return
