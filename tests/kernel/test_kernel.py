@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -203,3 +204,25 @@ def test_output_reaches_the_front_end_before_the_result_and_idle(tmp_path: Path)
     for run in (python, lua):
         kinds = [message["msg_type"] for message in run.messages]
         assert kinds.index("execute_result") > max(i for i, kind in enumerate(kinds) if kind == "stream")
+
+
+def test_descriptor_output_reaches_the_front_end_before_the_result_and_idle(tmp_path: Path) -> None:
+    """What a cell writes to the file descriptors (a child process, os.write) goes through
+    ipykernel's pipe and watcher thread; a flush waits for it, so it is never late."""
+    cells = [
+        ("import os; os.write(1, b'raw\\n');", "raw\n", False),
+        ("import os; os.system('echo from a child'); 1", "from a child\n", True),
+    ]
+    env = {key: value for key, value in os.environ.items() if key != "PYTEST_CURRENT_TEST"}  # else ipykernel
+    km, kc = start_new_kernel(kernel_name="jido", cwd=str(tmp_path), env=env)  # does not watch the descriptors
+    try:
+        for _ in range(20):
+            for code, text, result in cells:
+                run = execute(kc, code)
+                assert run.stdout == text
+                kinds = [message["msg_type"] for message in run.messages]
+                if result:
+                    assert kinds.index("stream") < kinds.index("execute_result")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
