@@ -210,8 +210,8 @@ class LuaSandbox(WorkerSupervision, Configurable):
 
     def push(self, name: str, value: Any) -> None:
         """Set Lua global ``name`` to ``value`` (plain data, see :mod:`~jido_kernel.lua.wire`)."""
-        message = {"type": "push", "name": check_name(name), "value": encode(check_value(value, name), RowBudget())}
-        with self._lock:
+        with self._lock:  # checked when it is sent (check_value returns plain data as it is)
+            message = {"type": "push", "name": check_name(name), "value": encode(check_value(value, name), RowBudget())}
             self._request(self._ready_worker(), message, self._answer_time())
 
     def pull(self, name: str) -> Any:
@@ -273,11 +273,13 @@ class LuaSandbox(WorkerSupervision, Configurable):
         limits = (self.limits if limits is None else limits).override(timeout=timeout)
         if not isinstance(code, str):
             raise LuaValueError(f"Lua code must be a str, not {type(code).__name__}.")
-        rows = RowBudget()  # one message: its inputs share the budget of the packed form
-        wire_inputs = {check_name(key): encode(check_value(value, key), rows) for key, value in (inputs or {}).items()}
         wanted = [check_name(output) for output in outputs]
         write = on_stdout if on_stdout is not None else print_text
-        with self._lock:
+        with self._lock:  # inputs are checked when they are sent (check_value returns plain data as it is)
+            rows = RowBudget()  # one message: its inputs share the budget of the packed form
+            wire_inputs = {
+                check_name(key): encode(check_value(value, key), rows) for key, value in (inputs or {}).items()
+            }
             worker = self._ready_worker(limits)
             self._next_id += 1
             run_id = self._next_id

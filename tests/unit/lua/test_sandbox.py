@@ -183,6 +183,28 @@ class TestErrors:
                 with pytest.raises(LuaMemoryError, match="needed more than 16 MiB"):
                     sandbox.run(grow, limits=limits)
 
+    def test_inputs_are_checked_when_the_run_starts(self, sandbox: LuaSandbox) -> None:
+        """A value changed while the run waited for the one before it is checked as it is sent."""
+        value: list[Any] = [1, 2, 3]
+        first = threading.Thread(target=sandbox.run, args=("jido.sleep(0.5)",))
+        first.start()
+        time.sleep(0.1)
+        outcome: list[Any] = []
+
+        def second() -> None:
+            try:
+                outcome.append(sandbox.run("return #x", inputs={"x": value}).values)
+            except LuaValueError as error:
+                outcome.append(error)
+
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        time.sleep(0.1)
+        value.append({1, 2})  # not plain data
+        for thread in (first, waiting):
+            thread.join(10)
+        assert isinstance(outcome[0], LuaValueError) and "x[3] is a Python set" in str(outcome[0])
+
     def test_values_too_large_for_the_protocol_are_a_typed_error(
         self, sandbox: LuaSandbox, monkeypatch: pytest.MonkeyPatch
     ) -> None:
