@@ -155,14 +155,20 @@ def test_restore_brings_records_back_once(tmp_path: Path) -> None:
     assert len(after.messages) == 3
 
 
+def aged(*paths: Path) -> None:
+    """Session files at ``paths``, unchanged for a month."""
+    month_ago = time.time() - 31 * 86400
+    for path in paths:
+        store.connect(path).close()
+        for suffix in ("", "-wal"):
+            if os.path.exists(f"{path}{suffix}"):
+                os.utime(f"{path}{suffix}", (month_ago, month_ago))
+
+
 def test_sweep_deletes_files_past_retention(tmp_path: Path) -> None:
     old, new = tmp_path / f"{SID}.sqlite3", tmp_path / "1b6f8a3e-6f6e-4a51-9d2e-3c1f0e7a9b10.sqlite3"
-    for path in (old, new):
-        store.connect(path).close()
-    month_ago = time.time() - 31 * 86400
-    for suffix in ("", "-wal"):
-        if os.path.exists(f"{old}{suffix}"):
-            os.utime(f"{old}{suffix}", (month_ago, month_ago))
+    aged(old)
+    store.connect(new).close()
     assert store.sweep(tmp_path, 30) == 1
     assert not old.exists() and new.exists()
 
@@ -170,12 +176,7 @@ def test_sweep_deletes_files_past_retention(tmp_path: Path) -> None:
 def test_the_writer_thread_deletes_other_files_past_retention(tmp_path: Path) -> None:
     """Off the kernel's start-up: the session's writer sweeps its folder before it opens its file."""
     own, old = tmp_path / f"{SID}.sqlite3", tmp_path / "1b6f8a3e-6f6e-4a51-9d2e-3c1f0e7a9b10.sqlite3"
-    for path in (own, old):
-        store.connect(path).close()
-        month_ago = time.time() - 31 * 86400
-        for suffix in ("", "-wal"):
-            if os.path.exists(f"{path}{suffix}"):
-                os.utime(f"{path}{suffix}", (month_ago, month_ago))
+    aged(own, old)
     saving = Persister(SessionState(SID), own, name="nb", project_root="/p", max_bytes=10**7, keep_days=30)
     assert saving.flush()
     saving.close()
