@@ -148,11 +148,13 @@ def pin_git_dir(root: str | os.PathLike[str]) -> GitPin:
     return GitPin(candidate, config_paths=config_paths(real, candidate))
 
 
-def sandbox_policy(root: str | os.PathLike[str]) -> Policy:
-    """:data:`SANDBOX` with the files the root's repository configuration names, and the
-    package's own folder when it is inside the root, read-only (for untrusted writes that
-    have no pinned repository at hand: agent tools, the file magics)."""
-    return SANDBOX.protecting(pin_git_dir(root).config_paths, code=own_code(root))
+def sandbox_policy(root: str | os.PathLike[str], pin: GitPin | None = None) -> Policy:
+    """:data:`SANDBOX` with the files the repository's configuration names, and the
+    package's own folder when it is inside the root, read-only: the policy of every
+    untrusted write. ``pin``: the caller's pinned repository (Lua's, its commands'); by
+    default the root's repository now (agent tools, the file magics)."""
+    pin = pin_git_dir(root) if pin is None else pin
+    return SANDBOX.protecting(pin.config_paths, code=own_code(root))
 
 
 def config_paths(root: str, git_dir: str, timeout: float = 10.0) -> frozenset[tuple[str, ...]]:

@@ -31,12 +31,11 @@ from jido_kernel.commands.git import (
     git_argv,
     git_environment,
     pin_git_dir,
+    sandbox_policy,
 )
 from jido_kernel.commands.options import Parsed, ShellError
 from jido_kernel.commands.policy import checked
 from jido_kernel.confine._libc import PR_SET_PDEATHSIG, libc
-from jido_kernel.security import SANDBOX
-from jido_kernel.security.policy import own_code
 from jido_kernel.values import FrozenValue
 
 TYPE_CHECKING = False
@@ -86,8 +85,7 @@ def run_command(
     if not timeout > 0 or not max_output > 0:
         raise ValueError(f"timeout and max_output must be positive, got {timeout!r} and {max_output!r}")
     pin = git if git is not None else pin_git_dir(root)
-    policy = SANDBOX.protecting(pin.config_paths, code=own_code(root))
-    binary, parsed = checked(command, args, root, allowlist, policy)
+    binary, parsed = checked(command, args, root, allowlist, sandbox_policy(root, pin))
     root = os.path.realpath(root)
     env = environment(root)
     argv = [command, *_guards(command, parsed, root), *args]

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 
 from jido_kernel import security
-from jido_kernel.commands.git import pin_git_dir
+from jido_kernel.commands.git import pin_git_dir, sandbox_policy
 from jido_kernel.commands.run import run_command
 from jido_kernel.errors import JidoError
 from jido_kernel.lua.contract import BRIDGE, STATE, check_names
@@ -34,7 +34,6 @@ from jido_kernel.lua.worker.jobs import Future, ThreadPoolExecutor
 from jido_kernel.lua.worker.lupa_data import from_lua
 from jido_kernel.lua.worker.stopper import Limiter
 from jido_kernel.security import FileTooLarge
-from jido_kernel.security.policy import own_code
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,8 +75,7 @@ class Bridge:
     ) -> None:
         self.root = root
         self.git = pin_git_dir(root)  # git for Lua uses the .git that exists now, never a later one
-        # files the repository's config names; the package's own source when it is inside the root
-        self.policy = security.SANDBOX.protecting(self.git.config_paths, code=own_code(root))
+        self.policy = sandbox_policy(root, self.git)  # with the pinned repository's config paths
         self.limits = limits
         self.run_id = 0
         self._limiter = limiter
