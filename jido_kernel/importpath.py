@@ -27,23 +27,29 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def _resolved(entry: str) -> str:
-    """The folder a ``sys.path`` entry names (``''`` and ``'.'`` are the working directory)."""
+def _folder(entry: str) -> tuple[int, int] | str:
+    """The folder a ``sys.path`` entry names (``''`` and ``'.'`` are the working directory):
+    its device and inode, so any spelling of it (relative, through symlinks or a bind
+    mount) compares equal in one ``stat``; the resolved path when it cannot be stat'ed."""
     try:
-        return os.path.realpath(entry or ".")
+        status = os.stat(entry or ".")
     except (OSError, ValueError):
-        return entry
+        try:
+            return os.path.realpath(entry or ".")
+        except (OSError, ValueError):
+            return entry
+    return (status.st_dev, status.st_ino)
 
 
 def remove_folders(folders: Iterable[str | os.PathLike[str]]) -> list[str]:
     """Remove every ``sys.path`` entry naming one of ``folders`` (in any spelling:
     relative, absolute, through symlinks, ``''`` for the working directory) and forget
     their cached finders; return the entries removed."""
-    unsafe = {_resolved(os.fspath(folder)) for folder in folders}
-    removed = [entry for entry in sys.path if _resolved(entry) in unsafe]
+    unsafe = {_folder(os.fspath(folder)) for folder in folders}
+    removed = [entry for entry in sys.path if _folder(entry) in unsafe]
     sys.path[:] = [entry for entry in sys.path if entry not in removed]
     for key in list(sys.path_importer_cache):
-        if _resolved(key) in unsafe:
+        if _folder(key) in unsafe:
             del sys.path_importer_cache[key]
     return removed
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
 from ipykernel.zmqshell import ZMQInteractiveShell
-from traitlets import List, Type, Unicode
+from traitlets import Float, List, Type, Unicode
 
 from jido_kernel._version import __version__
 from jido_kernel.importpath import (
@@ -114,6 +114,12 @@ class JidoKernel(IPythonKernel):
             *(IPythonKernel.class_traits()["help_links"].default() or []),
         ]
     ).tag(config=True)
+
+    _execute_sleep = Float(0.0).tag(config=True)
+    """ipykernel pauses 0.5 ms before each ``execute_reply`` (a mitigation from when a flush
+    did not wait for the output to be sent). The kernel's flush returns only once all that
+    was written before it, to ``sys.stdout`` or the descriptors, is on the IOPub socket
+    (:mod:`jido_kernel.outstream`), so the pause would only delay every cell."""
 
     def __init__(self, **kwargs: Any) -> None:
         forbid_cwd_in_app(kwargs.get("parent"))  # its init_path runs after this

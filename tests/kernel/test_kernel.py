@@ -187,17 +187,18 @@ helper.start()
 helper.join()
 print("from the cell")
 print("to stderr", file=sys.stderr)
-(isinstance(sys.stdout, OutStream), isinstance(sys.stderr, OutStream))
+(isinstance(sys.stdout, OutStream), isinstance(sys.stderr, OutStream), get_ipython().kernel._execute_sleep)
 """
 
 
 def test_output_reaches_the_front_end_before_the_result_and_idle(tmp_path: Path) -> None:
-    """The kernel's streams skip the IOPub thread only when nothing is unsent."""
+    """The kernel's streams skip the IOPub thread only when nothing is unsent, and the
+    reply follows without ipykernel's pause."""
     with start_jido(tmp_path) as (_, kc):
         python = execute(kc, ORDERED)
         lua = execute(kc, "%%lua\nprint('from Lua') return 1")
         quiet = execute(kc, "%%lua\nreturn 2")
-    assert python.result == {"text/plain": "(True, True)"}
+    assert python.result == {"text/plain": "(True, True, 0.0)"}
     assert python.stdout == "from a thread\nfrom the cell\n" and python.stderr == "to stderr\n"
     assert lua.stdout == "from Lua\n" and lua.result == {"text/plain": "1"}
     assert quiet.result == {"text/plain": "2"} and quiet.stdout == ""
