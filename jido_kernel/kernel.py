@@ -3,7 +3,8 @@
 Cells are Python; ``%%lua`` runs Lua in the session's sandbox. All features live in the
 extension (:mod:`jido_kernel.extension`), so ``%load_ext jido_kernel`` gives the same
 magics in any IPython. The kernel adds its identity (``kernel_info``) and the session
-banner.
+banner, and builds ipykernel's debugger only when a front end first debugs
+(:mod:`jido_kernel.debugger`).
 
 However it is launched (``python -P -m jido_kernel``, or ``IPKernelApp`` with
 ``kernel_class=jido_kernel.kernel.JidoKernel`` as remote launchers do), the kernel takes
@@ -23,6 +24,7 @@ from ipykernel.zmqshell import ZMQInteractiveShell
 from traitlets import Float, List, Type, Unicode
 
 from jido_kernel._version import __version__
+from jido_kernel.debugger import DeferredDebugger, debugpy_installed, stand_in
 from jido_kernel.importpath import (
     forbid_cwd_in_app,
     guard_children,
@@ -121,13 +123,18 @@ class JidoKernel(IPythonKernel):
     was written before it, to ``sys.stdout`` or the descriptors, is on the IOPub socket
     (:mod:`jido_kernel.outstream`), so the pause would only delay every cell."""
 
+    debugger_class = Type(DeferredDebugger, klass=object)
+    """What ipykernel 7 builds as the kernel's debugger (see :mod:`jido_kernel.debugger`)."""
+
     def __init__(self, **kwargs: Any) -> None:
         forbid_cwd_in_app(kwargs.get("parent"))  # its init_path runs after this
         remove_folders(working_directory())
         guard_children()  # %pip, !python -m X: children must not import from the root either
         if not prestart():  # a busy machine: kernel_info is answered before the worker starts
             defer_workers()
-        super().__init__(**kwargs)
+        self._debuggable = debugpy_installed()  # looked up once the root is off sys.path
+        with stand_in(self._debuggable):
+            super().__init__(**kwargs)
         assert self.shell is not None
         self._extension_error: str | None = None
         try:
@@ -144,6 +151,13 @@ class JidoKernel(IPythonKernel):
             start_workers()
         except LuaError as error:  # the first Lua run tries again and reports it
             self.log.warning("jido_kernel: the Lua worker could not start: %s", error)
+
+    @property
+    def kernel_info(self) -> dict[str, Any]:
+        """ipykernel's, saying whether the debugger is available without importing it."""
+        with stand_in(self._debuggable):
+            info: dict[str, Any] = super().kernel_info
+        return info
 
     @property
     def banner(self) -> str:  # type: ignore[override]

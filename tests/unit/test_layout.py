@@ -25,6 +25,8 @@ WORKER_SIDE = ("jido_kernel.lua.worker", "jido_kernel.commands", "jido_kernel.co
 KERNEL_SIDE = (
     "jido_kernel.kernel",
     "jido_kernel.kernelapp",
+    "jido_kernel.outstream",
+    "jido_kernel.debugger",
     "jido_kernel.extension",
     "jido_kernel.magics",
     "jido_kernel.session",
