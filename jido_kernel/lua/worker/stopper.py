@@ -123,12 +123,16 @@ class Limiter:
     @contextmanager
     def paused(self) -> Iterator[None]:
         """The run's clock stands still inside (the Lua thread waits on the kernel), for at
-        most the run's remaining allowance; interrupts and memory trips still stop it."""
+        most the run's remaining allowance; interrupts and memory trips still stop it.
+
+        A pause only ever moves the limit later, so the watchdog is not woken for it:
+        asleep, it wakes by the old limit and looks again. Only the end of a pause can
+        bring the limit before the watchdog's next wake-up (one it set while the run was
+        paused); then it is woken."""
         with self._wake:
             self._pauses += 1
             if self._pauses == 1:
                 self._paused_at = time.monotonic()
-            self._wake.notify()
         try:
             yield
         finally:
@@ -138,7 +142,8 @@ class Limiter:
                     stood = min(max(0.0, time.monotonic() - self._paused_at), self._allowance)
                     self._allowance -= stood
                     self._deadline += stood
-                self._wake.notify()
+                if self._watch_until > self._limit():
+                    self._wake.notify()
 
     def _limit(self) -> float:
         """When the run trips ``"timeout"`` if nothing changes (lock held)."""

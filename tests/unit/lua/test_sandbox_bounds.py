@@ -209,6 +209,18 @@ class TestKernelTimeIsNotLuas:
         assert 2.0 <= elapsed < 2.0 + 1.0 + QUICK
         assert_in_step(sandbox, pid)
 
+    def test_after_a_call_that_outlasts_the_deadline_lua_time_runs_out_on_time(
+        self, sandbox: LuaSandbox, handler: StateHandler
+    ) -> None:
+        """The call moves the deadline by the time it took, not by the kernel's whole allowance."""
+        handler.work = 0.6
+        sandbox.kernel_time = 30.0
+        started = time.monotonic()
+        with pytest.raises(LuaTimeoutError):
+            sandbox.run("jido.state.add_reasoning_step('once') while true do end", timeout=0.3)
+        elapsed = time.monotonic() - started
+        assert 0.9 <= elapsed < 1.6  # the kernel's own backstop would stop it at 1.9 s
+
 
 def test_tool_call_records_stay_small(project: Path) -> None:
     records: list[Mapping[str, Any]] = []
