@@ -27,17 +27,22 @@ from collections.abc import Iterable
 from typing import Any
 
 
+def _resolved(entry: str) -> str:
+    """The path a ``sys.path`` entry resolves to (``''`` and ``'.'`` are the working directory)."""
+    try:
+        return os.path.realpath(entry or ".")
+    except (OSError, ValueError):
+        return entry
+
+
 def _folder(entry: str) -> tuple[int, int] | str:
-    """The folder a ``sys.path`` entry names (``''`` and ``'.'`` are the working directory):
-    its device and inode, so any spelling of it (relative, through symlinks or a bind
-    mount) compares equal in one ``stat``; the resolved path when it cannot be stat'ed."""
+    """The folder a ``sys.path`` entry names: its device and inode, so any spelling of it
+    (relative, through symlinks or a bind mount) compares equal in one ``stat``; its
+    resolved path when it cannot be stat'ed (``<root>/absent/..`` still names the root)."""
     try:
         status = os.stat(entry or ".")
     except (OSError, ValueError):
-        try:
-            return os.path.realpath(entry or ".")
-        except (OSError, ValueError):
-            return entry
+        return _resolved(entry)
     return (status.st_dev, status.st_ino)
 
 
@@ -45,7 +50,8 @@ def remove_folders(folders: Iterable[str | os.PathLike[str]]) -> list[str]:
     """Remove every ``sys.path`` entry naming one of ``folders`` (in any spelling:
     relative, absolute, through symlinks, ``''`` for the working directory) and forget
     their cached finders; return the entries removed."""
-    unsafe = {_folder(os.fspath(folder)) for folder in folders}
+    names = [os.fspath(folder) for folder in folders]
+    unsafe = {_folder(name) for name in names} | {_resolved(name) for name in names}
     removed = [entry for entry in sys.path if _folder(entry) in unsafe]
     sys.path[:] = [entry for entry in sys.path if entry not in removed]
     for key in list(sys.path_importer_cache):

@@ -132,7 +132,8 @@ class JidoKernel(IPythonKernel):
         guard_children()  # %pip, !python -m X: children must not import from the root either
         if not prestart():  # a busy machine: kernel_info is answered before the worker starts
             defer_workers()
-        self._debuggable = debugpy_installed()  # looked up once the root is off sys.path
+        # Python's debugger drives the kernel with Python cells: not in the Lua-first kernel.
+        self._debuggable = not self.lua_first and debugpy_installed()  # looked up once the root is off sys.path
         with stand_in(self._debuggable):
             super().__init__(**kwargs)
         assert self.shell is not None
@@ -151,6 +152,12 @@ class JidoKernel(IPythonKernel):
             start_workers()
         except LuaError as error:  # the first Lua run tries again and reports it
             self.log.warning("jido_kernel: the Lua worker could not start: %s", error)
+
+    async def do_debug_request(self, msg: Any) -> Any:
+        """ipykernel's; without a debugger, no answer (as ipykernel gives without debugpy)."""
+        if not self._debuggable:
+            return None
+        return await super().do_debug_request(msg)
 
     @property
     def kernel_info(self) -> dict[str, Any]:

@@ -55,18 +55,40 @@ def debugpy_loaded(kc: BlockingKernelClient) -> bool:
     return run.result["text/plain"] == "True"
 
 
+def breakpoint_hook(kc: BlockingKernelClient) -> str:
+    run = execute(kc, "import sys; sys.breakpointhook.__module__")
+    assert run.result is not None
+    return str(run.result["text/plain"])
+
+
 def test_the_debugger_is_advertised_and_built_by_the_first_debug_request(tmp_path: Path) -> None:
+    """Until then ``breakpoint()`` opens the kernel's pdb; from then on, as in ipykernel,
+    it stops in the front end's debugger (and does nothing when none is attached)."""
     with start_jido(tmp_path) as (_, kc):
         kc.kernel_info()
         info = kc.get_shell_msg(timeout=TIMEOUT)["content"]
         assert not debugpy_loaded(kc)
+        hook_before = breakpoint_hook(kc)
         initialized = debug(kc, "initialize", INITIALIZE)
         assert debugpy_loaded(kc)
+        hook_after = breakpoint_hook(kc)
         attached = debug(kc, "attach")
         debug(kc, "disconnect", {"restart": False, "terminateDebuggee": True})
     if ipykernel.version_info >= (7,):  # 6.x advertises it in the kernelspec instead
         assert "debugger" in info["supported_features"]
     assert initialized["success"] and attached["success"]
+    assert hook_before == "'jido_kernel.importpath'" and "pydevd" in hook_after
+
+
+def test_the_lua_kernel_has_no_python_debugger(tmp_path: Path) -> None:
+    with start_jido(tmp_path, kernel_name="jido-lua") as (_, kc):
+        kc.kernel_info()
+        info = kc.get_shell_msg(timeout=TIMEOUT)["content"]
+        initialized = debug(kc, "initialize", INITIALIZE)
+        loaded = execute(kc, "%%python\nimport sys; 'debugpy' in sys.modules")
+    assert "debugger" not in info.get("supported_features", [])
+    assert not initialized  # no reply content, as from an IPython kernel without debugpy
+    assert loaded.result == {"text/plain": "False"}
 
 
 def test_a_breakpoint_stops_the_cell_and_the_front_end_is_told(tmp_path: Path) -> None:

@@ -61,6 +61,18 @@ def test_folders_that_do_not_exist_compare_by_their_resolved_path(
     assert sys.path == [str(missing / "deeper"), str(tmp_path)]
 
 
+def test_an_entry_through_a_folder_not_made_yet_is_taken_off_by_where_it_leads(
+    layout: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``<root>/absent/..`` names the root once ``absent`` exists (Lua may make it)."""
+    project, other = layout
+    monkeypatch.setattr(sys, "path", [f"{project}/absent/..", "absent/..", str(other)])
+    monkeypatch.setattr(sys, "path_importer_cache", {})
+
+    assert remove_folders([project]) == [f"{project}/absent/..", "absent/.."]
+    assert sys.path == [str(other)]
+
+
 def test_an_entry_that_cannot_name_a_folder_is_kept(layout: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     project, _ = layout
     monkeypatch.setattr(sys, "path", ["bad\0entry", os.fspath(project)])
