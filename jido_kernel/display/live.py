@@ -114,6 +114,7 @@ class LiveView:
         self._closed = False
         self._last_sent = 0.0
         self._last_size = 0
+        self._paid_until = 0.0  # when the byte budget has covered every update sent so far
         self._sent_seq = -1
         self._hold_until: float | None = None  # a visit deferred for the byte budget
         self._finishing = False  # a single stream view whose stream has ended
@@ -229,10 +230,11 @@ class LiveView:
         state = "closed" if self._closed else "live"
         return f"<LiveView {self.part} {self.display_id} ({state})>"
 
-    def _interval(self, size: int) -> float:
-        """Seconds between two sends for a message of ``size`` bytes."""
+    def _ready(self, size: int) -> float:
+        """When an update of ``size`` bytes may be sent: one message interval after the last
+        send, and once the byte budget has covered the updates sent so far and this one."""
         display = self._display
-        return max(1.0 / display.max_rate, size / display.max_bytes_rate)
+        return max(self._last_sent + 1.0 / display.max_rate, self._paid_until + size / display.max_bytes_rate)
 
     def _arm(self, earliest: float) -> None:
         """Queue a flusher visit at ``earliest`` or when the rate allows (lock held)."""
@@ -240,7 +242,7 @@ class LiveView:
             return
         self._armed = True
         self._generation += 1
-        due = max(earliest, self._last_sent + self._interval(self._last_size))
+        due = max(earliest, self._ready(self._last_size))
         FLUSHER.schedule(due, self, self._generation)
 
     def _on_event(self, event: StateEvent) -> None:
@@ -266,7 +268,7 @@ class LiveView:
                     self._armed = False
             if generation is not None:
                 if self._hold_until is None:
-                    ready = self._last_sent + self._interval(self._next_size())
+                    ready = self._ready(self._next_size())
                     if ready > time.monotonic():
                         self._hold_until = ready
                         with self._lock:
@@ -302,6 +304,9 @@ class LiveView:
         self._hold_until = None
         self._last_sent = time.monotonic()
         self._last_size = sum(map(_sent_size, data.values()))
+        # An update larger than the budget had covered (a stream grows while its update
+        # waits; a flush does not wait) is paid for by the wait before the next one.
+        self._paid_until = max(self._last_sent, self._paid_until + self._last_size / self._display.max_bytes_rate)
         if snapshot.streaming is not None:
             self._follow_stream(self._last_sent)
         self._ticking = self.part == "tool_calls" and 'jido-status-running"' in data.get("text/html", "")

@@ -157,6 +157,31 @@ def test_large_views_update_less_often(display: LiveDisplay, recorder: Recorder)
     assert recorder.text().endswith("user: next")
 
 
+def test_bytes_sent_beyond_the_budget_are_paid_for_before_the_next_update(
+    display: LiveDisplay, recorder: Recorder
+) -> None:
+    """A flush sends at once (so does a stream's update, which grows while it waits): what
+    it sends beyond the byte budget delays the next update, so the average holds."""
+    display.max_rate = 100
+    display.max_bytes_rate = 100_000
+    state = SessionState("s")
+    view = LiveView(state, "messages", display=display, publisher=recorder)
+    state.append_message("user", "x" * 10_000)
+    view.flush()
+    state.append_message("user", "y" * 10_000)
+    view.flush()  # both sent at once: the budget is owed
+    sent = recorder.updates[-1]
+    last = sum(len(json.dumps(value, ensure_ascii=False).encode()) for value in sent["data"].values())
+    state.append_message("user", "z")
+    time.sleep(1.5 * last / display.max_bytes_rate)  # an update of its size waits that long after what is owed
+    assert len(recorder.updates) == 2
+    while len(recorder.updates) < 3 and time.monotonic() - sent["time"] < 5:
+        time.sleep(0.01)
+    assert recorder.updates[-1]["time"] - sent["time"] >= 1.9 * last / display.max_bytes_rate
+    assert recorder.text().endswith("user: z")
+    view.close()
+
+
 def test_the_byte_rate_counts_the_bytes_sent_not_characters(display: LiveDisplay, recorder: Recorder) -> None:
     display.max_rate = 100
     display.max_bytes_rate = 200_000
