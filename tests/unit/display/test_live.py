@@ -141,11 +141,16 @@ def test_updates_are_coalesced_to_the_rate(display: LiveDisplay, recorder: Recor
     assert recorder.text().startswith("(800 earlier messages not shown)\nuser: m2800")
 
 
-def test_large_views_update_less_often(display: LiveDisplay, recorder: Recorder) -> None:
+def byte_paced_view(display: LiveDisplay, recorder: Recorder, bytes_rate: float) -> tuple[SessionState, LiveView]:
+    """A messages view allowed 100 updates and ``bytes_rate`` bytes a second."""
     display.max_rate = 100
-    display.max_bytes_rate = 1000
+    display.max_bytes_rate = bytes_rate
     state = SessionState("s")
-    view = LiveView(state, "messages", display=display, publisher=recorder)
+    return state, LiveView(state, "messages", display=display, publisher=recorder)
+
+
+def test_large_views_update_less_often(display: LiveDisplay, recorder: Recorder) -> None:
+    state, view = byte_paced_view(display, recorder, 1000)
     state.append_message("user", "x" * 50_000)
     view.flush()
     assert len(recorder.updates) == 1
@@ -162,10 +167,7 @@ def test_bytes_sent_beyond_the_budget_are_paid_for_before_the_next_update(
 ) -> None:
     """A flush sends at once (so does a stream's update, which grows while it waits): what
     it sends beyond the byte budget delays the next update, so the average holds."""
-    display.max_rate = 100
-    display.max_bytes_rate = 100_000
-    state = SessionState("s")
-    view = LiveView(state, "messages", display=display, publisher=recorder)
+    state, view = byte_paced_view(display, recorder, 100_000)
     state.append_message("user", "x" * 10_000)
     view.flush()
     state.append_message("user", "y" * 10_000)
@@ -183,10 +185,7 @@ def test_bytes_sent_beyond_the_budget_are_paid_for_before_the_next_update(
 
 
 def test_the_byte_rate_counts_the_bytes_sent_not_characters(display: LiveDisplay, recorder: Recorder) -> None:
-    display.max_rate = 100
-    display.max_bytes_rate = 200_000
-    state = SessionState("s")
-    view = LiveView(state, "messages", display=display, publisher=recorder)
+    state, view = byte_paced_view(display, recorder, 200_000)
     state.append_message("user", "\u8a9e\n" * 20_000)  # 40k characters, 80k bytes of JSON, 3 bytes each in UTF-8
     view.flush()
     sent = sum(len(json.dumps(value, ensure_ascii=False).encode()) for value in recorder.sent[-1]["data"].values())
