@@ -59,14 +59,13 @@ def stand_in(available: bool) -> Iterator[None]:
 
 
 class DeferredDebugger:
-    """Holds the arguments of ipykernel's ``Debugger`` and builds it on first use: a debug
-    request (:meth:`process_request`) or any attribute of the debugger. The kernel's loop
-    that waits for stopped events (:meth:`handle_stopped_event`) waits for it to be built."""
+    """Holds the arguments of ipykernel's ``Debugger`` and builds it on first use of any of
+    its attributes (a debug request calls ``process_request``). The kernel's loop that
+    waits for stopped events (:meth:`handle_stopped_event`) waits for it to be built."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._arguments = (args, kwargs)
         self._debugger: Any = None
-        self._built = threading.Event()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
     @property
@@ -79,22 +78,18 @@ class DeferredDebugger:
 
                     args, kwargs = self._arguments
                     self._debugger = Debugger(*args, **kwargs)
-                    self._built.set()
                     waiters, self._waiters = self._waiters, []
                     for loop, waiter in waiters:
                         loop.call_soon_threadsafe(_resolve, waiter)
         return self._debugger
 
-    async def process_request(self, message: dict[str, Any]) -> Any:
-        return await self.debugger.process_request(message)
-
     async def handle_stopped_event(self) -> None:
         """ipykernel's, once the debugger is built (until then, waits without building it)."""
-        if not self._built.is_set():
+        if self._debugger is None:
             loop = asyncio.get_running_loop()
             waiter: asyncio.Future[None] = loop.create_future()
             with _lock:
-                if not self._built.is_set():
+                if self._debugger is None:
                     self._waiters.append((loop, waiter))
                 else:
                     waiter.set_result(None)
