@@ -42,6 +42,7 @@ from jido_kernel.security.fileops import (
     mkdir_p,
     read_bytes,
     read_file,
+    read_file_utf8,
     write_file,
 )
 from jido_kernel.security.globbing import glob
@@ -78,6 +79,7 @@ __all__ = [
     "mkdir_p",
     "read_bytes",
     "read_file",
+    "read_file_utf8",
     "validate_path",
     "violation_count",
     "write_file",

@@ -22,7 +22,7 @@ from jido_kernel.security import audit
 from jido_kernel.security.atomic import atomic_write_at
 from jido_kernel.security.errors import BinaryFile, FileOpError, FileTooLarge, Refusal, file_error
 from jido_kernel.security.lexical import parts_under, walk_parts
-from jido_kernel.security.lines import check_window, line_window, number_lines
+from jido_kernel.security.lines import check_window, line_window, number_lines, number_lines_utf8
 from jido_kernel.security.locate import close_found, open_dir, open_leaf, open_parent
 from jido_kernel.security.policy import SANDBOX, Policy
 from jido_kernel.security.resolve import Walker, reopen_dir
@@ -176,14 +176,49 @@ def read_file(
     window of lines. ``numbered`` gives the agent format ``"     1→line"`` (see
     :func:`.lines.number_lines`; the limit then defaults to 2000 lines).
     """
-    check_window(offset, limit)
-    data = _read_bytes(path, root, max_bytes, policy)
-    if data.find(b"\0", 0, BINARY_SNIFF_BYTES) != -1:
-        raise BinaryFile(path)
+    data = _text_bytes(path, root, offset, limit, max_bytes, policy)
     text = data.decode("utf-8", "replace")
     if numbered:
         return number_lines(text, offset, limit)
     return line_window(text, offset, limit)
+
+
+@confined
+def read_file_utf8(
+    path: str | os.PathLike[str],
+    root: str | os.PathLike[str],
+    *,
+    offset: int | None = None,
+    limit: int | None = None,
+    numbered: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    policy: Policy = SANDBOX,
+) -> bytes:
+    """:func:`read_file`'s text encoded as UTF-8 (for Lua), without a round trip
+    through ``str`` when the file is valid UTF-8."""
+    data = _text_bytes(path, root, offset, limit, max_bytes, policy)
+    if numbered:
+        return number_lines_utf8(data, offset, limit)
+    if offset is None and limit is None:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return data
+    return line_window(data.decode("utf-8", "replace"), offset, limit).encode("utf-8")
+
+
+def _text_bytes(
+    path: object, root: str | os.PathLike[str], offset: int | None, limit: int | None, max_bytes: int, policy: Policy
+) -> bytes:
+    """The bytes of a text file (:class:`~.errors.BinaryFile` for a NUL byte in its
+    first 8 KiB), once the line window is checked."""
+    check_window(offset, limit)
+    data = _read_bytes(path, root, max_bytes, policy)
+    if data.find(b"\0", 0, BINARY_SNIFF_BYTES) != -1:
+        raise BinaryFile(path)
+    return data
 
 
 def _encode(content: str | bytes) -> bytes:

@@ -76,6 +76,32 @@ def _first_prefixes() -> list[str]:
     return [f"{number:>6}→" for number in range(1, DEFAULT_LIMIT + 1)]
 
 
+def number_lines_utf8(data: bytes, offset: int | None = None, limit: int | None = None) -> bytes:
+    """:func:`number_lines` of the text ``data`` holds (invalid UTF-8 replaced), as UTF-8.
+
+    Valid UTF-8 of at most 2000 lines of at most 2000 bytes, numbered from line 1, is
+    numbered as bytes; other text goes through ``str``."""
+    if offset is None and limit is None and b"\r" not in data:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            lines = data.split(b"\n")
+            if len(lines) > 1 and not lines[-1]:
+                lines.pop()
+            short = len(data) <= MAX_LINE_CHARS or max(map(len, lines)) <= MAX_LINE_CHARS
+            if short and len(lines) <= DEFAULT_LIMIT:
+                return _template_utf8(len(lines)) % tuple(lines)
+    return number_lines(data.decode("utf-8", "replace"), offset, limit).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=8)
+def _template_utf8(lines: int) -> bytes:
+    """:func:`_template` as UTF-8 (the prefixes hold no ``%``)."""
+    return _template(lines).encode("utf-8")
+
+
 def line_window(text: str, offset: int | None = None, limit: int | None = None) -> str:
     """The lines ``offset`` (1-based) to ``offset + limit - 1`` of ``text``, line endings kept."""
     if offset is None and limit is None:

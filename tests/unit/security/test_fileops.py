@@ -46,6 +46,7 @@ from jido_kernel.security import (
     openat2,
     read_bytes,
     read_file,
+    read_file_utf8,
     write_file,
 )
 
@@ -194,6 +195,33 @@ def test_read_errors(root: Path) -> None:
     assert refusal(read_file, "/etc/passwd", root) == "path_outside_boundary"
     with pytest.raises(IsADirectory):
         read_file("", root)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"one line", b"a\nb\n", b"crlf\r\nend\r\n", "é→\n".encode(), b"bad \xff utf-8\n", b"y" * 2500,
+     b"".join(b"line %d\n" % i for i in range(2500))],
+)  # fmt: skip
+@pytest.mark.parametrize("window", [{}, {"offset": 2}, {"limit": 1}, {"offset": 0, "limit": 3}])
+@pytest.mark.parametrize("numbered", [False, True])
+def test_utf8_read_is_the_text_encoded(root: Path, data: bytes, window: dict[str, int], numbered: bool) -> None:
+    (root / "f.txt").write_bytes(data)
+    expected = read_file("f.txt", root, numbered=numbered, **window).encode("utf-8")
+    assert read_file_utf8("f.txt", root, numbered=numbered, **window) == expected
+
+
+def test_utf8_read_has_the_text_read_errors(root: Path) -> None:
+    (root / "bin.dat").write_bytes(b"\x00\x01")
+    (root / "big.txt").write_text("x" * 11)
+    with pytest.raises(BinaryFile):
+        read_file_utf8("bin.dat", root)
+    with pytest.raises(FileTooLarge):
+        read_file_utf8("big.txt", root, max_bytes=10)
+    with pytest.raises(FileNotFound):
+        read_file_utf8("missing.txt", root)
+    assert refusal(read_file_utf8, "../../../etc/passwd", root) == "path_escapes_boundary"
+    with pytest.raises(ValueError):
+        read_file_utf8("big.txt", root, limit=-1)
 
 
 def test_size_limit(root: Path) -> None:

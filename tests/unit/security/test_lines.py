@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jido_kernel.security.lines import number_lines
+from jido_kernel.security.lines import number_lines, number_lines_utf8
 
 
 def test_a_final_newline_ends_the_last_line() -> None:
@@ -76,3 +76,15 @@ def test_percent_signs_and_format_fields_are_text() -> None:
         text = "".join(f"%{index}\n" for index in range(size))
         assert number_lines(text) == reference(text, None, None)
         assert number_lines(text, 1, 1) == reference(text, 1, 1)
+
+
+UTF8_PIECES = [b"", b"a", b"b c\n", b"\n", b"\r\n", b"\r", "é→\n".encode(), b"\xff\xfe", b"\xed\xa0\x80", b"\xe2\x86"]
+UTF8_PIECES += [b"x" * 2000, b"y" * 2001 + b"\n", "é".encode() * 1001 + b"\n", b"%s%d\n", b"\n" * 1999]
+utf8_texts = st.lists(st.sampled_from(UTF8_PIECES), max_size=12).map(b"".join)
+
+
+@settings(max_examples=300)
+@given(utf8_texts, st.none() | st.integers(-1, 30), st.none() | st.integers(0, 30))
+def test_utf8_numbering_is_the_numbered_text_encoded(data: bytes, offset: int | None, limit: int | None) -> None:
+    expected = number_lines(data.decode("utf-8", "replace"), offset, limit).encode("utf-8")
+    assert number_lines_utf8(data, offset, limit) == expected
