@@ -3,8 +3,9 @@
 ``jido.read_file`` … ``jido.shell`` check their Lua arguments, go through
 :mod:`jido_kernel.security` and :mod:`jido_kernel.commands.run` with the session's root and
 limits, and answer ``value`` or ``nil, message`` — the security library's messages,
-verbatim. Each call is announced as a tool call (a ``running`` record, then a
-``completed`` or ``error`` one). ``jido.state.*`` calls are sent to the kernel as
+verbatim. Each call is a tool call: a ``running`` record, then a ``completed`` or
+``error`` one; ``jido.shell`` sends the first before the command runs, the file
+functions send both as one row at their end. ``jido.state.*`` calls are sent to the kernel as
 ``state_call`` requests and wait for its answer. Waits give up as soon as a limit trips,
 so an interrupt or a deadline is never held up by a slow command or a busy kernel.
 """
@@ -49,6 +50,9 @@ _RECORD_ITEMS = 1000
 _ARGUMENT_ITEMS = 100_000
 """Table entries a bridge or state call accepts in one argument."""
 _STOPPED = "stopped: a time, interrupt or memory limit was reached"
+_ANNOUNCED = frozenset({"shell"})
+"""Functions whose ``running`` record is sent before they run (a command may run for
+long); the others are one row at their end, their ``running`` record implied."""
 
 
 class ArgumentError(Exception):
@@ -60,7 +64,8 @@ class Bridge:
 
     ``send(message)`` writes a protocol message to the kernel; ``record(run_id, row)``
     takes each tool-call record, the values of
-    :data:`~jido_kernel.lua.protocol.TOOL_CALL_FIELDS` in order; ``run_id`` is the id of
+    :data:`~jido_kernel.lua.protocol.TOOL_CALL_FIELDS` in order (followed by ``True``
+    for a finished call whose ``running`` record was not sent); ``run_id`` is the id of
     the run in progress and ``limits`` its limits (both set by the worker).
     """
 
@@ -107,7 +112,9 @@ class Bridge:
                 converted[index] = table
             args = tuple(converted)
         record, run_id = self._record, self.run_id
-        record(run_id, (call_id, name, arguments, "running", None, None))
+        announced = name in _ANNOUNCED
+        if announced:
+            record(run_id, (call_id, name, arguments, "running", None, None))
         start = time.perf_counter()
         try:
             value, summary = handler(*args)
@@ -117,10 +124,12 @@ class Bridge:
             message = f"{name} failed: {error}"
         else:
             duration = round((time.perf_counter() - start) * 1000, 3)
-            record(run_id, (call_id, name, arguments, "completed", duration, summary))
+            end = (call_id, name, arguments, "completed", duration, summary)
+            record(run_id, end if announced else (*end, True))
             return value, None
         duration = round((time.perf_counter() - start) * 1000, 3)
-        record(run_id, (call_id, name, arguments, "error", duration, one_line(message)))
+        end = (call_id, name, arguments, "error", duration, one_line(message))
+        record(run_id, end if announced else (*end, True))
         return None, message
 
     def _arguments(self, name: str, args: tuple[Any, ...]) -> tuple[dict[str, Any], dict[int, Any]]:
@@ -151,16 +160,16 @@ class Bridge:
             shown[names[index]] = "<too large to show>" if too_large else plain
         return shown, tables
 
-    def _read_file(self, path: Any = None, options: Any = None, *_: Any) -> tuple[str, str]:
+    def _read_file(self, path: Any = None, options: Any = None, *_: Any) -> tuple[bytes, str]:
         offset, limit, raw = _options(options, "read_file", "offset", "limit", "raw")
         if raw is not None and not isinstance(raw, bool):
             raise ArgumentError("read_file: raw must be a boolean")
-        text = security.read_file(
+        text = security.read_file_utf8(
             _path(path, "read_file", "path"), self.root,
             offset=_count(offset, "read_file", "offset"), limit=_count(limit, "read_file", "limit"),
             numbered=not raw, max_bytes=self.limits.max_file_size,
         )  # fmt: skip
-        lines = text.count("\n") + (not text.endswith("\n") if raw else 1) if text else 0
+        lines = text.count(b"\n") + (not text.endswith(b"\n") if raw else 1) if text else 0
         return text, f"{lines} line{'s' if lines != 1 else ''}"
 
     def _write_file(self, path: Any = None, content: Any = None, *_: Any) -> tuple[bool, str]:

@@ -198,8 +198,9 @@ class Output:
 
     def record(self, run_id: int, row: tuple[Any, ...]) -> None:
         """A tool-call record of run ``run_id`` (the Lua thread), its
-        :data:`~jido_kernel.lua.protocol.TOOL_CALL_FIELDS` values in order, sent after
-        what was printed before it. A full ``tool_calls`` message is sent at once.
+        :data:`~jido_kernel.lua.protocol.TOOL_CALL_FIELDS` values in order (and ``True``
+        for both records of a finished call), sent after what was printed before it. A
+        full ``tool_calls`` message is sent at once.
 
         The end of a call whose ``running`` record is the last one waiting (nothing
         recorded or printed since) takes that record's place, as one row for both."""

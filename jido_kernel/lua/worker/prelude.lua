@@ -63,12 +63,15 @@ end
 -- Python side becomes `nil, message`, never an error carrying a Python object.
 
 local function bridged(name, call)
+  local failed = name .. ": internal error in the jido bridge"
+  local function answer(ok, ...)  -- the results pass through as arguments: no table per call
+    limit_on()
+    if ok then return ... end
+    return nil, failed
+  end
   return function(...)
     lift()
-    local results = pack(pcall(call, name, ...))
-    limit_on()
-    if results[1] then return unpack(results, 2, results.n) end
-    return nil, name .. ": internal error in the jido bridge"
+    return answer(pcall(call, name, ...))
   end
 end
 

@@ -223,7 +223,7 @@ class TestWorkerBatches:
         (tmp_path / "a.txt").write_text("a\n")
         bridge = Bridge(tmp_path, Limiter(), lambda message: None, SandboxLimits(), record=pipe.output.record)
         bridge.run_id = 3
-        assert bridge.call("read_file", (b"a.txt",)) == ("     1→a", None)
+        assert bridge.call("read_file", (b"a.txt",)) == ("     1→a".encode(), None)
         assert bridge.call("read_file", (b"missing",))[0] is None
         pipe.output.write(b"printed\n")  # between a call's two records: two rows
         pipe.output.record(3, (first := tuple(row(id="c"))))
