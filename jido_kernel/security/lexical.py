@@ -3,6 +3,7 @@ collapsed against the root before anything touches the file system."""
 
 from __future__ import annotations
 
+import functools
 import os
 
 from jido_kernel.security.errors import Refusal
@@ -56,6 +57,19 @@ def parts_under(path: object, root: Root) -> list[str]:
     Relative paths are joined to the root; absolute paths must name the root (its real
     or its given form) or something below it. Symlinks are not looked at here.
     """
+    if type(path) is str:
+        return list(_text_parts_under(path, root))
+    return _parts_under(path, root)
+
+
+@functools.lru_cache(maxsize=128)
+def _text_parts_under(path: str, root: Root) -> tuple[str, ...]:
+    """:func:`parts_under` of a ``str`` path, remembered: it depends on nothing else
+    (a refusal raises each time). At most 128 paths of at most 4096 bytes are kept."""
+    return tuple(_parts_under(path, root))
+
+
+def _parts_under(path: object, root: Root) -> list[str]:
     text = as_text(path)
     raw = text.split("/")
     if len(text) > MAX_NAME_BYTES // 4:  # a shorter text cannot hold a name over 255 bytes

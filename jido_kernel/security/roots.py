@@ -39,6 +39,9 @@ class Root(FrozenValue):
                 return parts[len(prefix) :]
         return None
 
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash((self.real, self.given))  # the parts follow from the two paths
+
     def open(self) -> int:
         """An ``O_PATH`` descriptor of the root directory (the caller closes it)."""
         try:
