@@ -3,9 +3,8 @@
 ``jido.read_file`` … ``jido.shell`` check their Lua arguments, go through
 :mod:`jido_kernel.security` and :mod:`jido_kernel.commands.run` with the session's root and
 limits, and answer ``value`` or ``nil, message`` — the security library's messages,
-verbatim. Each call is a tool call: a ``running`` record, then a ``completed`` or
-``error`` one; ``jido.shell`` sends the first before the command runs, the file
-functions send both as one row at their end. ``jido.state.*`` calls are sent to the kernel as
+verbatim. Each call is a tool call: a ``running`` record as it begins, then a
+``completed`` or ``error`` one. ``jido.state.*`` calls are sent to the kernel as
 ``state_call`` requests and wait for its answer. Waits give up as soon as a limit trips,
 so an interrupt or a deadline is never held up by a slow command or a busy kernel.
 """
@@ -38,7 +37,18 @@ from jido_kernel.security import FileTooLarge
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Protocol
+
+    class ToolCalls(Protocol):
+        """Where a call's records go, each the values of
+        :data:`~jido_kernel.lua.protocol.TOOL_CALL_FIELDS` in order: its ``running``
+        record as it begins, then its last (:class:`~.main.Output` sends the first only
+        if the call still runs at its next flush, else both as one row)."""
+
+        def start(self, run_id: int, row: tuple[Any, ...]) -> None: ...
+
+        def finish(self, run_id: int, row: tuple[Any, ...]) -> None: ...
+
 
 check_names("jido.", BRIDGE, FUNCTIONS)
 check_names("jido.state.", STATE, STATE_OPS)
@@ -50,9 +60,6 @@ _RECORD_ITEMS = 1000
 _ARGUMENT_ITEMS = 100_000
 """Table entries a bridge or state call accepts in one argument."""
 _STOPPED = "stopped: a time, interrupt or memory limit was reached"
-_ANNOUNCED = frozenset({"shell"})
-"""Functions whose ``running`` record is sent before they run (a command may run for
-long); the others are one row at their end, their ``running`` record implied."""
 
 
 class ArgumentError(Exception):
@@ -62,11 +69,9 @@ class ArgumentError(Exception):
 class Bridge:
     """Implements :class:`~jido_kernel.lua.worker.runtime.Callbacks` ``bridge`` and ``state``.
 
-    ``send(message)`` writes a protocol message to the kernel; ``record(run_id, row)``
-    takes each tool-call record, the values of
-    :data:`~jido_kernel.lua.protocol.TOOL_CALL_FIELDS` in order (followed by ``True``
-    for a finished call whose ``running`` record was not sent); ``run_id`` is the id of
-    the run in progress and ``limits`` its limits (both set by the worker).
+    ``send(message)`` writes a protocol message to the kernel; ``calls`` takes each
+    call's records; ``run_id`` is the id of the run in progress and ``limits`` its
+    limits (both set by the worker).
     """
 
     def __init__(
@@ -76,7 +81,7 @@ class Bridge:
         send: Callable[[dict[str, Any]], None],
         limits: SandboxLimits,
         *,
-        record: Callable[[int, tuple[Any, ...]], None],
+        calls: ToolCalls,
     ) -> None:
         self.root = root
         self.git = pin_git_dir(root)  # git for Lua uses the .git that exists now, never a later one
@@ -85,7 +90,7 @@ class Bridge:
         self.run_id = 0
         self._limiter = limiter
         self._send = send
-        self._record = record
+        self._calls = calls
         self._call_ids = itertools.count()
         self._call_prefix = os.urandom(8).hex()  # tool-call ids: this bridge's random prefix and a counter
         self._commands = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jido-shell")
@@ -111,10 +116,8 @@ class Bridge:
             for index, table in tables.items():
                 converted[index] = table
             args = tuple(converted)
-        record, run_id = self._record, self.run_id
-        announced = name in _ANNOUNCED
-        if announced:
-            record(run_id, (call_id, name, arguments, "running", None, None))
+        calls, run_id = self._calls, self.run_id
+        calls.start(run_id, (call_id, name, arguments, "running", None, None))
         start = time.perf_counter()
         try:
             value, summary = handler(*args)
@@ -124,12 +127,10 @@ class Bridge:
             message = f"{name} failed: {error}"
         else:
             duration = round((time.perf_counter() - start) * 1000, 3)
-            end = (call_id, name, arguments, "completed", duration, summary)
-            record(run_id, end if announced else (*end, True))
+            calls.finish(run_id, (call_id, name, arguments, "completed", duration, summary))
             return value, None
         duration = round((time.perf_counter() - start) * 1000, 3)
-        end = (call_id, name, arguments, "error", duration, one_line(message))
-        record(run_id, end if announced else (*end, True))
+        calls.finish(run_id, (call_id, name, arguments, "error", duration, one_line(message)))
         return None, message
 
     def _arguments(self, name: str, args: tuple[Any, ...]) -> tuple[dict[str, Any], dict[int, Any]]:

@@ -173,6 +173,7 @@ class Output:
         self._parts: list[bytes] = []
         self._lines: list[bytes] = []
         self._calls: list[tuple[Any, ...]] = []  # records of the tool_calls message being built
+        self._started: tuple[int, tuple[Any, ...]] | None = None  # a call's running record, not sent yet
         self._calls_id = 0
         self._size = 0
         self._total = 0
@@ -196,33 +197,40 @@ class Output:
             full = self._size >= FLUSH_BYTES
         self._queued(full)
 
-    def record(self, run_id: int, row: tuple[Any, ...]) -> None:
-        """A tool-call record of run ``run_id`` (the Lua thread), its
-        :data:`~jido_kernel.lua.protocol.TOOL_CALL_FIELDS` values in order (and ``True``
-        for both records of a finished call), sent after what was printed before it. A
-        full ``tool_calls`` message is sent at once.
-
-        The end of a call whose ``running`` record is the last one waiting (nothing
-        recorded or printed since) takes that record's place, as one row for both."""
+    def start(self, run_id: int, row: tuple[Any, ...]) -> None:
+        """The ``running`` record of a tool call of run ``run_id`` that begins (the Lua
+        thread), its :data:`~jido_kernel.lua.protocol.TOOL_CALL_FIELDS` values in order.
+        A flush while the call runs sends it; a call that ends first sends both records
+        as one row (:meth:`finish`)."""
         with self._lock:
-            if self._parts:
-                self._seal()
-            if run_id != self._calls_id:
-                self._close_calls()
-                self._calls_id = run_id
-            calls = self._calls
-            if calls and row[3] != "running":
-                last = calls[-1]
-                if last[0] is row[0] and last[3] == "running" and last[1] is row[1] and last[2] is row[2]:
-                    calls[-1] = (*row, True)  # same id, name and arguments: the running record is implied
-                    return
-            calls.append(row)
-            if len(calls) >= MAX_CALLS:
-                self._close_calls()
-                full = True  # written now, from this thread: no hand-over to the flusher
-            else:
-                full = self._size >= FLUSH_BYTES
+            self._started = (run_id, row)
+        if not self._pending.is_set():  # the flusher sends it if the call is still running then
+            self._pending.set()
+
+    def finish(self, run_id: int, row: tuple[Any, ...]) -> None:
+        """The last record of the call :meth:`start` began, sent after what was printed
+        before it; a full ``tool_calls`` message is sent at once."""
+        with self._lock:
+            started, self._started = self._started, None
+            if started is not None and started[1][0] == row[0]:  # its running record was not sent
+                row = (*row, True)
+            full = self._add(run_id, row)
         self._queued(full)
+
+    def _add(self, run_id: int, row: tuple[Any, ...]) -> bool:
+        """Add a record to the message being built (holding the lock); True when it is
+        full, and then closed (written from the Lua thread: no hand-over to the flusher)."""
+        if self._parts:
+            self._seal()
+        if run_id != self._calls_id:
+            self._close_calls()
+            self._calls_id = run_id
+        calls = self._calls
+        calls.append(row)
+        if len(calls) >= MAX_CALLS:
+            self._close_calls()
+            return True
+        return self._size >= FLUSH_BYTES
 
     def _queued(self, full: bool) -> None:
         if full:
@@ -258,6 +266,9 @@ class Output:
         with self._flushing:
             with self._lock:
                 self._seal()
+                if self._started is not None:  # a call still running: its running record goes now
+                    started, self._started = self._started, None
+                    self._add(*started)
                 self._close_calls()
                 lines, self._lines, self._size = self._lines, [], 0
             if lines:
@@ -285,7 +296,7 @@ class Worker:
         self.max_memory = limits.max_memory
         self.limiter = Limiter()
         self.output = Output(channel, self.limiter.paused)
-        self.bridge = Bridge(self.root, self.limiter, self._event, limits, record=self.output.record)
+        self.bridge = Bridge(self.root, self.limiter, self._event, limits, calls=self.output)
         self.runtime = self._new_runtime()
         self._handlers = {
             "run": self._run,

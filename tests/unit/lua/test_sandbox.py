@@ -297,6 +297,28 @@ class TestLimitsThatNeedTheKill:
         finally:
             sandbox.close()
 
+    def test_a_call_its_worker_did_not_finish_was_seen_running(self, project: Path) -> None:
+        records: list[dict[str, Any]] = []
+        sandbox = LuaSandbox(project, timeout=60, shell_allowlist=["sleep"], on_tool_call=records.append)
+
+        def kill_worker_once_the_call_is_seen(worker: int) -> None:
+            deadline = time.monotonic() + 20
+            while not records and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.kill(worker, signal.SIGKILL)
+
+        try:
+            sandbox.run("return 1")
+            assert sandbox.pid is not None
+            killer = threading.Thread(target=kill_worker_once_the_call_is_seen, args=(sandbox.pid,))
+            killer.start()
+            with pytest.raises(LuaWorkerCrashed):
+                sandbox.run("return jido.shell('sleep', {'30'}, {timeout = 50000})")
+            killer.join()
+            assert [(record["name"], record["status"]) for record in records] == [("shell", "running")]
+        finally:
+            sandbox.close()
+
     def test_a_worker_outlives_the_thread_that_started_it(self, project: Path) -> None:
         sandbox = LuaSandbox(project)
         try:

@@ -208,10 +208,10 @@ class TestWorkerBatches:
         output = pipe.output
         output.begin(4)
         output.write(b"before\n")
-        output.record(4, tuple(row(id="a")))
-        output.record(4, tuple(row(id="a", status="completed", duration_ms=0.5, result_summary="1 line")))
+        output.start(4, tuple(row(id="a")))
+        output.finish(4, tuple(row(id="a", status="completed", duration_ms=0.5, result_summary="1 line")))
         output.write(b"between\n")
-        output.record(4, tuple(row(id="b")))
+        output.start(4, tuple(row(id="b")))
         output.flush()
         messages = pipe.wait_for(4)
         assert [message["type"] for message in messages] == ["stdout", "tool_calls", "stdout", "tool_calls"]
@@ -219,39 +219,38 @@ class TestWorkerBatches:
         assert [record["id"] for record in records_of(messages)] == ["a", "a", "b"]
         assert records_of(messages)[1]["result_summary"] == "1 line"
 
-    def test_a_call_that_ends_before_its_announcement_left_crosses_as_one_row(self, pipe: Pipe, tmp_path: Path) -> None:
+    def test_a_call_that_ends_before_a_flush_crosses_as_one_row(self, pipe: Pipe, tmp_path: Path) -> None:
         (tmp_path / "a.txt").write_text("a\n")
-        bridge = Bridge(tmp_path, Limiter(), lambda message: None, SandboxLimits(), record=pipe.output.record)
+        bridge = Bridge(tmp_path, Limiter(), lambda message: None, SandboxLimits(), calls=pipe.output)
         bridge.run_id = 3
         assert bridge.call("read_file", (b"a.txt",)) == ("     1→a".encode(), None)
         assert bridge.call("read_file", (b"missing",))[0] is None
-        pipe.output.write(b"printed\n")  # between a call's two records: two rows
-        pipe.output.record(3, (first := tuple(row(id="c"))))
-        pipe.output.write(b"printed\n")
-        pipe.output.record(3, (*first[:3], "completed", 1.0, "done"))
-        pipe.output.record(3, tuple(row(id="d")))
-        pipe.output.record(3, tuple(row(id="e")))  # another record between d's two: two rows
-        pipe.output.record(3, tuple(row(id="d", status="completed")))
+        pipe.output.start(3, (first := tuple(row(id="c"))))
+        pipe.output.flush()  # c still runs: its running record goes now, its end later
+        pipe.output.finish(3, (*first[:3], "completed", 1.0, "done"))
         pipe.output.flush()
-        messages = pipe.wait_for(5)
-        assert [len(call) for message in messages if message["type"] == "tool_calls" for call in message["calls"]] == [
-            7,
-            7,
-            6,
-            6,
-            6,
-            6,
-            6,
-        ]
+        messages = pipe.wait_for(3)
+        assert [[len(call) for call in message["calls"]] for message in messages] == [[7, 7, 6], [6]]
         records = records_of(messages)
-        assert [(record["status"], record["result_summary"]) for record in records[:4]] == [
-            ("running", None), ("completed", "1 line"), ("running", None), ("error", "File not found: missing")
+        assert [(record["status"], record["result_summary"]) for record in records] == [
+            ("running", None), ("completed", "1 line"), ("running", None), ("error", "File not found: missing"),
+            ("running", None), ("completed", "done"),
         ]  # fmt: skip
-        assert [record["id"] for record in records[4:]] == ["c", "c", "d", "e", "d"]
+        assert [record["id"] for record in records[4:]] == ["c", "c"]
+
+    def test_a_call_still_running_is_announced_by_the_flusher(self, pipe: Pipe) -> None:
+        threading.Thread(target=pipe.output.loop, daemon=True).start()
+        pipe.output.start(1, tuple(row(id="slow")))
+        (message,) = pipe.wait_for(1)
+        assert [(record["id"], record["status"]) for record in records_of([message])] == [("slow", "running")]
+        pipe.output.finish(1, tuple(row(id="slow", status="completed")))
+        assert [len(call) for call in pipe.wait_for(2)[1]["calls"]] == [6]
 
     def test_records_of_another_run_start_another_message(self, pipe: Pipe) -> None:
-        pipe.output.record(1, tuple(row(id="a")))
-        pipe.output.record(2, tuple(row(id="b")))
+        pipe.output.start(1, tuple(row(id="a")))
+        pipe.output.finish(1, tuple(row(id="a", status="completed")))
+        pipe.output.start(2, tuple(row(id="b")))
+        pipe.output.finish(2, tuple(row(id="b", status="completed")))
         pipe.output.flush()
         first, second = pipe.wait_for(2)
         assert (first["id"], len(first["calls"]), second["id"], len(second["calls"])) == (1, 1, 2, 1)
@@ -263,15 +262,17 @@ class TestWorkerBatches:
         threading.Thread(target=pipe.output.loop, daemon=True).start()
         start = time.monotonic()
         for index in range(MAX_CALLS + 10):
-            pipe.output.record(1, tuple(row(id=str(index))))
+            pipe.output.start(1, tuple(row(id=str(index))))
+            pipe.output.finish(1, tuple(row(id=str(index), status="completed")))
         first = pipe.wait_for(1, timeout=10.0)[0]
         assert time.monotonic() - start < 10.0 and len(first["calls"]) == MAX_CALLS  # long before the interval
         pipe.output.flush()
         deadline = time.monotonic() + 5.0
-        while len(records_of(pipe.messages)) < MAX_CALLS + 10 and time.monotonic() < deadline:
+        while len(records_of(pipe.messages)) < 2 * (MAX_CALLS + 10) and time.monotonic() < deadline:
             time.sleep(0.005)
         assert all(len(message["calls"]) <= MAX_CALLS for message in pipe.messages)
-        assert [record["id"] for record in records_of(pipe.messages)] == [str(index) for index in range(MAX_CALLS + 10)]
+        ids = [str(index) for index in range(MAX_CALLS + 10)]
+        assert [record["id"] for record in records_of(pipe.messages)] == [i for i in ids for _ in "rc"]
 
     def test_a_full_message_of_the_largest_records_fits_in_one_message(self) -> None:
         # The worker's bounds: shown arguments at most a quarter of MAX_ARGUMENTS each (as

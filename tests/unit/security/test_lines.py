@@ -79,7 +79,7 @@ def test_percent_signs_and_format_fields_are_text() -> None:
 
 
 UTF8_PIECES = [b"", b"a", b"b c\n", b"\n", b"\r\n", b"\r", "é→\n".encode(), b"\xff\xfe", b"\xed\xa0\x80", b"\xe2\x86"]
-UTF8_PIECES += [b"x" * 2000, b"y" * 2001 + b"\n", "é".encode() * 1001 + b"\n", b"%s%d\n", b"\n" * 1999]
+UTF8_PIECES += [b"x" * 2000, b"y" * 2001 + b"\n", "é".encode() * 1001 + b"\n", b"%s%d\n", b"\n" * 1999, b"z" * 30000]
 utf8_texts = st.lists(st.sampled_from(UTF8_PIECES), max_size=12).map(b"".join)
 
 

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from jido_kernel.lua.events import checked_tool_calls
 from jido_kernel.lua.limits import SandboxLimits
-from jido_kernel.lua.protocol import MAX_ARGUMENTS
+from jido_kernel.lua.protocol import MAX_ARGUMENTS, TOOL_CALL_FIELDS
 from jido_kernel.lua.worker import bridge as bridge_module
 from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
 from jido_kernel.lua.worker.runtime import Callbacks, RunError, SandboxRuntime
@@ -37,7 +36,7 @@ class Bridged:
     def __init__(self, root: Path, limiter: Limiter) -> None:
         self.sent: list[dict[str, Any]] = []
         self.kernel: Callable[[str, list[Any]], tuple[bool, Any]] | None = lambda op, args: (True, True)
-        self.bridge = Bridge(root, limiter, self._send, SandboxLimits(), record=self._record)
+        self.bridge = Bridge(root, limiter, self._send, SandboxLimits(), calls=self)
         callbacks = Callbacks(
             emit=lambda data: None,
             bridge=self.bridge.call,
@@ -47,9 +46,11 @@ class Bridged:
         )
         self.runtime = SandboxRuntime(callbacks, limiter, max_memory=64 * MIB)
 
-    def _record(self, run_id: int, row: tuple[Any, ...]) -> None:
-        for call in checked_tool_calls([list(row)]):  # as the kernel reads the row
-            self.sent.append({"type": "tool_call", "id": run_id, "call": call})
+    def start(self, run_id: int, row: tuple[Any, ...]) -> None:
+        self.sent.append({"type": "tool_call", "id": run_id, "call": dict(zip(TOOL_CALL_FIELDS, row, strict=True))})
+
+    def finish(self, run_id: int, row: tuple[Any, ...]) -> None:
+        self.start(run_id, row)
 
     def _send(self, message: dict[str, Any]) -> None:
         self.sent.append(message)
@@ -268,18 +269,6 @@ class TestToolCalls:
         assert done["status"] == "completed" and done["result_summary"] == "2 lines" and done["duration_ms"] >= 0
         assert (failed["status"], failed["result_summary"]) == ("error", "File not found: missing")
         assert all(message["id"] == 5 for message in lua.sent)
-
-    def test_file_calls_are_one_row_at_their_end_and_commands_are_announced_first(
-        self, root: Path, limiter: Limiter
-    ) -> None:
-        rows: list[tuple[Any, ...]] = []
-        bridge = Bridge(root, limiter, lambda message: None, SandboxLimits(), record=lambda run, row: rows.append(row))
-        bridge.call("read_file", (b"a.txt",))
-        bridge.call("read_file", (b"missing",))
-        assert [(row[3], len(row), row[-1]) for row in rows] == [("completed", 7, True), ("error", 7, True)]
-        rows.clear()
-        bridge.call("shell", (b"echo",))
-        assert [(row[3], len(row)) for row in rows] == [("running", 6), ("completed", 6)]
 
     def test_arguments_are_shown_short(self, lua: Bridged) -> None:
         lua.values("jido.write_file('w.txt', string.rep('y', 1000)) jido.shell('echo', {'a'}, {timeout = 1000})")
