@@ -78,10 +78,14 @@ def checked_tool_calls(rows: list[Any]) -> list[dict[str, Any]]:
         raise ProtocolError(f"tool call arguments larger than {MAX_ARGUMENTS} bytes")
     records: list[dict[str, Any]] = []
     append = records.append
+    one_line_summaries = {None}  # summaries seen to be one line already (a run's repeat)
     for row in rows:
         call_id, shown, summary = row[0][:64], row[2], row[5]
-        if summary is not None and not _is_one_line(summary):
-            summary = one_line(summary)
+        if summary not in one_line_summaries:
+            if _is_one_line(summary):
+                one_line_summaries.add(summary)
+            else:
+                summary = one_line(summary)
         if len(row) > _FIELDS:
             append({"id": call_id, "name": row[1], "arguments": shown, "status": "running", "duration_ms": None,
                     "result_summary": None})  # fmt: skip

@@ -214,7 +214,8 @@ def _text_bytes(
 ) -> bytes:
     """The bytes of a text file (:class:`~.errors.BinaryFile` for a NUL byte in its
     first 8 KiB), once the line window is checked."""
-    check_window(offset, limit)
+    if offset is not None or limit is not None:
+        check_window(offset, limit)
     data = _read_bytes(path, root, max_bytes, policy)
     if data.find(b"\0", 0, BINARY_SNIFF_BYTES) != -1:
         raise BinaryFile(path)

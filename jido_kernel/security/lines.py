@@ -84,25 +84,17 @@ def number_lines_utf8(data: bytes, offset: int | None = None, limit: int | None 
     from line 1, is numbered as bytes (larger texts seldom fit in the default window);
     other text goes through ``str``."""
     if offset is None and limit is None and len(data) <= _NUMBERED_AS_BYTES and b"\r" not in data:
-        numbered = _numbered_utf8(data)
-        if numbered is not None:
-            return numbered
+        lines = data.split(b"\n")
+        if len(lines) > 1 and not lines[-1]:
+            lines.pop()
+        if len(lines) <= DEFAULT_LIMIT and (len(data) <= MAX_LINE_CHARS or max(map(len, lines)) <= MAX_LINE_CHARS):
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                return _template_utf8(len(lines)) % tuple(lines)
     return number_lines(data.decode("utf-8", "replace"), offset, limit).encode("utf-8")
-
-
-def _numbered_utf8(data: bytes) -> bytes | None:
-    """The default numbered form of ``data`` (no ``\\r``) made of its bytes; None when
-    it has more than 2000 lines, a line of more than 2000 bytes, or is not UTF-8."""
-    lines = data.split(b"\n", DEFAULT_LIMIT)  # the rest of a longer text stays in one piece
-    if len(lines) > 1 and not lines[-1]:
-        lines.pop()
-    if len(lines) > DEFAULT_LIMIT or (len(data) > MAX_LINE_CHARS and max(map(len, lines)) > MAX_LINE_CHARS):
-        return None
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return _template_utf8(len(lines)) % tuple(lines)
 
 
 @functools.lru_cache(maxsize=8)

@@ -277,11 +277,6 @@ _FS_ENCODING = sys.getfilesystemencoding()
 _FS_ERRORS = sys.getfilesystemencodeerrors()
 
 
-def _rel(parts: list[str]) -> bytes:
-    """``parts`` joined, encoded as :func:`os.fsencode` does."""
-    return "/".join(parts).encode(_FS_ENCODING, _FS_ERRORS) if parts else b"."
-
-
 def fast_open(root_fd: int, parts: list[str], flags: int) -> int | None:
     """``openat2`` of a symlink-free path; None when the walk must decide (a symlink
     anywhere, the last component included, or openat2 unusable). Other failures raise
@@ -290,7 +285,8 @@ def fast_open(root_fd: int, parts: list[str], flags: int) -> int | None:
     if not _o2.ENABLED:
         return None
     try:
-        return _o2.openat2(root_fd, _rel(parts), flags)
+        relative = "/".join(parts).encode(_FS_ENCODING, _FS_ERRORS) if parts else b"."  # as os.fsencode does
+        return _o2.openat2(root_fd, relative, flags)
     except _o2.Unavailable:
         _o2.disable()
         return None

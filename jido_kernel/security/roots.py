@@ -39,6 +39,10 @@ class Root(FrozenValue):
                 return parts[len(prefix) :]
         return None
 
+    def __fspath__(self) -> str:
+        """The root as it was given (a :class:`Root` is itself a valid ``root`` argument)."""
+        return self.given
+
     def __hash__(self) -> int:  # type: ignore[override]
         return hash((self.real, self.given))  # the parts follow from the two paths
 
@@ -70,6 +74,8 @@ def _resolve(absolute: str) -> Root:
 
 def get_root(root: str | os.PathLike[str]) -> Root:
     """The :class:`Root` for ``root`` (a str or path; relative roots are made absolute)."""
+    if type(root) is Root:
+        return root
     text = os.fspath(root)
     if not isinstance(text, str):
         raise TypeError(f"project root must be a str or os.PathLike[str], not {type(text).__name__}")

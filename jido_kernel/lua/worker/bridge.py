@@ -34,6 +34,7 @@ from jido_kernel.lua.worker.jobs import Future, ThreadPoolExecutor
 from jido_kernel.lua.worker.lupa_data import from_lua
 from jido_kernel.lua.worker.stopper import Limiter
 from jido_kernel.security import FileTooLarge
+from jido_kernel.security.roots import get_root
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class Bridge:
         calls: ToolCalls,
     ) -> None:
         self.root = root
+        self._root = get_root(root)  # resolved once: what the file functions take
         self.git = pin_git_dir(root)  # git for Lua uses the .git that exists now, never a later one
         self.policy = sandbox_policy(root, self.git)  # with the pinned repository's config paths
         self.limits = limits
@@ -166,7 +168,7 @@ class Bridge:
         if raw is not None and not isinstance(raw, bool):
             raise ArgumentError("read_file: raw must be a boolean")
         text = security.read_file_utf8(
-            _path(path, "read_file", "path"), self.root,
+            _path(path, "read_file", "path"), self._root,
             offset=_count(offset, "read_file", "offset"), limit=_count(limit, "read_file", "limit"),
             numbered=not raw, max_bytes=self.limits.max_file_size,
         )  # fmt: skip
@@ -179,41 +181,41 @@ class Bridge:
             raise ArgumentError("write_file content must be a string")
         if len(content) > self.limits.max_file_size:
             raise FileTooLarge(target, len(content), self.limits.max_file_size)
-        security.write_file(target, self.root, content, max_bytes=self.limits.max_file_size, policy=self.policy)
+        security.write_file(target, self._root, content, max_bytes=self.limits.max_file_size, policy=self.policy)
         return True, f"wrote {len(content)} bytes"
 
     def _list_dir(self, path: Any = None, options: Any = None, *_: Any) -> tuple[list[dict[str, str]], str]:
         target = "." if path is None else _path(path, "list_dir", "path")
         (patterns,) = _options(options, "list_dir", "ignore_patterns")
         ignore = _strings(patterns, "list_dir", "ignore_patterns") if patterns is not None else []
-        entries = security.list_dir(target, self.root, ignore_patterns=ignore)
+        entries = security.list_dir(target, self._root, ignore_patterns=ignore)
         return entries, f"{len(entries)} entr{'ies' if len(entries) != 1 else 'y'}"
 
     def _glob(self, pattern: Any = None, base: Any = None, *_: Any) -> tuple[list[str], str]:
         text = _path(pattern, "glob", "pattern")
         where = "." if base is None else _path(base, "glob", "base")
-        paths = security.glob(text, self.root, base=where)
+        paths = security.glob(text, self._root, base=where)
         return paths, f"{len(paths)} path{'s' if len(paths) != 1 else ''}"
 
     def _file_exists(self, path: Any = None, *_: Any) -> tuple[bool, str]:
-        return _truth(security.file_exists(_path(path, "file_exists", "path"), self.root))
+        return _truth(security.file_exists(_path(path, "file_exists", "path"), self._root))
 
     def _is_file(self, path: Any = None, *_: Any) -> tuple[bool, str]:
-        return _truth(security.is_file(_path(path, "is_file", "path"), self.root))
+        return _truth(security.is_file(_path(path, "is_file", "path"), self._root))
 
     def _is_dir(self, path: Any = None, *_: Any) -> tuple[bool, str]:
-        return _truth(security.is_dir(_path(path, "is_dir", "path"), self.root))
+        return _truth(security.is_dir(_path(path, "is_dir", "path"), self._root))
 
     def _file_stat(self, path: Any = None, *_: Any) -> tuple[dict[str, Any], str]:
-        info = security.file_stat(_path(path, "file_stat", "path"), self.root)
+        info = security.file_stat(_path(path, "file_stat", "path"), self._root)
         return info, f"{info['type']}, {info['size']} bytes"
 
     def _delete_file(self, path: Any = None, *_: Any) -> tuple[bool, str]:
-        security.delete_file(_path(path, "delete_file", "path"), self.root, policy=self.policy)
+        security.delete_file(_path(path, "delete_file", "path"), self._root, policy=self.policy)
         return True, "deleted"
 
     def _mkdir_p(self, path: Any = None, *_: Any) -> tuple[bool, str]:
-        security.mkdir_p(_path(path, "mkdir_p", "path"), self.root, policy=self.policy)
+        security.mkdir_p(_path(path, "mkdir_p", "path"), self._root, policy=self.policy)
         return True, "created"
 
     def _shell(self, command: Any = None, args: Any = None, options: Any = None, *_: Any) -> tuple[dict[str, Any], str]:
