@@ -164,14 +164,17 @@ class Bridge:
         return shown, tables
 
     def _read_file(self, path: Any = None, options: Any = None, *_: Any) -> tuple[bytes, str]:
-        offset, limit, raw = _options(options, "read_file", "offset", "limit", "raw")
-        if raw is not None and not isinstance(raw, bool):
-            raise ArgumentError("read_file: raw must be a boolean")
+        offset = limit = raw = None
+        if options is not None:  # checked in the order: options, raw, path, offset, limit
+            offset, limit, raw = _options(options, "read_file", "offset", "limit", "raw")
+            if raw is not None and not isinstance(raw, bool):
+                raise ArgumentError("read_file: raw must be a boolean")
+        target = _path(path, "read_file", "path")
+        if options is not None:
+            offset, limit = _count(offset, "read_file", "offset"), _count(limit, "read_file", "limit")
         text = security.read_file_utf8(
-            _path(path, "read_file", "path"), self._root,
-            offset=_count(offset, "read_file", "offset"), limit=_count(limit, "read_file", "limit"),
-            numbered=not raw, max_bytes=self.limits.max_file_size,
-        )  # fmt: skip
+            target, self._root, offset=offset, limit=limit, numbered=not raw, max_bytes=self.limits.max_file_size
+        )
         lines = text.count(b"\n") + (not text.endswith(b"\n") if raw else 1) if text else 0
         return text, f"{lines} line{'s' if lines != 1 else ''}"
 
