@@ -22,7 +22,13 @@ from jido_kernel.security import audit
 from jido_kernel.security.atomic import atomic_write_at
 from jido_kernel.security.errors import BinaryFile, FileOpError, FileTooLarge, Refusal, file_error
 from jido_kernel.security.lexical import parts_under, walk_parts
-from jido_kernel.security.lines import check_window, line_window, number_lines, number_lines_utf8
+from jido_kernel.security.lines import (
+    check_window,
+    line_window,
+    line_window_utf8,
+    number_lines,
+    number_lines_utf8,
+)
 from jido_kernel.security.locate import close_found, open_dir, open_leaf, open_parent
 from jido_kernel.security.policy import SANDBOX, Policy
 from jido_kernel.security.resolve import Walker, reopen_dir
@@ -199,14 +205,7 @@ def read_file_utf8(
     data = _text_bytes(path, root, offset, limit, max_bytes, policy)
     if numbered:
         return number_lines_utf8(data, offset, limit)
-    if offset is None and limit is None:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-        else:
-            return data
-    return line_window(data.decode("utf-8", "replace"), offset, limit).encode("utf-8")
+    return line_window_utf8(data, offset, limit)
 
 
 def _text_bytes(
@@ -214,8 +213,7 @@ def _text_bytes(
 ) -> bytes:
     """The bytes of a text file (:class:`~.errors.BinaryFile` for a NUL byte in its
     first 8 KiB), once the line window is checked."""
-    if offset is not None or limit is not None:
-        check_window(offset, limit)
+    check_window(offset, limit)
     data = _read_bytes(path, root, max_bytes, policy)
     if data.find(b"\0", 0, BINARY_SNIFF_BYTES) != -1:
         raise BinaryFile(path)

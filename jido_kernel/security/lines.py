@@ -87,14 +87,26 @@ def number_lines_utf8(data: bytes, offset: int | None = None, limit: int | None 
         lines = data.split(b"\n")
         if len(lines) > 1 and not lines[-1]:
             lines.pop()
-        if len(lines) <= DEFAULT_LIMIT and (len(data) <= MAX_LINE_CHARS or max(map(len, lines)) <= MAX_LINE_CHARS):
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError:
-                pass
-            else:
-                return _template_utf8(len(lines)) % tuple(lines)
+        short = len(data) <= MAX_LINE_CHARS or max(map(len, lines)) <= MAX_LINE_CHARS
+        if short and len(lines) <= DEFAULT_LIMIT and _is_utf8(data):
+            return _template_utf8(len(lines)) % tuple(lines)
     return number_lines(data.decode("utf-8", "replace"), offset, limit).encode("utf-8")
+
+
+def line_window_utf8(data: bytes, offset: int | None = None, limit: int | None = None) -> bytes:
+    """:func:`line_window` of the text ``data`` holds (invalid UTF-8 replaced), as UTF-8:
+    valid UTF-8 without a window is ``data`` itself."""
+    if offset is None and limit is None and _is_utf8(data):
+        return data
+    return line_window(data.decode("utf-8", "replace"), offset, limit).encode("utf-8")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=8)

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jido_kernel.security.lines import number_lines, number_lines_utf8
+from jido_kernel.security.lines import line_window, line_window_utf8, number_lines, number_lines_utf8
 
 
 def test_a_final_newline_ends_the_last_line() -> None:
@@ -88,3 +88,10 @@ utf8_texts = st.lists(st.sampled_from(UTF8_PIECES), max_size=12).map(b"".join)
 def test_utf8_numbering_is_the_numbered_text_encoded(data: bytes, offset: int | None, limit: int | None) -> None:
     expected = number_lines(data.decode("utf-8", "replace"), offset, limit).encode("utf-8")
     assert number_lines_utf8(data, offset, limit) == expected
+
+
+@settings(max_examples=200)
+@given(utf8_texts, st.none() | st.integers(-1, 30), st.none() | st.integers(0, 30))
+def test_a_utf8_window_is_the_window_encoded(data: bytes, offset: int | None, limit: int | None) -> None:
+    expected = line_window(data.decode("utf-8", "replace"), offset, limit).encode("utf-8")
+    assert line_window_utf8(data, offset, limit) == expected
