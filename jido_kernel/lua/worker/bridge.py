@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 check_names("jido.", BRIDGE, FUNCTIONS)
 check_names("jido.state.", STATE, STATE_OPS)
 _PARAMETERS: dict[str, tuple[str, ...]] = {function.short_name: function.parameter_names for function in BRIDGE}
+OPTION_NAMES = tuple(name for name, parameters in _PARAMETERS.items() if parameters[1:2] == ("options",))
+"""The functions whose second parameter is an options table (``read_file``, ``list_dir``)."""
 _SHOWN_CHARS = 200
 _SHOWN_ITEMS = 20
 _RECORD_ITEMS = 1000
@@ -106,13 +108,18 @@ class Bridge:
 
     # -- jido.* ---------------------------------------------------------------------------
 
-    def call(self, name: str, args: tuple[Any, ...]) -> tuple[Any, str | None]:
-        """Run bridge function ``name``; ``(value, None)`` or ``(None, message)``."""
+    def call(
+        self, name: str, args: tuple[Any, ...], option: tuple[bytes, bool | int] | None = None
+    ) -> tuple[Any, str | None]:
+        """Run bridge function ``name``; ``(value, None)`` or ``(None, message)``.
+
+        ``option``: the only entry of the options table ``args[1]``, read by the prelude
+        (see :class:`~jido_kernel.lua.worker.runtime.Callbacks` ``option_names``)."""
         handler = self._handlers.get(name)
         if handler is None:
             return None, f"jido.{name} does not exist"
         call_id = f"{self._call_prefix}{next(self._call_ids):016x}"
-        arguments, tables = self._arguments(name, args)
+        arguments, tables = self._arguments(name, args, option)
         if tables:  # each table argument converted once: for the record and for the call
             converted = list(args)
             for index, table in tables.items():
@@ -135,9 +142,12 @@ class Bridge:
         calls.finish(run_id, (call_id, name, arguments, "error", duration, one_line(message)))
         return None, message
 
-    def _arguments(self, name: str, args: tuple[Any, ...]) -> tuple[dict[str, Any], dict[int, Any]]:
+    def _arguments(
+        self, name: str, args: tuple[Any, ...], option: tuple[bytes, bool | int] | None = None
+    ) -> tuple[dict[str, Any], dict[int, Any]]:
         """The arguments shown in the call's record, and the table arguments that
-        converted (at most :data:`_RECORD_ITEMS` entries) by position, as plain data."""
+        converted (at most :data:`_RECORD_ITEMS` entries) by position, as plain data
+        (``args[1]`` from ``option`` when it is given, as :func:`from_lua` would read it)."""
         names = _PARAMETERS.get(name, ("path",))
         shown: dict[str, Any] = {}
         tables: dict[int, Any] = {}
@@ -147,11 +157,13 @@ class Bridge:
             if type(value) is bytes and len(value) <= _SHOWN_CHARS:
                 shown[names[index]] = value.decode("utf-8", "backslashreplace")  # what _shown gives, at once
                 continue
-            try:
-                plain = from_lua(value, strict=False, name=names[index], max_items=_RECORD_ITEMS)
-            except LuaValueError:
-                shown[names[index]] = "<too large to show>"
-                continue
+            plain = _one_entry(option) if index == 1 and option is not None else None
+            if plain is None:
+                try:
+                    plain = from_lua(value, strict=False, name=names[index], max_items=_RECORD_ITEMS)
+                except LuaValueError:
+                    shown[names[index]] = "<too large to show>"
+                    continue
             if isinstance(plain, (list, dict)):
                 tables[index] = plain
                 if type(plain) is dict and _few_flags(plain):
@@ -355,6 +367,22 @@ def _options(value: Any, function: str, *names: str) -> tuple[Any, ...]:
     if not isinstance(table, dict):
         raise ArgumentError(f"{function}: options must be a table of named fields")
     return tuple(table.get(name) for name in names)
+
+
+def _one_entry(option: tuple[bytes, bool | int]) -> dict[str, bool | int] | None:
+    """The table of one entry ``option`` is (``{key = value}``) as :func:`from_lua` reads
+    it; ``None`` when its key is not UTF-8 or its value not a boolean or an integer (then
+    the table itself is read)."""
+    key, value = option
+    if type(key) is not bytes or type(value) not in _FLAG_VALUES:
+        return None
+    try:
+        return {key.decode("utf-8"): value}
+    except UnicodeDecodeError:
+        return None
+
+
+_FLAG_VALUES = frozenset({bool, int})
 
 
 def _count(value: Any, function: str, argument: str) -> int | None:

@@ -46,7 +46,7 @@ from jido_kernel.lua.protocol import (
     ProtocolError,
 )
 from jido_kernel.lua.wire import RowBudget, WireError, check_value, decode, encode
-from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
+from jido_kernel.lua.worker.bridge import FUNCTIONS, OPTION_NAMES, STATE_OPS, Bridge
 from jido_kernel.lua.worker.lupa_data import collect_garbage
 from jido_kernel.lua.worker.runtime import Callbacks, RunError, RunOutcome, SandboxRuntime
 from jido_kernel.lua.worker.stopper import Limiter
@@ -311,7 +311,7 @@ class Worker:
     def _event(self, message: dict[str, Any]) -> None:
         """A state call of the running chunk (which waits for its answer), sent at once after
         what the chunk printed and recorded before it (tool-call records go to
-        :meth:`Output.record`, with the next batch)."""
+        :meth:`Output.finish`, with the next batch)."""
         with self.limiter.paused():
             self.output.flush()
             self.channel.send(message)
@@ -323,6 +323,7 @@ class Worker:
             state=self.bridge.state,
             bridge_names=FUNCTIONS,
             state_names=STATE_OPS,
+            option_names=OPTION_NAMES,
         )
         return SandboxRuntime(callbacks, self.limiter, max_memory=self.max_memory)
 

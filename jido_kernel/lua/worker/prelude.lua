@@ -6,7 +6,7 @@
 -- Python callables stay upvalues of these closures: cells never see a Python object.
 -- Returns the entry points the runtime calls from Python.
 
-local emit, sleep_call, bridge_call, state_call, bridge_names, state_names, native = ...
+local emit, sleep_call, bridge_call, state_call, bridge_names, state_names, native, option_call, option_names = ...
 local lift, limit_on = native.lift, native.limit_on  -- the memory limit: off, on
 
 local assert, error, ipairs, next, pairs, select = assert, error, ipairs, next, pairs, select
@@ -18,7 +18,7 @@ local co_status, co_running, co_yield, co_isyieldable = coroutine.status, corout
                                                          coroutine.isyieldable
 local debug_getmetatable, getinfo = debug.getmetatable, debug.getinfo
 local format, concat, pack, unpack = string.format, table.concat, table.pack, table.unpack
-local sub = string.sub
+local sub, math_type = string.sub, math.type
 
 local MAX_FRAMES, MAX_FRAME = 20, 200
 
@@ -61,8 +61,13 @@ end
 -- The jido bridge: each function lifts the Lua memory limit while Python builds its
 -- result (lupa cannot recover from an allocation failure there), and any failure of the
 -- Python side becomes `nil, message`, never an error carrying a Python object.
+--
+-- A function with options (`option_call` given) called as `f(first, {key = value})`, one
+-- entry whose value is a boolean or an integer, passes that entry along with the table:
+-- Python reads the usual options table from its arguments, not through the table (the
+-- reads are raw, as Python's would be; no metamethod runs).
 
-local function bridged(name, call)
+local function bridged(name, call, option_call)
   local failed = name .. ": internal error in the jido bridge"
   local function answer(ok, ...)  -- the results pass through as arguments: no table per call
     limit_on()
@@ -71,14 +76,28 @@ local function bridged(name, call)
   end
   return function(...)
     lift()
+    if option_call and select("#", ...) == 2 then
+      local first, options = ...
+      if type(options) == "table" then
+        local key, value = next(options)
+        if type(key) == "string" and next(options, key) == nil
+           and (type(value) == "boolean" or math_type(value) == "integer") then
+          return answer(pcall(option_call, name, first, options, key, value))
+        end
+      end
+    end
     return answer(pcall(call, name, ...))
   end
 end
 
+local with_options = {}
+for i = 1, rawlen(option_names) do
+  with_options[rawget(option_names, i)] = true
+end
 local bridge_functions, state_functions = {}, {}
 for i = 1, rawlen(bridge_names) do
   local name = rawget(bridge_names, i)
-  bridge_functions[name] = bridged(name, bridge_call)
+  bridge_functions[name] = bridged(name, bridge_call, with_options[name] and option_call)
 end
 for i = 1, rawlen(state_names) do
   local name = rawget(state_names, i)

@@ -29,7 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    Handler = Callable[[str, tuple[Any, ...]], tuple[Any, str | None]]
+    Handler = Callable[..., tuple[Any, str | None]]  # (name, args[, (key, value)])
 
 MIB = 1024 * 1024
 PRELUDE_NAME = b"=[jido sandbox]"
@@ -91,15 +91,22 @@ class Callbacks(FrozenValue):
     ``emit(bytes)``: printed text. ``bridge(name, args)`` and ``state(op, args)``
     implement ``jido.*`` and ``jido.state.*``: they receive lupa's values and return
     ``(value, None)`` (plain data for Lua) or ``(None, message)``.
+
+    ``option_names``: the bridge functions whose second parameter is an options table.
+    When one is called with two arguments, the second a table of one entry whose value
+    is a boolean or an integer (``{raw = true}``), the prelude reads that entry, and
+    ``bridge`` gets it as a third argument ``(key, value)``: the table is still in
+    ``args``, but Python need not read it.
     """
 
-    _fields = ("emit", "bridge", "state", "bridge_names", "state_names")
+    _fields = ("emit", "bridge", "state", "bridge_names", "state_names", "option_names")
     __slots__ = _fields
     emit: Callable[[bytes], None]
     bridge: Handler
     state: Handler
     bridge_names: Sequence[str]
     state_names: Sequence[str]
+    option_names: Sequence[str]
 
     def __init__(
         self,
@@ -108,8 +115,9 @@ class Callbacks(FrozenValue):
         state: Handler,
         bridge_names: Sequence[str],
         state_names: Sequence[str],
+        option_names: Sequence[str] = (),
     ) -> None:
-        self._set(emit, bridge, state, bridge_names, state_names)
+        self._set(emit, bridge, state, bridge_names, state_names, option_names)
 
 
 def position(message: str) -> tuple[str | None, int | None]:
@@ -166,6 +174,8 @@ class SandboxRuntime:
             self.lua.table_from([name.encode() for name in callbacks.bridge_names]),
             self.lua.table_from([name.encode() for name in callbacks.state_names]),
             native,
+            self._bridge_option,
+            self.lua.table_from([name.encode() for name in callbacks.option_names]),
             name=PRELUDE_NAME,
             mode="t",
         )
@@ -177,13 +187,18 @@ class SandboxRuntime:
     def _bridge(self, name: bytes, *args: Any) -> Any:
         return self._reply(self._callbacks.bridge, name, args)
 
+    def _bridge_option(self, name: bytes, first: Any, options: Any, key: bytes, value: bool | int) -> Any:
+        """``jido.<name>(first, options)``, ``options`` holding only ``key = value`` (see
+        :class:`Callbacks` ``option_names``)."""
+        return self._reply(self._callbacks.bridge, name, (first, options), (key, value))
+
     def _state(self, op: bytes, *args: Any) -> Any:
         return self._reply(self._callbacks.state, op, args)
 
-    def _reply(self, handler: Handler, name: bytes, args: tuple[Any, ...]) -> Any:
+    def _reply(self, handler: Handler, name: bytes, args: tuple[Any, ...], *option: tuple[bytes, Any]) -> Any:
         # Lua gets plain data or (nil, message); nothing here may raise into Lua.
         try:
-            value, error = handler(name.decode(), args)
+            value, error = handler(name.decode(), args, *option)
             if error is None:
                 return to_lua(self.lua, value)
             return None, error.encode("utf-8", "replace")

@@ -12,11 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lupa.lua54 import LuaRuntime
 
 from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import MAX_ARGUMENTS, TOOL_CALL_FIELDS
 from jido_kernel.lua.worker import bridge as bridge_module
-from jido_kernel.lua.worker.bridge import FUNCTIONS, STATE_OPS, Bridge
+from jido_kernel.lua.worker.bridge import FUNCTIONS, OPTION_NAMES, STATE_OPS, Bridge
+from jido_kernel.lua.worker.lupa_data import from_lua
 from jido_kernel.lua.worker.runtime import Callbacks, RunError, SandboxRuntime
 from jido_kernel.lua.worker.stopper import Limiter
 
@@ -37,14 +41,20 @@ class Bridged:
         self.sent: list[dict[str, Any]] = []
         self.kernel: Callable[[str, list[Any]], tuple[bool, Any]] | None = lambda op, args: (True, True)
         self.bridge = Bridge(root, limiter, self._send, SandboxLimits(), calls=self)
+        self.entries: list[tuple[bytes, Any] | None] = []  # per call, the options entry the prelude passed
         callbacks = Callbacks(
             emit=lambda data: None,
-            bridge=self.bridge.call,
+            bridge=self._call,
             state=self.bridge.state,
             bridge_names=FUNCTIONS,
             state_names=STATE_OPS,
+            option_names=OPTION_NAMES,
         )
         self.runtime = SandboxRuntime(callbacks, limiter, max_memory=64 * MIB)
+
+    def _call(self, name: str, args: tuple[Any, ...], *option: tuple[bytes, Any]) -> tuple[Any, str | None]:
+        self.entries.append(option[0] if option else None)
+        return self.bridge.call(name, args, *option)
 
     def start(self, run_id: int, row: tuple[Any, ...]) -> None:
         self.sent.append({"type": "tool_call", "id": run_id, "call": dict(zip(TOOL_CALL_FIELDS, row, strict=True))})
@@ -309,6 +319,62 @@ class TestToolCalls:
     def test_state_calls_are_not_tool_calls(self, lua: Bridged) -> None:
         lua.values("jido.state.append_message('user', 'hi')")
         assert lua.records() == []
+
+
+class TestOptionsOfOneEntry:
+    """``f(path, {key = flag})`` reaches Python with its entry, read by the prelude, and
+    Python reads no table; a third argument (``nil``) keeps a call on the path where
+    Python reads the table. Both give the same answers and records."""
+
+    TABLES = (
+        "{raw = true}", "{raw = false}", "{offset = 2}", "{limit = 0}", "{offset = -1}", "{raw = 1}",
+        "{limit = math.maxinteger}", "{offset = math.mininteger}", "{unknown = true}", "{[1] = true}",
+        "{['\\xff'] = true}", "{['\\xed\\xa0\\x80'] = true}", "{raw = 1.0}", "{raw = 'yes'}",
+        "{raw = true, limit = 1}", "{}", "{[string.rep('k', 300)] = true}", "{raw = {}}", "{[true] = true}",
+        "setmetatable({}, {__index = function() error('read through') end})",
+        "setmetatable({raw = true}, {__pairs = function() error('iterated') end, __index = error})",
+    )  # fmt: skip
+
+    @pytest.mark.parametrize("function", ["read_file", "list_dir"])
+    @pytest.mark.parametrize("table", TABLES)
+    def test_the_same_as_when_python_reads_the_table(self, lua: Bridged, function: str, table: str) -> None:
+        path = "'a.txt'" if function == "read_file" else "'.'"
+        entry = lua.values(f"local t = {table} return jido.{function}({path}, t)")
+        read = lua.values(f"local t = {table} return jido.{function}({path}, t, nil)")
+        assert entry == read
+        records = [{**record, "id": None, "duration_ms": None} for record in lua.records()]
+        assert records[:2] == records[2:] and len(records) == 4
+        assert lua.entries[1] is None
+
+    def test_only_a_lone_flag_after_the_first_argument_is_passed(self, lua: Bridged) -> None:
+        lua.values(
+            "jido.read_file('a.txt', {raw = true}) jido.read_file('a.txt', {offset = 1.5})"
+            " jido.read_file('a.txt', {raw = true, limit = 1}) jido.list_dir('.', {ignore_patterns = true})"
+            " jido.write_file('b.txt', {raw = true}) jido.shell('true', {raw = true})"
+            " jido.read_file({raw = true}) jido.read_file('a.txt', {[7] = 1})"
+        )
+        assert lua.entries == [(b"raw", True), None, None, (b"ignore_patterns", True), None, None, None, None]
+        assert lua.records()[1]["arguments"] == {"path": "a.txt", "options": {"raw": True}}
+
+    @settings(max_examples=300, deadline=None)
+    @given(key=st.binary(max_size=12), value=st.one_of(st.booleans(), st.integers(-(2**63), 2**63 - 1)))
+    def test_an_entry_is_what_python_reads_of_its_table(self, key: bytes, value: bool | int) -> None:
+        table = LuaRuntime(encoding=None).table_from({key: value})
+        read = from_lua(table, strict=False, name="options", max_items=1000)
+        entry = bridge_module._one_entry((key, value))
+        assert (entry is None) == (not _is_utf8(key))  # then the bridge reads the table
+        if entry is not None:
+            assert (
+                entry == read and list(map(type, entry)) == [str] and list(map(type, entry.values())) == [type(value)]
+            )
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class TestStateCalls:
