@@ -54,8 +54,10 @@ def _load() -> tuple[object, ctypes.c_long] | None:
     except (OSError, AttributeError):
         return None
     syscall.restype = ctypes.c_long
-    # No argtypes: every argument is passed as a value of its C type already (long, int,
-    # char *, struct open_how *, size_t), which spares a conversion per argument and call.
+    # No argtypes, which spares a check per argument and call: the number and the size are
+    # passed as values of their C types (long, size_t), the descriptor as a Python int (an
+    # int) and the path as bytes (a char *, NUL-terminated), which ctypes passes as they
+    # are, without making an object for either.
     return syscall, ctypes.c_long(number)
 
 
@@ -73,11 +75,13 @@ def openat2(dir_fd: int, path: bytes, flags: int, resolve: int = CONFINED) -> in
     """Open ``path`` relative to ``dir_fd``; raises ``OSError`` or :class:`Unavailable`."""
     if _LOADED is None:
         raise Unavailable
+    if type(dir_fd) is not int or type(path) is not bytes:  # ctypes would pass a str as a wide string
+        raise TypeError("openat2 takes a descriptor (an int) and a path (bytes)")
     syscall, number = _LOADED
     how = _HOWS.get((flags, resolve))
     if how is None:
         how = _HOWS[flags, resolve] = ctypes.pointer(_OpenHow(flags | os.O_CLOEXEC, 0, resolve))
-    fd = syscall(number, ctypes.c_int(dir_fd), ctypes.c_char_p(path), how, _HOW_SIZE)  # type: ignore[operator]
+    fd = syscall(number, dir_fd, path, how, _HOW_SIZE)  # type: ignore[operator]
     if fd >= 0:
         return fd
     code = ctypes.get_errno()

@@ -292,6 +292,8 @@ def to_lua(runtime: LuaRuntime, value: Any) -> Any:
     fresh tables. Run with the Lua memory limit lifted (lupa cannot recover from an
     allocation failure while it builds a table)."""
     collect_garbage()
+    if type(value) is bytes:  # a file's text: the usual answer
+        return value
     if type(value) is list and len(value) >= _BULK_ENTRIES:
         records = _records(value)
         if records is not None:
