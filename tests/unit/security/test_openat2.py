@@ -51,6 +51,11 @@ def test_escapes_and_links_are_refused(root_fd: int, path: bytes, code: int) -> 
     assert caught.value.errno == code
 
 
-def test_the_path_must_be_bytes(root_fd: int) -> None:
+def test_the_path_must_be_bytes_and_the_descriptor_an_int(root_fd: int) -> None:
+    # Passed to ctypes without declared types: a str would go as a wide string, a float as a double.
     with pytest.raises(TypeError):
         openat2.openat2(root_fd, "dir/file.txt", os.O_RDONLY)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        openat2.openat2(float(root_fd), b"dir/file.txt", os.O_RDONLY)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        openat2.openat2(root_fd, bytearray(b"dir/file.txt"), os.O_RDONLY)  # type: ignore[arg-type]
