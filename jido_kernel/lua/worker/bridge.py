@@ -108,18 +108,16 @@ class Bridge:
 
     # -- jido.* ---------------------------------------------------------------------------
 
-    def call(
-        self, name: str, args: tuple[Any, ...], option: tuple[bytes, bool | int] | None = None
-    ) -> tuple[Any, str | None]:
+    def call(self, name: str, args: tuple[Any, ...]) -> tuple[Any, str | None]:
         """Run bridge function ``name``; ``(value, None)`` or ``(None, message)``.
 
-        ``option``: the only entry of the options table ``args[1]``, read by the prelude
-        (see :class:`~jido_kernel.lua.worker.runtime.Callbacks` ``option_names``)."""
+        ``args`` are lupa's values; an options table the prelude read is a ``dict``
+        already (see :class:`~jido_kernel.lua.worker.runtime.Callbacks` ``option_names``)."""
         handler = self._handlers.get(name)
         if handler is None:
             return None, f"jido.{name} does not exist"
         call_id = f"{self._call_prefix}{next(self._call_ids):016x}"
-        arguments, tables = self._arguments(name, args, option)
+        arguments, tables = self._arguments(name, args)
         if tables:  # each table argument converted once: for the record and for the call
             converted = list(args)
             for index, table in tables.items():
@@ -142,12 +140,9 @@ class Bridge:
         calls.finish(run_id, (call_id, name, arguments, "error", duration, one_line(message)))
         return None, message
 
-    def _arguments(
-        self, name: str, args: tuple[Any, ...], option: tuple[bytes, bool | int] | None = None
-    ) -> tuple[dict[str, Any], dict[int, Any]]:
+    def _arguments(self, name: str, args: tuple[Any, ...]) -> tuple[dict[str, Any], dict[int, Any]]:
         """The arguments shown in the call's record, and the table arguments that
-        converted (at most :data:`_RECORD_ITEMS` entries) by position, as plain data
-        (``args[1]`` from ``option`` when it is given, as :func:`from_lua` would read it)."""
+        converted (at most :data:`_RECORD_ITEMS` entries) by position, as plain data."""
         names = _PARAMETERS.get(name, ("path",))
         shown: dict[str, Any] = {}
         tables: dict[int, Any] = {}
@@ -157,18 +152,19 @@ class Bridge:
             if type(value) is bytes and len(value) <= _SHOWN_CHARS:
                 shown[names[index]] = value.decode("utf-8", "backslashreplace")  # what _shown gives, at once
                 continue
-            plain = _one_entry(option) if index == 1 and option is not None else None
-            if plain is None:
+            if type(value) is dict:  # an options table the prelude read: plain data already
+                plain = value
+            else:
                 try:
                     plain = from_lua(value, strict=False, name=names[index], max_items=_RECORD_ITEMS)
                 except LuaValueError:
                     shown[names[index]] = "<too large to show>"
                     continue
-            if isinstance(plain, (list, dict)):
-                tables[index] = plain
-                if type(plain) is dict and _few_flags(plain):
-                    shown[names[index]] = dict(plain)  # what _shown gives, and small
-                    continue
+                if isinstance(plain, (list, dict)):
+                    tables[index] = plain
+            if type(plain) is dict and _few_flags(plain):
+                shown[names[index]] = dict(plain)  # what _shown gives, and small
+                continue
             plain = _shown(plain)
             # A shown scalar is at most ~200 characters (< 2,500 bytes of JSON): only tables are measured.
             too_large = isinstance(plain, (list, dict)) and len(json.dumps(plain)) > MAX_ARGUMENTS // 4
@@ -182,7 +178,7 @@ class Bridge:
             if raw is not None and not isinstance(raw, bool):
                 raise ArgumentError("read_file: raw must be a boolean")
         target = _path(path, "read_file", "path")
-        if options is not None:
+        if offset is not None or limit is not None:
             offset, limit = _count(offset, "read_file", "offset"), _count(limit, "read_file", "limit")
         text = security.read_file_utf8(
             target, self._root, offset=offset, limit=limit, numbered=not raw, max_bytes=self.limits.max_file_size
@@ -367,22 +363,6 @@ def _options(value: Any, function: str, *names: str) -> tuple[Any, ...]:
     if not isinstance(table, dict):
         raise ArgumentError(f"{function}: options must be a table of named fields")
     return tuple(table.get(name) for name in names)
-
-
-def _one_entry(option: tuple[bytes, bool | int]) -> dict[str, bool | int] | None:
-    """The table of one entry ``option`` is (``{key = value}``) as :func:`from_lua` reads
-    it; ``None`` when its key is not UTF-8 or its value not a boolean or an integer (then
-    the table itself is read)."""
-    key, value = option
-    if type(key) is not bytes or type(value) not in _FLAG_VALUES:
-        return None
-    try:
-        return {key.decode("utf-8"): value}
-    except UnicodeDecodeError:
-        return None
-
-
-_FLAG_VALUES = frozenset({bool, int})
 
 
 def _count(value: Any, function: str, argument: str) -> int | None:

@@ -63,9 +63,9 @@ end
 -- Python side becomes `nil, message`, never an error carrying a Python object.
 --
 -- A function with options (`option_call` given) called as `f(first, {key = value})`, one
--- entry whose value is a boolean or an integer, passes that entry along with the table:
--- Python reads the usual options table from its arguments, not through the table (the
--- reads are raw, as Python's would be; no metamethod runs).
+-- entry whose value is a boolean or an integer, passes that entry instead of the table:
+-- the usual options table reaches Python without a table to read (the reads are raw, as
+-- Python's would be; no metamethod runs).
 
 local function bridged(name, call, option_call)
   local failed = name .. ": internal error in the jido bridge"
@@ -82,7 +82,7 @@ local function bridged(name, call, option_call)
         local key, value = next(options)
         if type(key) == "string" and next(options, key) == nil
            and (type(value) == "boolean" or math_type(value) == "integer") then
-          return answer(pcall(option_call, name, first, options, key, value))
+          return answer(pcall(option_call, name, first, key, value))
         end
       end
     end

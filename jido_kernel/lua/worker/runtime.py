@@ -29,9 +29,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    Handler = Callable[..., tuple[Any, str | None]]  # (name, args[, (key, value)])
+    Handler = Callable[[str, tuple[Any, ...]], tuple[Any, str | None]]
 
 MIB = 1024 * 1024
+_FLAGS = frozenset({bool, int})
 PRELUDE_NAME = b"=[jido sandbox]"
 PRELUDE_CHUNK = PRELUDE_NAME[1:].decode()
 
@@ -94,9 +95,10 @@ class Callbacks(FrozenValue):
 
     ``option_names``: the bridge functions whose second parameter is an options table.
     When one is called with two arguments, the second a table of one entry whose value
-    is a boolean or an integer (``{raw = true}``), the prelude reads that entry, and
-    ``bridge`` gets it as a third argument ``(key, value)``: the table is still in
-    ``args``, but Python need not read it.
+    is a boolean or an integer (``{raw = true}``), the prelude passes that entry instead
+    of the table, and ``bridge`` gets the table as :func:`from_lua` reads it: a ``dict``
+    (lupa gives no dict otherwise), or a table rebuilt from the entry when its key is
+    not UTF-8.
     """
 
     _fields = ("emit", "bridge", "state", "bridge_names", "state_names", "option_names")
@@ -187,18 +189,23 @@ class SandboxRuntime:
     def _bridge(self, name: bytes, *args: Any) -> Any:
         return self._reply(self._callbacks.bridge, name, args)
 
-    def _bridge_option(self, name: bytes, first: Any, options: Any, key: bytes, value: bool | int) -> Any:
-        """``jido.<name>(first, options)``, ``options`` holding only ``key = value`` (see
-        :class:`Callbacks` ``option_names``)."""
-        return self._reply(self._callbacks.bridge, name, (first, options), (key, value))
+    def _bridge_option(self, name: bytes, first: Any, key: bytes, value: bool | int) -> Any:
+        """``jido.<name>(first, {key = value})`` (see :class:`Callbacks` ``option_names``)."""
+        try:  # what from_lua reads of such a table
+            options: Any = {key.decode("utf-8"): value} if type(value) in _FLAGS else None
+        except UnicodeDecodeError:
+            options = None
+        if options is None:  # read as the table is: a table of that one entry
+            options = self.lua.table_from({key: value})
+        return self._reply(self._callbacks.bridge, name, (first, options))
 
     def _state(self, op: bytes, *args: Any) -> Any:
         return self._reply(self._callbacks.state, op, args)
 
-    def _reply(self, handler: Handler, name: bytes, args: tuple[Any, ...], *option: tuple[bytes, Any]) -> Any:
+    def _reply(self, handler: Handler, name: bytes, args: tuple[Any, ...]) -> Any:
         # Lua gets plain data or (nil, message); nothing here may raise into Lua.
         try:
-            value, error = handler(name.decode(), args, *option)
+            value, error = handler(name.decode(), args)
             if error is None:
                 return to_lua(self.lua, value)
             return None, error.encode("utf-8", "replace")

@@ -12,15 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lupa.lua54 import LuaRuntime
 
 from jido_kernel.lua.limits import SandboxLimits
 from jido_kernel.lua.protocol import MAX_ARGUMENTS, TOOL_CALL_FIELDS
 from jido_kernel.lua.worker import bridge as bridge_module
 from jido_kernel.lua.worker.bridge import FUNCTIONS, OPTION_NAMES, STATE_OPS, Bridge
-from jido_kernel.lua.worker.lupa_data import from_lua
 from jido_kernel.lua.worker.runtime import Callbacks, RunError, SandboxRuntime
 from jido_kernel.lua.worker.stopper import Limiter
 
@@ -41,7 +39,7 @@ class Bridged:
         self.sent: list[dict[str, Any]] = []
         self.kernel: Callable[[str, list[Any]], tuple[bool, Any]] | None = lambda op, args: (True, True)
         self.bridge = Bridge(root, limiter, self._send, SandboxLimits(), calls=self)
-        self.entries: list[tuple[bytes, Any] | None] = []  # per call, the options entry the prelude passed
+        self.read_by_prelude: list[bool] = []  # per call: its options table came as a dict
         callbacks = Callbacks(
             emit=lambda data: None,
             bridge=self._call,
@@ -52,9 +50,9 @@ class Bridged:
         )
         self.runtime = SandboxRuntime(callbacks, limiter, max_memory=64 * MIB)
 
-    def _call(self, name: str, args: tuple[Any, ...], *option: tuple[bytes, Any]) -> tuple[Any, str | None]:
-        self.entries.append(option[0] if option else None)
-        return self.bridge.call(name, args, *option)
+    def _call(self, name: str, args: tuple[Any, ...]) -> tuple[Any, str | None]:
+        self.read_by_prelude.append(type(args[1:2] and args[1]) is dict)
+        return self.bridge.call(name, args)
 
     def start(self, run_id: int, row: tuple[Any, ...]) -> None:
         self.sent.append({"type": "tool_call", "id": run_id, "call": dict(zip(TOOL_CALL_FIELDS, row, strict=True))})
@@ -322,9 +320,9 @@ class TestToolCalls:
 
 
 class TestOptionsOfOneEntry:
-    """``f(path, {key = flag})`` reaches Python with its entry, read by the prelude, and
-    Python reads no table; a third argument (``nil``) keeps a call on the path where
-    Python reads the table. Both give the same answers and records."""
+    """``f(path, {key = flag})`` reaches Python as a dict, read by the prelude; a third
+    argument (``nil``) keeps a call on the path where Python reads the table. Both give
+    the same answers and records."""
 
     TABLES = (
         "{raw = true}", "{raw = false}", "{offset = 2}", "{limit = 0}", "{offset = -1}", "{raw = 1}",
@@ -338,35 +336,41 @@ class TestOptionsOfOneEntry:
     @pytest.mark.parametrize("function", ["read_file", "list_dir"])
     @pytest.mark.parametrize("table", TABLES)
     def test_the_same_as_when_python_reads_the_table(self, lua: Bridged, function: str, table: str) -> None:
-        path = "'a.txt'" if function == "read_file" else "'.'"
-        entry = lua.values(f"local t = {table} return jido.{function}({path}, t)")
-        read = lua.values(f"local t = {table} return jido.{function}({path}, t, nil)")
-        assert entry == read
-        records = [{**record, "id": None, "duration_ms": None} for record in lua.records()]
-        assert records[:2] == records[2:] and len(records) == 4
-        assert lua.entries[1] is None
+        self.same_both_ways(lua, function, table)
 
-    def test_only_a_lone_flag_after_the_first_argument_is_passed(self, lua: Bridged) -> None:
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        key=st.one_of(st.sampled_from([b"raw", b"offset", b"limit", b"ignore_patterns"]), st.binary(max_size=12)),
+        value=st.one_of(st.booleans(), st.integers(-(2**63), 2**63 - 1)),
+        function=st.sampled_from(["read_file", "list_dir"]),
+    )
+    def test_any_entry_is_read_as_its_table(self, lua: Bridged, key: bytes, value: bool | int, function: str) -> None:
+        literal = "".join(f"\\{byte}" for byte in key)
+        shown = "math.mininteger" if value == -(2**63) and not isinstance(value, bool) else str(value).lower()
+        self.same_both_ways(lua, function, f'{{["{literal}"] = {shown}}}')
+        assert lua.read_by_prelude == [_is_utf8(key), False]  # a key that is not text: its table is rebuilt
+
+    def test_only_a_lone_flag_after_the_first_argument_is_read_by_the_prelude(self, lua: Bridged) -> None:
         lua.values(
             "jido.read_file('a.txt', {raw = true}) jido.read_file('a.txt', {offset = 1.5})"
             " jido.read_file('a.txt', {raw = true, limit = 1}) jido.list_dir('.', {ignore_patterns = true})"
             " jido.write_file('b.txt', {raw = true}) jido.shell('true', {raw = true})"
             " jido.read_file({raw = true}) jido.read_file('a.txt', {[7] = 1})"
         )
-        assert lua.entries == [(b"raw", True), None, None, (b"ignore_patterns", True), None, None, None, None]
+        assert lua.read_by_prelude == [True, False, False, True, False, False, False, False]
         assert lua.records()[1]["arguments"] == {"path": "a.txt", "options": {"raw": True}}
 
-    @settings(max_examples=300, deadline=None)
-    @given(key=st.binary(max_size=12), value=st.one_of(st.booleans(), st.integers(-(2**63), 2**63 - 1)))
-    def test_an_entry_is_what_python_reads_of_its_table(self, key: bytes, value: bool | int) -> None:
-        table = LuaRuntime(encoding=None).table_from({key: value})
-        read = from_lua(table, strict=False, name="options", max_items=1000)
-        entry = bridge_module._one_entry((key, value))
-        assert (entry is None) == (not _is_utf8(key))  # then the bridge reads the table
-        if entry is not None:
-            assert (
-                entry == read and list(map(type, entry)) == [str] and list(map(type, entry.values())) == [type(value)]
-            )
+    @staticmethod
+    def same_both_ways(lua: Bridged, function: str, table: str) -> None:
+        lua.sent.clear()
+        lua.read_by_prelude.clear()
+        path = "'a.txt'" if function == "read_file" else "'.'"
+        by_prelude = lua.values(f"local t = {table} return jido.{function}({path}, t)")
+        by_python = lua.values(f"local t = {table} return jido.{function}({path}, t, nil)")
+        assert by_prelude == by_python
+        records = [{**record, "id": None, "duration_ms": None} for record in lua.records()]
+        assert records[:2] == records[2:] and len(records) == 4
+        assert lua.read_by_prelude[1] is False
 
 
 def _is_utf8(data: bytes) -> bool:
