@@ -20,7 +20,7 @@ from lupa.lua54 import LuaRuntime
 
 from jido_kernel.lua.errors import LuaMemoryError
 from jido_kernel.lua.wire import check_name
-from jido_kernel.lua.worker.lupa_data import from_lua, to_lua
+from jido_kernel.lua.worker.lupa_data import from_lua, text, to_lua
 from jido_kernel.lua.worker.native import library
 from jido_kernel.lua.worker.stopper import Limiter
 from jido_kernel.values import FrozenValue, Value
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     Handler = Callable[[str, tuple[Any, ...]], tuple[Any, str | None]]
 
 MIB = 1024 * 1024
-_FLAGS = frozenset({bool, int})
 PRELUDE_NAME = b"=[jido sandbox]"
 PRELUDE_CHUNK = PRELUDE_NAME[1:].decode()
 
@@ -96,9 +95,8 @@ class Callbacks(FrozenValue):
     ``option_names``: the bridge functions whose second parameter is an options table.
     When one is called with two arguments, the second a table of one entry whose value
     is a boolean or an integer (``{raw = true}``), the prelude passes that entry instead
-    of the table, and ``bridge`` gets the table as :func:`from_lua` reads it: a ``dict``
-    (lupa gives no dict otherwise), or a table rebuilt from the entry when its key is
-    not UTF-8.
+    of the table, and ``bridge`` gets the table as :func:`from_lua` reads it, a ``dict``
+    (lupa gives no dict otherwise).
     """
 
     _fields = ("emit", "bridge", "state", "bridge_names", "state_names", "option_names")
@@ -190,14 +188,9 @@ class SandboxRuntime:
         return self._reply(self._callbacks.bridge, name, args)
 
     def _bridge_option(self, name: bytes, first: Any, key: bytes, value: bool | int) -> Any:
-        """``jido.<name>(first, {key = value})`` (see :class:`Callbacks` ``option_names``)."""
-        try:  # what from_lua reads of such a table
-            options: Any = {key.decode("utf-8"): value} if type(value) in _FLAGS else None
-        except UnicodeDecodeError:
-            options = None
-        if options is None:  # read as the table is: a table of that one entry
-            options = self.lua.table_from({key: value})
-        return self._reply(self._callbacks.bridge, name, (first, options))
+        """``jido.<name>(first, {key = value})`` (see :class:`Callbacks` ``option_names``),
+        the table as :func:`from_lua` reads it."""
+        return self._reply(self._callbacks.bridge, name, (first, {text(key): value}))
 
     def _state(self, op: bytes, *args: Any) -> Any:
         return self._reply(self._callbacks.state, op, args)
